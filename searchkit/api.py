@@ -1,0 +1,153 @@
+"""``SearchIndex``: the one front door to searchkit, for the CLI and for embedding programs.
+
+    from searchkit import SearchIndex
+
+    with SearchIndex.open("index") as index:
+        for hit in index.search("facial recognition", topics=["AI"], limit=5).hits:
+            print(hit.title, hit.url)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+
+from .errors import IndexNotFoundError
+from .indexer import Indexer, Progress
+from .models import IndexInfo, IndexReport, NewsItem, SearchResults
+from .search import Filters, Reader, normalize_sequence, parse_time_bound
+from .store import LOCK_TIMEOUT, IndexLocation
+
+TimeBound = str | date | datetime
+
+
+class SearchIndex:
+    """A searchkit index on disk: search it, look items up, and keep it in line with a corpus.
+
+    Open one with ``SearchIndex.open(path)`` (the index must exist) or ``SearchIndex.create(path)``
+    (creates an empty index if there is none). One searcher is reused across calls and refreshed
+    when the index changes, even by another process; the object may be shared by threads.
+    """
+
+    def __init__(self, path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
+        """Prefer ``open`` or ``create``. ``lock_timeout`` bounds waits for another writer."""
+        self._location = IndexLocation(path)
+        self._indexer = Indexer(self._location, lock_timeout=lock_timeout)
+        self._reader: Reader | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT) -> SearchIndex:
+        """Open an existing index; raises ``IndexNotFoundError`` if there is none."""
+        index = cls(path, lock_timeout=lock_timeout)
+        index._read()
+        return index
+
+    @classmethod
+    def create(cls, path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT) -> SearchIndex:
+        """Open the index at ``path``, creating an empty one first if there is none."""
+        index = cls(path, lock_timeout=lock_timeout)
+        index._indexer.create()
+        return index
+
+    @property
+    def path(self) -> Path:
+        """The index directory."""
+        return self._location.path
+
+    def exists(self) -> bool:
+        """True when the directory holds an index."""
+        try:
+            self._location.require()
+        except IndexNotFoundError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release the searcher and its open files. The object can be reopened by using it."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _read(self) -> Reader:
+        if self._reader is None:
+            self._reader = Reader(self._location)
+        return self._reader
+
+    # -- write side -------------------------------------------------------------------------
+
+    def update(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
+        """Bring the index in line with the corpus folder: add new files, re-read changed ones,
+        drop items whose files are gone. Broken files are reported, and a file that was indexed
+        before keeps its last good version until it is fixed or deleted."""
+        return self._indexer.update(corpus, progress=progress)
+
+    def rebuild(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
+        """Index the corpus from scratch into a new generation and switch to it when complete;
+        searches keep using the old index until then."""
+        return self._indexer.rebuild(corpus, progress=progress)
+
+    def add_items(self, items: Iterable[NewsItem]) -> IndexReport:
+        """Add items that do not come from corpus files (replacing items with the same id).
+        ``update`` never deletes them."""
+        return self._indexer.add_items(items)
+
+    def remove(self, ids: Iterable[str]) -> int:
+        """Remove items by id; returns how many were found."""
+        return self._indexer.remove(ids)
+
+    # -- read side --------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        topics: str | Sequence[str] | None = None,
+        providers: str | Sequence[str] | None = None,
+        category: str | None = None,
+        type: str | None = None,  # noqa: A002 - the field's name
+        since: TimeBound | None = None,
+        until: TimeBound | None = None,
+        min_quality: int | None = None,
+        min_heat: int | None = None,
+        sort: str | None = None,
+        limit: int = 10,
+        page: int = 1,
+    ) -> SearchResults:
+        """Full-text search in Whoosh query syntax, narrowed by filters.
+
+        An empty query (or ``*``) matches every item. ``sort`` is one of ``relevance`` (the
+        default with a query; ties go to the newest), ``newest`` (the default without one),
+        ``oldest``, ``quality`` or ``heat`` (highest first). ``since``/``until`` take a date,
+        a datetime, ``YYYY-MM-DD``, an ISO 8601 time or a span such as ``7d``. Filters never
+        change scores. Raises ``QueryError`` for a query or argument that is not valid.
+        """
+        filters = Filters(
+            topics=normalize_sequence(topics),
+            providers=normalize_sequence(providers),
+            category=category,
+            type=type,
+            since=None if since is None else parse_time_bound(since),
+            until=None if until is None else parse_time_bound(until, end=True),
+            min_quality=min_quality,
+            min_heat=min_heat,
+        )
+        return self._read().search(query, filters=filters, sort=sort, limit=limit, page=page)
+
+    def get(self, id_or_url: str) -> NewsItem:
+        """The full item with this id or url; raises ``ItemNotFoundError``."""
+        return self._read().get(id_or_url)
+
+    def info(self) -> IndexInfo:
+        """Number of items, size on disk, date range, last update and corpus."""
+        return self._read().info()

@@ -1,0 +1,280 @@
+"""The ``searchkit`` command line: a thin layer over ``SearchIndex``.
+
+This is the only module that imports typer and rich. It parses arguments, calls the API and
+prints text or JSON; every expected error is one ``Error: ...`` line on stderr and exit status 1
+(usage errors keep the framework's exit status 2).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .api import SearchIndex
+from .errors import SearchkitError
+from .models import IndexReport, format_datetime
+
+app = typer.Typer(
+    name="searchkit",
+    help="Full-text search for folders of news items.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DEFAULT_CORPUS = "corpus"
+DEFAULT_INDEX = "index"
+
+
+class Sort(str, Enum):
+    relevance = "relevance"
+    newest = "newest"
+    oldest = "oldest"
+    quality = "quality"
+    heat = "heat"
+
+
+IndexDir = Annotated[Path | None, typer.Option(
+    "--index-dir", envvar="SEARCHKIT_INDEX", show_default=False,
+    help="Index directory [default: ./index].")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"Error: {escape(message)}")
+    raise typer.Exit(1)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _default_corpus() -> Path:
+    """``./corpus`` when it exists, else the sample corpus shipped inside the package."""
+    local = Path(DEFAULT_CORPUS)
+    if local.is_dir():
+        return local
+    bundled = resources.files("searchkit") / "sample_corpus"
+    if bundled.is_dir():
+        return Path(str(bundled))
+    return local
+
+
+def _index_path(index_dir: Path | None) -> Path:
+    return index_dir if index_dir is not None else Path(DEFAULT_INDEX)
+
+
+def _corpus_arg(corpus: Path | None) -> Path:
+    return corpus if corpus is not None else _default_corpus()
+
+
+def _progress_bar(enabled: bool) -> tuple[Progress | None, Any]:
+    if not enabled or not err.is_terminal:
+        return None, None
+    bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True)
+    task = bar.add_task("indexing", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _run_index(index: SearchIndex, corpus: Path, *, rebuild: bool, show_progress: bool) -> IndexReport:
+    bar, callback = _progress_bar(show_progress)
+    if bar is None:
+        return index.rebuild(corpus) if rebuild else index.update(corpus)
+    with bar:
+        return (index.rebuild(corpus, progress=callback) if rebuild
+                else index.update(corpus, progress=callback))
+
+
+def _print_report(report: IndexReport) -> None:
+    out.print(f"Indexed {escape(report.corpus)} into {escape(report.index_dir)} "
+              f"in {report.seconds:.2f} s: {report.added} added, {report.updated} updated, "
+              f"{report.deleted} deleted, {report.unchanged} unchanged; "
+              f"{report.documents} items in the index.")
+    if report.errors:
+        err.print(f"Skipped {report.skipped} file(s):")
+        for error in report.errors:
+            err.print(f"  {escape(error.path)}: {escape(error.message)}")
+
+
+@app.command("index")
+def index_command(
+    corpus: Annotated[Path | None, typer.Argument(
+        envvar="SEARCHKIT_CORPUS", show_default=False,
+        help="Corpus folder [default: ./corpus, else the bundled sample corpus].")] = None,
+    index_dir: IndexDir = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help=(
+        "Build a fresh index beside the live one and switch to it when complete."))] = False,
+    as_json: Json = False,
+) -> None:
+    """Build or update the index from a folder of news items.
+
+    Exit status: 0 when every file was indexed, 1 when some were skipped (the rest is indexed).
+    """
+    with SearchIndex(_index_path(index_dir)) as index:
+        report = _run_index(index, _corpus_arg(corpus), rebuild=rebuild, show_progress=not as_json)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        _print_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _open_for_search(index_dir: Path | None) -> SearchIndex:
+    """Open the index; a first search with no index at the default place builds it first."""
+    path = _index_path(index_dir)
+    index = SearchIndex(path)
+    if index.exists():
+        return index
+    if index_dir is None and (not path.exists() or _only_gitignore(path)):
+        corpus = _default_corpus()
+        err.print(f"No index at {escape(str(path))} yet: building it from {escape(str(corpus))} ...")
+        report = _run_index(index, corpus, rebuild=False, show_progress=True)
+        err.print(f"Indexed {report.documents} items"
+                  + (f" ({report.skipped} files skipped)" if report.skipped else "") + ".")
+        return index
+    return SearchIndex.open(path)
+
+
+def _only_gitignore(path: Path) -> bool:
+    return path.is_dir() and {p.name for p in path.iterdir()} <= {".gitignore"}
+
+
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
+
+
+def _rich_marks(text: str) -> str:
+    """Turn <mark>…</mark> highlights into rich markup, escaping everything else."""
+    parts = []
+    last = 0
+    for match in _MARK.finditer(text):
+        parts.append(escape(text[last:match.start()]))
+        parts.append(f"[bold yellow]{escape(match.group(1))}[/]")
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return "".join(parts)
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="Query in Whoosh syntax; empty or * matches all.")] = "",
+    topic: Annotated[list[str] | None, typer.Option("--topic", help="Only items with this topic (repeatable: any of them).")] = None,
+    provider: Annotated[list[str] | None, typer.Option("--provider", help="Only items from this provider (repeatable: any of them).")] = None,
+    category: Annotated[str | None, typer.Option(help="Only items of this category.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only items of this type.")] = None,
+    since: Annotated[str | None, typer.Option(help="Published at or after: YYYY-MM-DD, ISO 8601, or a span like 7d, 24h.")] = None,
+    until: Annotated[str | None, typer.Option(help="Published at or before (same forms as --since).")] = None,
+    min_quality: Annotated[int | None, typer.Option(help="Only items with quality >= N.")] = None,
+    min_heat: Annotated[int | None, typer.Option(help="Only items with heat >= N.")] = None,
+    sort: Annotated[Sort | None, typer.Option(help="Order [default: relevance with a query, newest without].", show_default=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Hits per page.")] = 10,
+    page: Annotated[int, typer.Option(min=1, help="Page number, from 1.")] = 1,
+    index_dir: IndexDir = None,
+    as_json: Json = False,
+) -> None:
+    """Search the index."""
+    with _open_for_search(index_dir) as index:
+        results = index.search(
+            query, topics=topic or (), providers=provider or (), category=category, type=type_,
+            since=since, until=until, min_quality=min_quality, min_heat=min_heat,
+            sort=sort.value if sort else None, limit=limit, page=page,
+        )
+    if as_json:
+        _print_json(results.to_dict())
+        return
+    first = (results.page - 1) * results.page_size
+    shown = f"{first + 1}-{first + len(results.hits)}" if results.hits else "none"
+    out.print(f"{results.total} hit{'s' if results.total != 1 else ''} (showing {shown})")
+    for rank, hit in enumerate(results.hits, start=first + 1):
+        out.print()
+        out.print(f"[bold]{rank:>3}.[/] {_rich_marks(hit.highlights.title)}")
+        meta = [hit.provider.name or hit.provider.domain or "unknown provider",
+                (format_datetime(hit.published_at) or "undated")[:10]]
+        if hit.topics:
+            meta.append(", ".join(hit.topics))
+        out.print(f"     [dim]{escape(' · '.join(meta))}[/]")
+        if hit.highlights.excerpt:
+            out.print(f"     {_rich_marks(hit.highlights.excerpt)}")
+        out.print(f"     [dim]{escape(hit.url or hit.id)}[/]")
+
+
+@app.command("show")
+def show_command(
+    item: Annotated[str, typer.Argument(help="Item id (path in the corpus) or url.")],
+    index_dir: IndexDir = None,
+    as_json: Json = False,
+) -> None:
+    """Show one item in full."""
+    with SearchIndex.open(_index_path(index_dir)) as index:
+        news = index.get(item)
+    data = news.to_dict()
+    if as_json:
+        _print_json(data)
+        return
+    out.print(f"[bold]{escape(news.title)}[/]")
+    for key in ("id", "url", "original_url", "amp_url", "cdn_amp_url", "category", "type",
+                "published_at", "quality", "heat", "published"):
+        if data[key] not in ("", None):
+            out.print(f"{key}: {escape(str(data[key]))}")
+    out.print(f"provider: {escape(news.provider.name)} ({escape(news.provider.domain)})")
+    if news.topics:
+        out.print(f"topics: {escape(', '.join(news.topics))}")
+    for image in news.images:
+        out.print(f"image: {escape(image.url)}")
+    for link in news.related:
+        out.print(f"related: {escape(link.title)} <{escape(link.url)}>")
+    if news.excerpt:
+        out.print()
+        out.print(escape(news.excerpt))
+    if news.body:
+        out.print()
+        out.print(escape(news.body))
+
+
+@app.command("info")
+def info_command(
+    index_dir: IndexDir = None,
+    as_json: Json = False,
+) -> None:
+    """Summarise the index: items, size on disk, date range, last update, corpus."""
+    with SearchIndex.open(_index_path(index_dir)) as index:
+        info = index.info()
+    if as_json:
+        _print_json(info.to_dict())
+        return
+    out.print(f"index:       {escape(info.index_dir)}")
+    out.print(f"items:       {info.documents}")
+    out.print(f"size:        {info.size_bytes / 1024:.1f} KiB")
+    out.print(f"date range:  {format_datetime(info.oldest) or '-'} .. {format_datetime(info.newest) or '-'}")
+    out.print(f"last update: {format_datetime(info.last_update) or '-'}")
+    out.print(f"corpus:      {escape(info.corpus or '-')}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SearchkitError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        raise SystemExit(130) from None

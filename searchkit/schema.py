@@ -1,0 +1,148 @@
+"""The Whoosh schema: which fields an item becomes, how text is analysed, how fields score.
+
+Text is analysed once, the same way for indexing and querying: words (letters and digits,
+with inner dots as in ``U.S.``), lower-cased, accents folded (``Zürich`` matches ``zurich``),
+a short list of English function words dropped, and English (Porter) stemming.
+
+Ranking: items are scored by BM25 over one ``content`` field that holds the title (twice),
+the topics, the excerpt and the body, so each query word counts once per item with one length
+normalisation, as in the single-bag-of-words engines that rank best on our relevance
+benchmarks (see benchmarks/README.md). The separate ``title``, ``excerpt``, ``body``,
+``topics`` and ``provider`` fields serve ``field:value`` queries and highlighting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from whoosh import fields, scoring
+from whoosh.analysis import (
+    Analyzer,
+    CharsetFilter,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+)
+from whoosh.columns import VarBytesColumn
+from whoosh.support.charset import accent_map
+
+from .models import NewsItem
+
+#: Bumped whenever the schema or the analysis changes in a way old indexes cannot serve.
+SCHEMA_VERSION = 1
+
+#: Function words dropped from text. Deliberately short: unlike Whoosh's default list it keeps
+#: words that carry meaning in news ("us", "may", "will", "can", "not", "it").
+STOP_WORDS = frozenset("""
+a an and are as at be been by for from has had have he her his i in is its of on or she that
+the their there they this to was were which with
+""".split())
+
+#: How many times the title is repeated in ``content``: a title match counts that much more.
+TITLE_REPEAT = 2
+
+#: BM25 parameters (Whoosh's BM25F over the ``content`` field).
+BM25_B = 0.75
+BM25_K1 = 1.2
+
+#: Fields a user may name in a query (``title:vision``), besides their aliases.
+TEXT_FIELDS = ("title", "excerpt", "body", "topics", "provider")
+
+
+def make_analyzer() -> Analyzer:
+    """The analysis chain shared by every full-text field, at index and at query time."""
+    return (
+        RegexTokenizer(r"\w+(?:\.?\w+)*")
+        | LowercaseFilter()
+        | CharsetFilter(accent_map)
+        | StopFilter(stoplist=STOP_WORDS, minsize=1)
+        | StemFilter(lang="en", cachesize=-1)
+    )
+
+
+def make_schema() -> fields.Schema:
+    """Build the schema of a searchkit index."""
+    text = make_analyzer()
+    published_at = fields.DATETIME(sortable=True)
+    # Whoosh's default column value is the largest number, which would sort an undated item as
+    # the newest; 0 (the earliest representable time) sorts it last under "newest".
+    published_at.default = 0
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True, sortable=True),
+        url=fields.ID(stored=True),
+        content=fields.TEXT(analyzer=text, phrase=True),
+        title=fields.TEXT(analyzer=text, phrase=True, stored=True),
+        excerpt=fields.TEXT(analyzer=text, phrase=True),
+        body=fields.TEXT(analyzer=text, phrase=True),
+        topics=fields.TEXT(analyzer=text, phrase=True),
+        topic=fields.KEYWORD(commas=True, lowercase=True, scorable=False),
+        provider=fields.TEXT(analyzer=text, phrase=False),
+        provider_exact=fields.ID(),
+        domain=fields.ID(),
+        category=fields.ID(),
+        type=fields.ID(),
+        published_at=published_at,
+        # A column default is stored as is, in the column's unsigned form: 0 is the smallest
+        # value, so an item without quality sorts last under "quality".
+        quality=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0),
+        heat=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0),
+        published=fields.BOOLEAN(),
+        # The whole item as JSON, so a hit or `show` never reopens its file.
+        doc=fields.STORED(),
+        # "size mtime_ns sha256 origin" per item: what incremental updates compare against.
+        manifest=fields.COLUMN(VarBytesColumn()),
+    )
+
+
+def make_weighting() -> scoring.WeightingModel:
+    """BM25 as tuned with benchmarks/relevance.py."""
+    return scoring.BM25F(B=BM25_B, K1=BM25_K1)
+
+
+def normalize_value(value: str) -> str:
+    """How exact-value fields (topic, provider, category, type) are stored and matched."""
+    return " ".join(value.split()).casefold()
+
+
+def content_text(item: NewsItem) -> str:
+    """The text scored for a free-text query: title (repeated), topics, excerpt and body."""
+    parts = [item.title] * TITLE_REPEAT
+    parts.append(" ".join(item.topics))
+    parts.append(item.excerpt)
+    parts.append(item.body)
+    return "\n".join(parts)
+
+
+def item_document(item: NewsItem, doc_json: str, manifest: str) -> dict[str, Any]:
+    """The Whoosh document (field name -> value) for one item."""
+    document: dict[str, Any] = {
+        "id": item.id,
+        "url": item.url,
+        "content": content_text(item),
+        "title": item.title,
+        "excerpt": item.excerpt,
+        "body": item.body,
+        "topics": " ".join(item.topics),
+        "topic": ",".join(normalize_value(t).replace(",", " ") for t in item.topics),
+        "provider": f"{item.provider.name} {item.provider.domain}",
+        "provider_exact": normalize_value(item.provider.name),
+        "domain": item.provider.domain.lower(),
+        "category": normalize_value(item.category),
+        "type": normalize_value(item.type),
+        "heat": item.heat,
+        "published": item.published,
+        "doc": doc_json,
+        "manifest": manifest.encode("utf-8"),
+    }
+    if item.published_at is not None:
+        document["published_at"] = item.published_at.replace(tzinfo=None)
+    if item.quality is not None:
+        document["quality"] = item.quality
+    return {key: value for key, value in document.items() if value != "" or key == "id"}
+
+
+def exact_values(values: Iterable[str]) -> list[str]:
+    """Normalise filter values for the exact-value fields, dropping empty ones."""
+    return [v for v in (normalize_value(value) for value in values) if v]

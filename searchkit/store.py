@@ -1,0 +1,217 @@
+"""The on-disk layout of an index directory, its write lock and its metadata.
+
+An index directory holds::
+
+    CURRENT          the name of the live generation (replaced atomically)
+    LOCK             the writers' lock file (an advisory ``flock``, released when its holder dies)
+    gen-000001/      a generation: a Whoosh index plus ``searchkit.json`` (version, corpus, times)
+    .gitignore       optional, left alone
+
+Readers follow ``CURRENT``; a rebuild writes a new generation beside the live one and only then
+switches ``CURRENT`` to it, so a reader never sees a partial index. Everything else that may sit
+in the directory (``.gitignore``) is ignored; a directory holding anything else is refused as
+foreign rather than written into.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, IndexVersionError
+from .schema import SCHEMA_VERSION
+
+#: How long a writer waits for another writer's lock before giving up, in seconds.
+LOCK_TIMEOUT = 30.0
+
+CURRENT = "CURRENT"
+LOCK = "LOCK"
+META = "searchkit.json"
+_GEN_PREFIX = "gen-"
+_OWN_NAMES = {CURRENT, LOCK, ".gitignore"}
+
+
+def fsync_path(path: Path, *, directory: bool = False) -> None:
+    """Flush a file (or a directory's entries) to stable storage."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: str) -> None:
+    """Replace ``path`` with ``data`` durably: write a temp file, fsync, rename, fsync the dir."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_path(path.parent, directory=True)
+
+
+class IndexLocation:
+    """An index directory: which generation is live, its metadata, the writers' lock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def current(self) -> Path | None:
+        """The live generation's folder, or None when the directory holds no index yet."""
+        try:
+            name = (self.path / CURRENT).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IndexCorruptError(f"cannot read {self.path / CURRENT}: {exc}; "
+                                    "run `searchkit index --rebuild`") from exc
+        gen = self.path / name
+        if not name.startswith(_GEN_PREFIX) or "/" in name or not gen.is_dir():
+            raise IndexCorruptError(f"{self.path} is damaged: {CURRENT} names a missing generation "
+                                    f"{name!r}; run `searchkit index --rebuild`")
+        return gen
+
+    def require(self) -> Path:
+        """The live generation, checked; raises when there is no usable index."""
+        if not self.path.exists():
+            raise IndexNotFoundError(f"no index at {self.path}; build one with `searchkit index`")
+        if not self.path.is_dir():
+            raise IndexCorruptError(f"{self.path} is not a directory; give another --index-dir")
+        gen = self.current()
+        if gen is None:
+            if self.foreign_entries():
+                raise IndexCorruptError(f"{self.path} is not a searchkit index; build one with "
+                                        f"`searchkit index --rebuild --index-dir {self.path}` "
+                                        "or choose an empty directory")
+            raise IndexNotFoundError(f"no index at {self.path}; build one with `searchkit index`")
+        meta = self.read_meta(gen)
+        version = meta.get("schema")
+        if version != SCHEMA_VERSION:
+            raise IndexVersionError(f"the index at {self.path} has format {version}, this searchkit "
+                                    f"reads format {SCHEMA_VERSION}; run `searchkit index --rebuild`")
+        return gen
+
+    def read_meta(self, gen: Path) -> dict[str, Any]:
+        try:
+            meta = json.loads((gen / META).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise IndexCorruptError(f"{gen} has no {META}; run `searchkit index --rebuild`") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"cannot read {gen / META}: {exc}; "
+                                    "run `searchkit index --rebuild`") from exc
+        if not isinstance(meta, dict):
+            raise IndexCorruptError(f"{gen / META} is damaged; run `searchkit index --rebuild`")
+        return meta
+
+    def foreign_entries(self) -> list[str]:
+        """Names in the directory that searchkit did not put there."""
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if n not in _OWN_NAMES and not n.startswith(_GEN_PREFIX)
+                      and not n.startswith(f".{CURRENT}."))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def prepare(self, *, replace_foreign: bool = False) -> None:
+        """Create the directory if needed; refuse one that holds somebody else's files."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexCorruptError(f"cannot create index directory {self.path}: "
+                                    f"{exc.strerror or exc}") from exc
+        if not self.path.is_dir():
+            raise IndexCorruptError(f"{self.path} is not a directory; give another --index-dir")
+        foreign = self.foreign_entries()
+        if foreign and self.current() is None and not replace_foreign:
+            raise IndexCorruptError(f"{self.path} is not empty and holds no searchkit index "
+                                    f"(found {', '.join(foreign[:3])}); choose an empty directory")
+
+    def new_generation(self) -> Path:
+        """Create and return a fresh, empty generation folder."""
+        numbers = [int(n[len(_GEN_PREFIX):]) for n in os.listdir(self.path)
+                   if n.startswith(_GEN_PREFIX) and n[len(_GEN_PREFIX):].isdigit()]
+        gen = self.path / f"{_GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
+        gen.mkdir()
+        return gen
+
+    def write_meta(self, gen: Path, **changes: Any) -> None:
+        try:
+            meta = self.read_meta(gen)
+        except IndexCorruptError:
+            meta = {"schema": SCHEMA_VERSION, "created": _now()}
+        meta.update(changes)
+        meta["updated"] = _now()
+        write_atomic(gen / META, json.dumps(meta, indent=2, sort_keys=True))
+
+    def switch(self, gen: Path) -> None:
+        """Make ``gen`` the live generation (one atomic rename), then drop unused generations."""
+        write_atomic(self.path / CURRENT, gen.name + "\n")
+        self.remove_stale_generations()
+
+    def remove_stale_generations(self) -> None:
+        """Delete every generation but the live one (left by a replaced or interrupted build)."""
+        live = self.current()
+        for name in os.listdir(self.path):
+            if name.startswith(_GEN_PREFIX) and (live is None or name != live.name):
+                shutil.rmtree(self.path / name, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the writers' lock. Waits up to ``timeout`` seconds, then raises IndexLockedError.
+
+        The lock is an advisory ``flock`` on ``LOCK``: the kernel drops it when its holder exits,
+        however it exits, so a killed writer never leaves a stale lock behind.
+        """
+        path = self.path / LOCK
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the block
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        holder = _read_holder(path)
+                        raise IndexLockedError(
+                            f"the index is locked by another writer ({path}{holder}); "
+                            f"waited {timeout:g} s, try again when it has finished") from None
+                    time.sleep(0.1)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    return f", held by {text}" if text else ""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
