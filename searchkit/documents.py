@@ -47,7 +47,7 @@ _FALSE = {"false", "no", "n", "off", "0", ""}
 
 
 def iter_corpus_files(root: str | Path) -> Iterator[Path]:
-    """Yield the news-item files under ``root`` in a stable (sorted) order.
+    """Yield the news-item files under ``root`` in a stable order (sorted within each folder).
 
     Hidden files and folders (name starting with a dot) are skipped, and so are symlinked
     folders, which could loop.
@@ -108,6 +108,9 @@ def parse_text(text: str, ident: str) -> NewsItem:
     lead_lines = text[: len(text) - len(stripped)].count("\n")
     if not _HANDLER.detect(stripped):
         raise DocumentError(ident, "no front matter (the file must start with a '---' line)")
+    # The opening boundary pattern (r"^-{3,}\s*$") also swallows blank lines after '---'.
+    opening = _HANDLER.FM_BOUNDARY.match(stripped)
+    lead_lines += stripped[: opening.end()].count("\n") if opening else 0
     try:
         front, body = _HANDLER.split(stripped)
     except ValueError:
@@ -120,16 +123,26 @@ def parse_text(text: str, ident: str) -> NewsItem:
         line = lead_lines + (mark.line + 1 if mark is not None else 1)
         problem = exc.problem or exc.context or "invalid YAML"
         raise DocumentError(ident, f"invalid YAML at line {line}: {problem}") from exc
+    except yaml.reader.ReaderError as exc:  # str(exc) spans two lines and gives a byte offset
+        line = lead_lines + front[: max(front.find(chr(exc.character)), 0)].count("\n") + 1
+        raise DocumentError(
+            ident, f"invalid YAML at line {line}: unacceptable character #x{exc.character:04x}: {exc.reason}"
+        ) from exc
     except yaml.YAMLError as exc:
         raise DocumentError(ident, f"invalid YAML: {exc}") from exc
     except RecursionError as exc:
         raise DocumentError(ident, "invalid YAML: nested too deeply") from exc
+    except ValueError as exc:  # PyYAML's constructors, e.g. a date 2021-02-30, a 5,000-digit int
+        raise DocumentError(ident, f"invalid YAML value: {exc}") from exc
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
         raise DocumentError(ident, f"front matter must be a mapping of fields, not a {_kind(meta)}")
     _check_size(meta, ident)
-    return item_from_mapping(meta, body.strip("\n"), ident)
+    try:
+        return item_from_mapping(meta, body.strip("\n"), ident)
+    except ValueError as exc:  # str() of a 0x/0b integer past Python's 4300-digit limit
+        raise DocumentError(ident, f"a field value cannot be read: {exc}") from exc
 
 
 def item_from_mapping(meta: dict[Any, Any], body: str, ident: str) -> NewsItem:
