@@ -13,6 +13,9 @@ from .errors import (
     SearchkitError,
 )
 from .models import (
+    Completions,
+    Facet,
+    FacetCount,
     FileError,
     Highlights,
     Hit,
@@ -21,15 +24,20 @@ from .models import (
     IndexReport,
     NewsItem,
     Provider,
+    RelatedHit,
     RelatedLink,
+    RelatedResults,
     SearchResults,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Completions",
     "CorpusError",
     "DocumentError",
+    "Facet",
+    "FacetCount",
     "FileError",
     "Highlights",
     "Hit",
@@ -44,7 +52,9 @@ __all__ = [
     "NewsItem",
     "Provider",
     "QueryError",
+    "RelatedHit",
     "RelatedLink",
+    "RelatedResults",
     "SearchIndex",
     "SearchResults",
     "SearchkitError",

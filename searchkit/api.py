@@ -16,7 +16,7 @@ from types import TracebackType
 
 from .errors import IndexNotFoundError
 from .indexer import Indexer, Progress
-from .models import IndexInfo, IndexReport, NewsItem, SearchResults
+from .models import Completions, IndexInfo, IndexReport, NewsItem, RelatedResults, SearchResults
 from .search import Filters, Reader, normalize_sequence, parse_time_bound
 from .store import LOCK_TIMEOUT, IndexLocation
 
@@ -123,6 +123,8 @@ class SearchIndex:
         sort: str | None = None,
         limit: int = 10,
         page: int = 1,
+        facets: Sequence[str] = (),
+        facet_limit: int = 10,
     ) -> SearchResults:
         """Full-text search in Whoosh query syntax, narrowed by filters.
 
@@ -130,7 +132,11 @@ class SearchIndex:
         default with a query; ties go to the newest), ``newest`` (the default without one),
         ``oldest``, ``quality`` or ``heat`` (highest first). ``since``/``until`` take a date,
         a datetime, ``YYYY-MM-DD``, an ISO 8601 time or a span such as ``7d``. Filters never
-        change scores. Raises ``QueryError`` for a query or argument that is not valid.
+        change scores. ``facets`` names facets to count over every matching item (``topics``,
+        ``provider``, ``category``, ``type``, ``year``, ``month``, ``quality``, ``heat``), each
+        ignoring its own filter; ``facet_limit`` caps each list. When the query finds few or no
+        hits and a spelling correction finds more, ``suggestion`` carries the corrected query.
+        Raises ``QueryError`` for a query or argument that is not valid.
         """
         filters = Filters(
             topics=normalize_sequence(topics),
@@ -142,7 +148,19 @@ class SearchIndex:
             min_quality=min_quality,
             min_heat=min_heat,
         )
-        return self._read().search(query, filters=filters, sort=sort, limit=limit, page=page)
+        return self._read().search(query, filters=filters, sort=sort, limit=limit, page=page,
+                                   facets=facets, facet_limit=facet_limit)
+
+    def related(self, id_or_url: str, *, limit: int = 10) -> RelatedResults:
+        """Items related to the item with this id or url: its own ``related`` entries
+        (``listed``, in or outside the index), items that list it (``backlink``), then items
+        close in content, topics and time (``similar``). Raises ``ItemNotFoundError``."""
+        return self._read().related(id_or_url, limit=limit)
+
+    def suggest(self, prefix: str, *, limit: int = 10) -> Completions:
+        """Autocompletions of ``prefix`` from title words and topic values, most frequent
+        first; the words before the last one are kept."""
+        return self._read().complete(prefix, limit=limit)
 
     def get(self, id_or_url: str) -> NewsItem:
         """The full item with this id or url; raises ``ItemNotFoundError``."""

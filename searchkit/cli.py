@@ -18,11 +18,12 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .api import SearchIndex
 from .errors import SearchkitError
-from .models import IndexReport, format_datetime
+from .models import IndexReport, SearchResults, format_datetime
 
 app = typer.Typer(
     name="searchkit",
@@ -41,6 +42,17 @@ DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
 
 
+class Facet(str, Enum):
+    topics = "topics"
+    provider = "provider"
+    category = "category"
+    type = "type"
+    year = "year"
+    month = "month"
+    quality = "quality"
+    heat = "heat"
+
+
 class Sort(str, Enum):
     relevance = "relevance"
     newest = "newest"
@@ -57,7 +69,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 def _fail(message: str) -> NoReturn:
     err.print(f"Error: {escape(message)}")
-    raise typer.Exit(1)
+    # SystemExit, not typer.Exit: this runs outside the app, where nothing turns Exit into a status.
+    raise SystemExit(1) from None
 
 
 def _print_json(data: Any) -> None:
@@ -188,19 +201,24 @@ def search_command(
     sort: Annotated[Sort | None, typer.Option(help="Order [default: relevance with a query, newest without].", show_default=False)] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Hits per page.")] = 10,
     page: Annotated[int, typer.Option(min=1, help="Page number, from 1.")] = 1,
+    facet: Annotated[list[Facet] | None, typer.Option("--facet", help="Count matching items per value of this facet (repeatable).")] = None,
+    facet_limit: Annotated[int, typer.Option(min=1, help="Values shown per facet.")] = 10,
     index_dir: IndexDir = None,
     as_json: Json = False,
 ) -> None:
-    """Search the index."""
+    """Search the index, with filters, sorting, facets and highlighted snippets."""
     with _open_for_search(index_dir) as index:
         results = index.search(
             query, topics=topic or (), providers=provider or (), category=category, type=type_,
             since=since, until=until, min_quality=min_quality, min_heat=min_heat,
             sort=sort.value if sort else None, limit=limit, page=page,
+            facets=[f.value for f in facet or ()], facet_limit=facet_limit,
         )
     if as_json:
         _print_json(results.to_dict())
         return
+    if results.suggestion:
+        out.print(f"Did you mean: [bold]{escape(results.suggestion)}[/]")
     first = (results.page - 1) * results.page_size
     shown = f"{first + 1}-{first + len(results.hits)}" if results.hits else "none"
     out.print(f"{results.total} hit{'s' if results.total != 1 else ''} (showing {shown})")
@@ -215,6 +233,72 @@ def search_command(
         if hit.highlights.excerpt:
             out.print(f"     {_rich_marks(hit.highlights.excerpt)}")
         out.print(f"     [dim]{escape(hit.url or hit.id)}[/]")
+    if results.facets:
+        _print_facets(results)
+
+
+def _print_facets(results: SearchResults) -> None:
+    """Facets as compact columns: one column per facet, "value  count" rows."""
+    table = Table(box=None, padding=(0, 3, 0, 0), show_edge=False)
+    columns = []
+    for name, facet in results.facets.items():
+        rows = [(value.value, value.count) for value in facet.values]
+        if facet.missing:
+            rows.append(("(none)", facet.missing))
+        if facet.other:
+            rows.append((f"+{facet.other} more", None))
+        columns.append(rows)
+        table.add_column(name, no_wrap=True)
+    for i in range(max((len(rows) for rows in columns), default=0)):
+        table.add_row(*[_facet_cell(rows[i]) if i < len(rows) else "" for rows in columns])
+    out.print()
+    out.print(table)
+
+
+def _facet_cell(row: tuple[str, int | None]) -> str:
+    value, count = row
+    return escape(value) if count is None else f"{escape(value)} [dim]{count}[/]"
+
+
+@app.command("related")
+def related_command(
+    item: Annotated[str, typer.Argument(help="Item id (path in the corpus) or url.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Most related items to show.")] = 10,
+    index_dir: IndexDir = None,
+    as_json: Json = False,
+) -> None:
+    """Items related to one: its listed links, items linking to it, similar items."""
+    with SearchIndex.open(_index_path(index_dir)) as index:
+        result = index.related(item, limit=limit)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    out.print(f"Related to: [bold]{escape(result.item.title)}[/]")
+    if not result.related:
+        out.print("nothing related found")
+    for rank, hit in enumerate(result.related, start=1):
+        where = "" if hit.in_index else " [dim](not in the index)[/]"
+        meta = [hit.reason, hit.provider.name or hit.provider.domain or "unknown provider",
+                (format_datetime(hit.published_at) or "undated")[:10]]
+        out.print(f"[bold]{rank:>3}.[/] {escape(hit.title)}{where}")
+        out.print(f"     [dim]{escape(' · '.join(meta))} · {escape(hit.url or hit.id or '')}[/]")
+
+
+@app.command("suggest")
+def suggest_command(
+    prefix: Annotated[str, typer.Argument(help="The start of a query; its last word is completed.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Most completions to show.")] = 10,
+    index_dir: IndexDir = None,
+    as_json: Json = False,
+) -> None:
+    """Autocomplete a query from title words and topics, most frequent first."""
+    with SearchIndex.open(_index_path(index_dir)) as index:
+        result = index.suggest(prefix, limit=limit)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    for completion in result.completions:
+        out.print(escape(completion))
 
 
 @app.command("show")

@@ -146,7 +146,7 @@ class Highlights:
 class Hit:
     """One search result: the item's display fields, its score and its highlights.
 
-    ``score`` is the relevance score (0.0 when the query matches everything).
+    ``score`` is the relevance score (the same for every hit of a match-all query).
     """
 
     id: str
@@ -182,14 +182,47 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class FacetCount:
+    """One value of a facet and how many matching items have it."""
+
+    value: str
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "count": self.count}
+
+
+@dataclass(frozen=True)
+class Facet:
+    """The counts of one facet: the top values, and what the list leaves out.
+
+    ``values`` is ordered by count, then value. ``other`` counts the values cut by the limit
+    (values, not items); ``missing`` counts matching items that have no value for the facet
+    (for ``heat``, a heat of -1 is the value "none" instead).
+    """
+
+    name: str
+    values: tuple[FacetCount, ...]
+    other: int
+    missing: int
+
+
+@dataclass(frozen=True)
 class SearchResults:
-    """One page of hits; ``total`` counts every matching item, not only this page."""
+    """One page of hits; ``total`` counts every matching item, not only this page.
+
+    ``facets`` maps each requested facet name to its counts over all matching items.
+    ``suggestion`` is a corrected query when the query found few or no hits and the
+    correction finds more (None otherwise).
+    """
 
     query: str
     total: int
     page: int
     page_size: int
     hits: tuple[Hit, ...]
+    facets: dict[str, Facet] = field(default_factory=dict)
+    suggestion: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -198,7 +231,63 @@ class SearchResults:
             "page": self.page,
             "page_size": self.page_size,
             "hits": [hit.to_dict() for hit in self.hits],
+            "suggestion": self.suggestion,
+            "facets": {name: [value.to_dict() for value in facet.values]
+                       for name, facet in self.facets.items()},
+            "facets_other": {name: facet.other for name, facet in self.facets.items()},
+            "facets_missing": {name: facet.missing for name, facet in self.facets.items()},
         }
+
+
+@dataclass(frozen=True)
+class RelatedHit:
+    """An item related to another, and why: ``reason`` is ``listed`` (in the item's own
+    ``related`` entries), ``backlink`` (an indexed item lists it) or ``similar`` (close in
+    content, topics and time). ``in_index`` is False for a listed entry that points outside
+    the index; its ``id`` is then None. ``score`` is set for ``similar`` hits only."""
+
+    id: str | None
+    url: str
+    title: str
+    provider: Provider
+    published_at: datetime | None
+    score: float | None
+    reason: str
+    in_index: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "provider": self.provider.to_dict(),
+            "published_at": format_datetime(self.published_at),
+            "score": None if self.score is None else round(self.score, 6),
+            "reason": self.reason,
+            "in_index": self.in_index,
+        }
+
+
+@dataclass(frozen=True)
+class RelatedResults:
+    """An item and the items related to it, listed first, then backlinks, then similar."""
+
+    item: Hit
+    related: tuple[RelatedHit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"item": self.item.to_dict(), "related": [r.to_dict() for r in self.related]}
+
+
+@dataclass(frozen=True)
+class Completions:
+    """Autocompletions of a prefix, most frequent first."""
+
+    prefix: str
+    completions: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prefix": self.prefix, "completions": list(self.completions)}
 
 
 @dataclass(frozen=True)

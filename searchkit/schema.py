@@ -13,6 +13,7 @@ benchmarks (see benchmarks/README.md). The separate ``title``, ``excerpt``, ``bo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -62,13 +63,20 @@ def make_analyzer() -> Analyzer:
     )
 
 
+def make_word_analyzer() -> Analyzer:
+    """Words as written (lower-cased, accents kept, no stemming): spelling and completion."""
+    return RegexTokenizer(r"\w+(?:\.?\w+)*") | LowercaseFilter()
+
+
 def make_schema() -> fields.Schema:
     """Build the schema of a searchkit index."""
     text = make_analyzer()
-    published_at = fields.DATETIME(sortable=True)
+    published_at = fields.DATETIME()
     # Whoosh's default column value is the largest number, which would sort an undated item as
-    # the newest; 0 (the earliest representable time) sorts it last under "newest".
+    # the newest; 0 (the earliest representable time) sorts it last under "newest". The column
+    # takes its default when it is made, hence set_sortable after setting it.
     published_at.default = 0
+    published_at.set_sortable(True)
     return fields.Schema(
         id=fields.ID(stored=True, unique=True, sortable=True),
         url=fields.ID(stored=True),
@@ -78,7 +86,7 @@ def make_schema() -> fields.Schema:
         body=fields.TEXT(analyzer=text, phrase=True),
         topics=fields.TEXT(analyzer=text, phrase=True),
         topic=fields.KEYWORD(commas=True, lowercase=True, scorable=False),
-        provider=fields.TEXT(analyzer=text, phrase=False),
+        provider=fields.TEXT(analyzer=text, phrase=True),
         provider_exact=fields.ID(),
         domain=fields.ID(),
         category=fields.ID(),
@@ -89,6 +97,15 @@ def make_schema() -> fields.Schema:
         quality=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0),
         heat=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0),
         published=fields.BOOLEAN(),
+        # Facet labels as written, "<kind>:<value>" (kinds in FACET_LABEL_KINDS): facets count
+        # on the case-folded fields above and show the most common spelling from here.
+        labels=fields.KEYWORD(commas=True, lowercase=False, scorable=False),
+        # Urls of the item's `related` entries: finds the items that link to a given item.
+        related_url=fields.KEYWORD(scorable=False),
+        # Unstemmed words of title, topics and excerpt: the vocabulary of "did you mean".
+        spell=fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
+        # Unstemmed title words: the vocabulary of autocompletion.
+        title_words=fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
         # The whole item as JSON, so a hit or `show` never reopens its file.
         doc=fields.STORED(),
         # "size mtime_ns sha256 origin" per item: what incremental updates compare against.
@@ -96,14 +113,35 @@ def make_schema() -> fields.Schema:
     )
 
 
+class NewsBM25(scoring.BM25F):  # type: ignore[misc]
+    """Whoosh's BM25F with the probabilistic (Robertson/Lucene) inverse document frequency.
+
+    Whoosh's own idf, ``log(N / (n + 1)) + 1``, never falls below about 1, so very common
+    words ("what", "must", "new") weigh in a long natural-language query almost as much as
+    rare ones; ``log(1 + (N - n + 0.5) / (n + 0.5))`` goes to zero for them, as in Lucene,
+    tantivy and SQLite FTS5.
+    """
+
+    def idf(self, searcher: Any, fieldname: str, text: Any) -> float:
+        parent = searcher.get_parent()
+        n = parent.doc_frequency(fieldname, text)
+        total = parent.doc_count()
+        return math.log(1 + (total - n + 0.5) / (n + 0.5))
+
+
 def make_weighting() -> scoring.WeightingModel:
     """BM25 as tuned with benchmarks/relevance.py."""
-    return scoring.BM25F(B=BM25_B, K1=BM25_K1)
+    return NewsBM25(B=BM25_B, K1=BM25_K1)
+
+
+def clean_value(value: str) -> str:
+    """An exact value (topic, provider, category, type) with whitespace (and commas) collapsed."""
+    return " ".join(value.replace(",", " ").split())
 
 
 def normalize_value(value: str) -> str:
     """How exact-value fields (topic, provider, category, type) are stored and matched."""
-    return " ".join(value.split()).casefold()
+    return clean_value(value).casefold()
 
 
 def content_text(item: NewsItem) -> str:
@@ -125,7 +163,7 @@ def item_document(item: NewsItem, doc_json: str, manifest: str) -> dict[str, Any
         "excerpt": item.excerpt,
         "body": item.body,
         "topics": " ".join(item.topics),
-        "topic": ",".join(normalize_value(t).replace(",", " ") for t in item.topics),
+        "topic": ",".join(normalize_value(t) for t in item.topics),
         "provider": f"{item.provider.name} {item.provider.domain}",
         "provider_exact": normalize_value(item.provider.name),
         "domain": item.provider.domain.lower(),
@@ -133,6 +171,10 @@ def item_document(item: NewsItem, doc_json: str, manifest: str) -> dict[str, Any
         "type": normalize_value(item.type),
         "heat": item.heat,
         "published": item.published,
+        "labels": ",".join(_labels(item)),
+        "related_url": " ".join(link.url for link in item.related if link.url and " " not in link.url),
+        "spell": "\n".join((item.title, " ".join(item.topics), item.excerpt)),
+        "title_words": item.title,
         "doc": doc_json,
         "manifest": manifest.encode("utf-8"),
     }
@@ -141,6 +183,18 @@ def item_document(item: NewsItem, doc_json: str, manifest: str) -> dict[str, Any
     if item.quality is not None:
         document["quality"] = item.quality
     return {key: value for key, value in document.items() if value != "" or key == "id"}
+
+
+#: Kinds of facet label: topic, provider name, category, type.
+FACET_LABEL_KINDS = {"topic": "t", "provider_exact": "p", "category": "c", "type": "y"}
+
+
+def _labels(item: NewsItem) -> list[str]:
+    kinds = FACET_LABEL_KINDS
+    values = [(kinds["topic"], topic) for topic in item.topics]
+    values += [(kinds["provider_exact"], item.provider.name), (kinds["category"], item.category),
+               (kinds["type"], item.type)]
+    return [f"{kind}:{clean_value(value)}" for kind, value in values if clean_value(value)]
 
 
 def exact_values(values: Iterable[str]) -> list[str]:

@@ -7,6 +7,7 @@ serialised by a lock, which makes one ``Reader`` safe to share between threads.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -23,15 +24,30 @@ from whoosh.qparser import (
     GtLtPlugin,
     OrGroup,
     QueryParser,
+    syntax,
 )
-from whoosh.qparser.dateparse import DateParserPlugin
+from whoosh.qparser.dateparse import Choice, Combo, DateParserPlugin, English
 from whoosh.searching import Searcher
-from whoosh.sorting import FacetType, FieldFacet, ScoreFacet
+from whoosh.sorting import FacetType, FieldFacet, ScoreFacet, TranslateFacet
 
 from .documents import parse_datetime
 from .errors import IndexCorruptError, ItemNotFoundError, QueryError
 from .indexer import open_whoosh
-from .models import Highlights, Hit, IndexInfo, NewsItem, Provider, SearchResults, item_from_dict
+from .facets import FacetCache, bitmap, check_facet_names, count_facets
+from .models import (
+    Completions,
+    Facet,
+    Highlights,
+    Hit,
+    IndexInfo,
+    NewsItem,
+    Provider,
+    RelatedResults,
+    SearchResults,
+    item_from_dict,
+)
+from .related import find_related
+from .suggest import complete, correct_query
 from .schema import exact_values, make_weighting
 from .store import IndexLocation
 
@@ -96,22 +112,29 @@ class Filters:
     min_quality: int | None = None
     min_heat: int | None = None
 
-    def to_query(self) -> query.Query | None:
-        parts: list[query.Query] = []
-        for field, values in (("topic", self.topics), ("provider_exact", self.providers)):
+    def parts(self) -> dict[str, query.Query]:
+        """One query per active filter, keyed by the filter's name (as facets.OWN_FILTER)."""
+        parts: dict[str, query.Query] = {}
+        for name, field, values in (("topics", "topic", self.topics),
+                                    ("providers", "provider_exact", self.providers)):
             wanted = exact_values(values)
             if wanted:
-                parts.append(query.Or([query.Term(field, v) for v in wanted]))
-        for field, value in (("category", self.category), ("type", self.type)):
+                parts[name] = query.Or([query.Term(field, v) for v in wanted])
+        for name, value in (("category", self.category), ("type", self.type)):
             wanted = exact_values([value] if value else [])
             if wanted:
-                parts.append(query.Term(field, wanted[0]))
+                parts[name] = query.Term(name, wanted[0])
         if self.since is not None or self.until is not None:
-            parts.append(query.DateRange("published_at", _naive(self.since), _naive(self.until)))
+            parts["dates"] = query.DateRange("published_at", _naive(self.since), _naive(self.until))
         if self.min_quality is not None:
-            parts.append(query.NumericRange("quality", self.min_quality, None))
+            parts["min_quality"] = query.NumericRange("quality", self.min_quality, None)
         if self.min_heat is not None:
-            parts.append(query.NumericRange("heat", self.min_heat, None))
+            parts["min_heat"] = query.NumericRange("heat", self.min_heat, None)
+        return parts
+
+    def to_query(self) -> query.Query | None:
+        """All active filters as one query (None when there is none)."""
+        parts = list(self.parts().values())
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else query.And(parts)
@@ -121,22 +144,86 @@ def _naive(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def _sort_facets(sort: str) -> tuple[list[FacetType], int]:
+def _date_facet(*, newest: bool, undated: frozenset[int]) -> FacetType:
+    """Order by ``published_at``; undated items (raw column value in ``undated``) go last.
+
+    The raw column value of an undated item is the column's default, which depends on how the
+    schema set it up, so it is passed in rather than assumed.
+    """
+
+    def key(value: int) -> tuple[int, int]:
+        if value in undated:
+            return (1, 0)
+        return (0, -value if newest else value)
+
+    return TranslateFacet(key, FieldFacet("published_at"))
+
+
+def _undated_values(schema: Any) -> frozenset[int]:
+    """Raw ``published_at`` column values that mean "no date"."""
+    field = schema["published_at"]
+    return frozenset({0, field.column_type.default_value()})
+
+
+def _sort_facets(sort: str, undated: frozenset[int] = frozenset({0})) -> tuple[list[FacetType], int]:
     """The sort keys for ``sort``, and the position of the score among them.
 
     Every sort carries the score as a key (a tie-breaker where it is not the first), so each
-    hit reports its relevance; the item id comes last and makes the order total.
+    hit reports its relevance; the item id comes last and makes the order total. Undated
+    items come last under both date orders.
     """
-    newest = FieldFacet("published_at", reverse=True)
+    newest = _date_facet(newest=True, undated=undated)
     if sort == "relevance":
         return [ScoreFacet(), newest, FieldFacet("id")], 0
     if sort == "newest":
         return [newest, ScoreFacet(), FieldFacet("id")], 1
     if sort == "oldest":
-        return [FieldFacet("published_at"), ScoreFacet(), FieldFacet("id")], 1
+        return [_date_facet(newest=False, undated=undated), ScoreFacet(), FieldFacet("id")], 1
     if sort in ("quality", "heat"):
         return [FieldFacet(sort, reverse=True), newest, ScoreFacet(), FieldFacet("id")], 2
     raise QueryError(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
+
+
+class _GtLtPlugin(GtLtPlugin):  # type: ignore[misc]  # Whoosh ships no type hints
+    """Whoosh's ``field:>value`` plugin, lenient about ``<`` and ``>`` elsewhere in free text.
+
+    Whoosh's own filter fails with an IndexError on a query that starts with the symbol, as the
+    Reuters title "<MIRTONE INTERNATIONAL INC> 1ST QTR" does, and leaves the symbol in
+    parenthesised groups, where it fails later. Here a symbol that does not follow a field name
+    is dropped, at every level of grouping.
+    """
+
+    def do_gtlt(self, parser: Any, group: Any) -> Any:
+        newgroup = group.empty_copy()
+        i = 0
+        while i < len(group):
+            node = group[i]
+            if isinstance(node, self.GtLtNode):
+                nextnode = group[i + 1] if i + 1 < len(group) else None
+                if (len(newgroup) and isinstance(newgroup[-1], syntax.FieldnameNode)
+                        and nextnode is not None and nextnode.has_text):
+                    newgroup.append(self.make_range(nextnode, node.rel))
+                    i += 1
+            elif isinstance(node, syntax.GroupNode):
+                newgroup.append(self.do_gtlt(parser, node))
+            else:
+                newgroup.append(node)
+            i += 1
+        return newgroup
+
+
+class _Dates(English):  # type: ignore[misc]  # Whoosh ships no type hints
+    """Whoosh's English date parser, trying numeric forms (``2023-05-01``) before words.
+
+    Whoosh's order reads ``2023-05-01`` as the year 2023 in a range (``date:[2023-05-01 TO
+    2023-09-30]`` matched all of 2023) and rejects it as a single date.
+    """
+
+    def setup(self) -> None:
+        super().setup()
+        self.bundle = Choice((self.plusdate, self.simple, self.datetime), name="bundle")
+        self.torange = Combo((self.bundle, "to", self.bundle), name="torange")
+        self.all = Choice((self.torange, self.bundle), name="all")
 
 
 class _MarkFormatter(highlight.Formatter):
@@ -156,6 +243,7 @@ class Reader:
         self._lock = threading.RLock()
         self._gen: Path | None = None
         self._searcher: Searcher | None = None
+        self._facet_cache = FacetCache()
         self._refresh()
 
     # -- searcher management ----------------------------------------------------------------
@@ -191,11 +279,14 @@ class Reader:
             return query.Every()
         parser = QueryParser("content", self._ix.schema, group=OrGroup)
         parser.add_plugin(FuzzyTermPlugin())
-        parser.add_plugin(GtLtPlugin())
-        parser.add_plugin(DateParserPlugin(free=False))
+        parser.add_plugin(_GtLtPlugin())
+        # An explicit basedate: Whoosh's default calls datetime.utcnow(), deprecated in 3.12.
+        parser.add_plugin(DateParserPlugin(
+            basedate=datetime.now(timezone.utc).replace(tzinfo=None), dateparser=_Dates(),
+            free=False))
         parser.add_plugin(FieldAliasPlugin(_ALIASES))
         try:
-            parsed = parser.parse(text)
+            parsed = _exclude_negations(parser.parse(text))
         except Exception as exc:  # Whoosh raises assorted errors on odd input
             raise QueryError(f"cannot parse query {text!r}: {exc}") from exc
         errors = [q.error for q in parsed.leaves() if getattr(q, "error", None)]
@@ -206,34 +297,96 @@ class Reader:
         return parsed
 
     def search(self, text: str, *, filters: Filters, sort: str | None, limit: int,
-               page: int) -> SearchResults:
+               page: int, facets: Sequence[str] = (), facet_limit: int = 10) -> SearchResults:
         if limit < 1 or limit > MAX_LIMIT:
             raise QueryError(f"invalid limit {limit}: use 1 to {MAX_LIMIT}")
         if page < 1:
             raise QueryError(f"invalid page {page}: pages start at 1")
+        if facet_limit < 1:
+            raise QueryError(f"invalid facet limit {facet_limit}: use 1 or more")
+        facet_names = check_facet_names(facets)
         matches_all = not text.strip() or text.strip() == "*"
         sort = sort or ("newest" if matches_all else "relevance")
-        facets, score_at = _sort_facets(sort)
+        _sort_facets(sort)  # rejects an invalid sort before touching the index
         with self._lock:
             searcher = self._refresh()
+            sort_keys, score_at = _sort_facets(sort, _undated_values(searcher.schema))
             parsed = self.parse(text)
             results = searcher.search(parsed, filter=filters.to_query(), limit=page * limit,
-                                      sortedby=facets)
+                                      sortedby=sort_keys)
             total = len(results)
             terms = self._highlight_terms(parsed, searcher)
             hits = tuple(self._hit(results[i], -results.score(i)[score_at], terms)
                          for i in range((page - 1) * limit, min(page * limit, results.scored_length())))
-        return SearchResults(query=text, total=total, page=page, page_size=limit, hits=hits)
+            counted = (self._facets(searcher, parsed, filters, facet_names, facet_limit)
+                       if facet_names else {})
+            suggestion = None if matches_all else self._did_you_mean(searcher, text, filters, total)
+        return SearchResults(query=text, total=total, page=page, page_size=limit, hits=hits,
+                             facets=counted, suggestion=suggestion)
+
+    def _facets(self, searcher: Searcher, parsed: query.Query, filters: Filters,
+                names: tuple[str, ...], limit: int) -> dict[str, Facet]:
+        size = searcher.doc_count_all()
+        base = bitmap(searcher.docs_for_query(parsed), size)
+        by_filter = {name: bitmap(searcher.docs_for_query(q), size)
+                     for name, q in filters.parts().items()}
+
+        def match_bits(own: str | None) -> int:
+            bits = base
+            for name, filter_bits in by_filter.items():
+                if name != own:
+                    bits &= filter_bits
+            return bits
+
+        return count_facets(searcher.reader(), self._facet_cache, names, match_bits, limit)
+
+    def _did_you_mean(self, searcher: Searcher, text: str, filters: Filters,
+                      total: int) -> str | None:
+        corrected = correct_query(searcher, text)
+        if corrected is None:
+            return None
+        try:
+            better = searcher.search(self.parse(corrected), filter=filters.to_query(), limit=1)
+        except QueryError:
+            return None
+        return corrected if len(better) > total else None
+
+    def related(self, id_or_url: str, *, limit: int) -> RelatedResults:
+        """The item, then items related to it: listed, backlinks, similar."""
+        if limit < 1 or limit > MAX_LIMIT:
+            raise QueryError(f"invalid limit {limit}: use 1 to {MAX_LIMIT}")
+        with self._lock:
+            searcher = self._refresh()
+            docnum = self._docnum(searcher, id_or_url)
+            stored = searcher.stored_fields(docnum)
+            item = item_from_dict(json.loads(stored["doc"]))
+            found = find_related(searcher, docnum, item, limit=limit)
+            return RelatedResults(item=self._hit(stored, 0.0, frozenset()), related=found)
+
+    def complete(self, prefix: str, *, limit: int) -> Completions:
+        """Completions of ``prefix`` from title words and topics, most frequent first."""
+        if limit < 1 or limit > MAX_LIMIT:
+            raise QueryError(f"invalid limit {limit}: use 1 to {MAX_LIMIT}")
+        with self._lock:
+            searcher = self._refresh()
+            labels = self._facet_cache.labels(searcher.reader()).get("topics", {})
+            return Completions(prefix=prefix,
+                               completions=complete(searcher, prefix, labels, limit=limit))
+
+    @staticmethod
+    def _docnum(searcher: Searcher, id_or_url: str) -> int:
+        for field in ("id", "url"):
+            docnum = searcher.document_number(**{field: id_or_url})
+            if docnum is not None:
+                return int(docnum)
+        raise ItemNotFoundError(f"no item with id or url {id_or_url!r} in the index")
 
     def get(self, id_or_url: str) -> NewsItem:
         """The item with this id or url (ids are tried first)."""
         with self._lock:
             searcher = self._refresh()
-            for field in ("id", "url"):
-                docnum = searcher.document_number(**{field: id_or_url})
-                if docnum is not None:
-                    return item_from_dict(json.loads(searcher.stored_fields(docnum)["doc"]))
-        raise ItemNotFoundError(f"no item with id or url {id_or_url!r} in the index")
+            docnum = self._docnum(searcher, id_or_url)
+            return item_from_dict(json.loads(searcher.stored_fields(docnum)["doc"]))
 
     def info(self) -> IndexInfo:
         with self._lock:
@@ -310,6 +463,23 @@ class Reader:
         return excerpt or _shorten(body, 240)
 
 
+def _exclude_negations(q: query.Query) -> query.Query:
+    """Make ``NOT x`` inside an OR group exclude ``x`` from the group's matches, as in Lucene.
+
+    Whoosh's OR grouping turns ``solar NOT battery`` into ``solar OR (NOT battery)``, which
+    matches every item without "battery" (and still the ones with both words).
+    """
+    q = q.apply(_exclude_negations)
+    if isinstance(q, query.Or):
+        negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
+        if negative:
+            positive = copy.copy(q)
+            positive.subqueries = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
+            return query.AndNot(positive if positive.subqueries else query.Every(),
+                                query.Or(negative))
+    return q
+
+
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
@@ -318,26 +488,29 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _column_values(searcher: Searcher, field: str) -> list[Any]:
+    """The field's column value of every item, None where the item has no value.
+
+    Raw values are compared with the column's default before translating: the default of an
+    undated item is not a representable datetime.
+    """
     values: list[Any] = []
+    field_obj = searcher.schema[field]
+    missing = {field_obj.column_type.default_value()}
+    if field == "published_at":
+        missing |= _undated_values(searcher.schema)
     for segment, _offset in searcher.reader().leaf_readers():
         if not segment.has_column(field):
             continue
-        column = segment.column_reader(field, translate=True)
-        field_obj = searcher.schema[field]
-        default = field_obj.default if hasattr(field_obj, "default") else None
+        column = segment.column_reader(field, translate=False)
         for docnum in segment.all_doc_ids():
-            value = column[docnum]
-            values.append(None if value is None or value == _translate_default(field_obj, default)
-                          else value.replace(tzinfo=timezone.utc) if isinstance(value, datetime)
+            raw = column[docnum]
+            if raw is None or raw in missing:
+                values.append(None)
+                continue
+            value = field_obj.from_column_value(raw)
+            values.append(value.replace(tzinfo=timezone.utc) if isinstance(value, datetime)
                           else value)
     return values
-
-
-def _translate_default(field_obj: Any, default: Any) -> Any:
-    try:
-        return field_obj.from_column_value(default)
-    except Exception:
-        return default
 
 
 def normalize_sequence(values: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -1,0 +1,5 @@
+"""``python -m searchkit``: the same as the ``searchkit`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,91 @@
+"""Query suggestions: "did you mean" corrections and prefix autocompletion.
+
+Corrections come from the index's own vocabulary (the unstemmed words of titles, topics and
+excerpts, field ``spell``), most frequent first, through Whoosh's reader corrector. A word
+that occurs anywhere in the index is never corrected, and a correction is only offered when
+the corrected query finds more items than the query as typed (which, for a word the index does
+not know, means the query found few or none of the items it was after). Completions come from the words of
+titles (field ``title_words``) and from topic values, most frequent first.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_WORD = re.compile(r"(?<![\w:.])(\w+:)?([^\W\d_][\w'’-]*)(?![\w:~*?])")
+_OPERATORS = {"AND", "OR", "NOT", "TO", "ANDNOT", "ANDMAYBE"}
+
+
+def correct_query(searcher: Any, text: str) -> str | None:
+    """``text`` with each unknown plain word replaced by its most frequent close spelling.
+
+    Returns None when no word needs (or has) a correction. Field values (``title:word``),
+    operators and words inside quotes are left alone.
+    """
+    analyzer = searcher.schema["content"].analyzer
+    reader = searcher.reader()
+    corrector = searcher.corrector("spell")
+    quoted = _quoted_spans(text)
+    pieces: list[str] = []
+    last = 0
+    changed = False
+    for match in _WORD.finditer(text):
+        word = match.group(2)
+        if match.group(1) or word in _OPERATORS or any(a <= match.start() < b for a, b in quoted):
+            continue
+        stems = [token.text for token in analyzer(word, mode="query")]
+        if not stems or all(reader.doc_frequency("content", stem) for stem in stems):
+            continue  # a stop word, or a word the index knows: never corrected
+        lowered = word.lower()
+        maxdist = 1 if len(lowered) <= 4 else 2
+        suggestions = [s for s in corrector.suggest(lowered, limit=1, maxdist=maxdist, prefix=1)
+                       if s != lowered]
+        if not suggestions:
+            continue
+        pieces.append(text[last:match.start(2)])
+        pieces.append(suggestions[0])
+        last = match.end(2)
+        changed = True
+    if not changed:
+        return None
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def complete(searcher: Any, prefix: str, topic_labels: dict[str, str], *,
+             limit: int) -> tuple[str, ...]:
+    """Completions of the last word of ``prefix`` (the words before it are kept).
+
+    Candidates are title words (ranked by the number of items whose title has them) and topic
+    values (by the number of items with that topic); most frequent first, then alphabetical.
+    """
+    head, _, last = prefix.rpartition(" ")
+    stem = last.lower()
+    if not stem.strip():
+        return ()
+    reader = searcher.reader()
+    scored: dict[str, int] = {}
+    if reader.doc_count_all():
+        for raw in reader.expand_prefix("title_words", stem):
+            word = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            scored[word] = max(scored.get(word, 0), reader.doc_frequency("title_words", word))
+        for norm, label in topic_labels.items():
+            if norm.startswith(stem.casefold()):
+                count = reader.doc_frequency("topic", norm)
+                scored[label] = max(scored.get(label, 0), count)
+    ranked = sorted(scored.items(), key=lambda pair: (-pair[1], pair[0].casefold()))
+    seen: set[str] = set()
+    result: list[str] = []
+    for word, _count in ranked:
+        full = f"{head} {word}" if head else word
+        if full.casefold() not in seen:
+            seen.add(full.casefold())
+            result.append(full)
+        if len(result) == limit:
+            break
+    return tuple(result)
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in re.finditer(r'"[^"]*"?', text)]
