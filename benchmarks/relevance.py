@@ -98,11 +98,15 @@ def variant(**settings: object) -> Iterator[None]:
 
 
 SWEEP: dict[str, dict[str, object]] = {
-    "defaults": {},
-    "B=0.5": {"BM25_B": 0.5},
-    "B=0.9": {"BM25_B": 0.9},
-    "K1=0.9": {"BM25_K1": 0.9},
+    "defaults (title x2, K1=2.0, B=0.7, title phrase 1.0)": {},
+    "Whoosh's idf instead of BM25's": {"PROBABILISTIC_IDF": False},
+    "K1=1.2 (the textbook value)": {"BM25_K1": 1.2},
     "K1=1.5": {"BM25_K1": 1.5},
+    "K1=2.5": {"BM25_K1": 2.5},
+    "B=0.6": {"BM25_B": 0.6},
+    "B=0.75": {"BM25_B": 0.75},
+    "B=0.85": {"BM25_B": 0.85},
+    "no title phrase clause": {"TITLE_PHRASE_BOOST": 0.0},
     "title x1": {"TITLE_REPEAT": 1},
     "title x3": {"TITLE_REPEAT": 3},
     "no stop words": {"STOP_WORDS": frozenset()},

@@ -72,7 +72,7 @@ class FacetCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._segments: dict[tuple[str, str], dict[str, int]] = {}
-        self._labels: dict[tuple[str, ...], dict[str, dict[str, str]]] = {}
+        self._labels: dict[tuple[tuple[str, int], ...], dict[str, dict[str, str]]] = {}
 
     def value_bitmaps(self, reader: Any, facet: str) -> dict[str, int]:
         """value -> bitmap of global document numbers, for one facet over the whole reader."""
@@ -98,8 +98,14 @@ class FacetCache:
                 del self._segments[key]
 
     def labels(self, reader: Any) -> dict[str, dict[str, str]]:
-        """facet -> (normalised value -> the spelling most items use)."""
-        key = tuple(_segment_id(segment) for segment, _ in reader.leaf_readers())
+        """facet -> (normalised value -> the spelling most items use).
+
+        Items are counted live: Whoosh's ``doc_frequency`` still counts deleted documents until
+        their segment is merged, which kept a deleted item's spelling on show.
+        """
+        # A segment's live count changes with its deletions, which keep its id.
+        key = tuple((_segment_id(segment), segment.doc_count())
+                    for segment, _ in reader.leaf_readers())
         with self._lock:
             cached = self._labels.get(key)
         if cached is not None:
@@ -113,7 +119,10 @@ class FacetCache:
                 facet = kind_to_facet.get(kind)
                 if facet is None:
                     continue
-                frequency = reader.doc_frequency("labels", text)
+                frequency = (sum(1 for _ in reader.postings("labels", raw).all_ids())
+                             if reader.has_deletions() else reader.doc_frequency("labels", text))
+                if not frequency:
+                    continue
                 norm = value.casefold()
                 current = best.setdefault(facet, {}).get(norm)
                 if current is None or frequency > current[0]:

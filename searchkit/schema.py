@@ -44,9 +44,17 @@ the their there they this to was were which with
 #: How many times the title is repeated in ``content``: a title match counts that much more.
 TITLE_REPEAT = 2
 
-#: BM25 parameters (Whoosh's BM25F over the ``content`` field).
-BM25_B = 0.75
-BM25_K1 = 1.2
+#: Extra weight of an item whose title holds all the words of a free-text query, in order.
+TITLE_PHRASE_BOOST = 1.0
+
+#: BM25 parameters over the ``content`` field. K1 is at the high end of the usual 1.2-2.0:
+#: ``content`` repeats the title and most excerpts repeat the body's lead, so term counts run
+#: high and saturate later (chosen with benchmarks/relevance.py).
+BM25_B = 0.7
+BM25_K1 = 2.0
+
+#: Use the probabilistic idf (see NewsBM25); False gives Whoosh's own, for comparison.
+PROBABILISTIC_IDF = True
 
 #: Fields a user may name in a query (``title:vision``), besides their aliases.
 TEXT_FIELDS = ("title", "excerpt", "body", "topics", "provider")
@@ -123,6 +131,8 @@ class NewsBM25(scoring.BM25F):  # type: ignore[misc]
     """
 
     def idf(self, searcher: Any, fieldname: str, text: Any) -> float:
+        if not PROBABILISTIC_IDF:
+            return float(super().idf(searcher, fieldname, text))
         parent = searcher.get_parent()
         n = parent.doc_frequency(fieldname, text)
         total = parent.doc_count()

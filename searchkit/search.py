@@ -48,6 +48,7 @@ from .models import (
 )
 from .related import find_related
 from .suggest import complete, correct_query
+from . import schema
 from .schema import exact_values, make_weighting
 from .store import IndexLocation
 
@@ -286,7 +287,7 @@ class Reader:
             free=False))
         parser.add_plugin(FieldAliasPlugin(_ALIASES))
         try:
-            parsed = _exclude_negations(parser.parse(text))
+            parsed = _with_title_phrase(_exclude_negations(parser.parse(text)))
         except Exception as exc:  # Whoosh raises assorted errors on odd input
             raise QueryError(f"cannot parse query {text!r}: {exc}") from exc
         errors = [q.error for q in parsed.leaves() if getattr(q, "error", None)]
@@ -461,6 +462,21 @@ class Reader:
         if marked:
             return marked
         return excerpt or _shorten(body, 240)
+
+
+def _with_title_phrase(q: query.Query) -> query.Query:
+    """Add an optional clause for the query's words as a phrase in the title.
+
+    Only for plain free text (an OR of words): an item whose title holds the words in that
+    order, as when a reader pastes a headline, gets ``schema.TITLE_PHRASE_BOOST`` more.
+    """
+    boost = schema.TITLE_PHRASE_BOOST
+    if boost <= 0 or not isinstance(q, query.Or) or len(q.subqueries) < 2:
+        return q
+    if not all(isinstance(sub, query.Term) and sub.fieldname == "content" for sub in q.subqueries):
+        return q
+    words = [sub.text for sub in q.subqueries]
+    return query.Or([*q.subqueries, query.Phrase("title", words, boost=boost)])
 
 
 def _exclude_negations(q: query.Query) -> query.Query:

@@ -35,12 +35,14 @@ def correct_query(searcher: Any, text: str) -> str | None:
         if match.group(1) or word in _OPERATORS or any(a <= match.start() < b for a, b in quoted):
             continue
         stems = [token.text for token in analyzer(word, mode="query")]
-        if not stems or all(reader.doc_frequency("content", stem) for stem in stems):
+        if not stems or all(live_frequency(reader, "content", stem) for stem in stems):
             continue  # a stop word, or a word the index knows: never corrected
         lowered = word.lower()
         maxdist = 1 if len(lowered) <= 4 else 2
-        suggestions = [s for s in corrector.suggest(lowered, limit=1, maxdist=maxdist, prefix=1)
-                       if s != lowered]
+        # Whoosh ranks by distance, then frequency, and its frequencies still count deleted
+        # items: take the best suggestion some live item has.
+        suggestions = [s for s in corrector.suggest(lowered, limit=5, maxdist=maxdist, prefix=1)
+                       if s != lowered and live_frequency(reader, "spell", s)][:1]
         if not suggestions:
             continue
         pieces.append(text[last:match.start(2)])
@@ -69,11 +71,14 @@ def complete(searcher: Any, prefix: str, topic_labels: dict[str, str], *,
     if reader.doc_count_all():
         for raw in reader.expand_prefix("title_words", stem):
             word = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            scored[word] = max(scored.get(word, 0), reader.doc_frequency("title_words", word))
+            count = live_frequency(reader, "title_words", word)
+            if count:
+                scored[word] = max(scored.get(word, 0), count)
         for norm, label in topic_labels.items():
             if norm.startswith(stem.casefold()):
-                count = reader.doc_frequency("topic", norm)
-                scored[label] = max(scored.get(label, 0), count)
+                count = live_frequency(reader, "topic", norm)
+                if count:
+                    scored[label] = max(scored.get(label, 0), count)
     ranked = sorted(scored.items(), key=lambda pair: (-pair[1], pair[0].casefold()))
     seen: set[str] = set()
     result: list[str] = []
@@ -85,6 +90,19 @@ def complete(searcher: Any, prefix: str, topic_labels: dict[str, str], *,
         if len(result) == limit:
             break
     return tuple(result)
+
+
+def live_frequency(reader: Any, field: str, text: str) -> int:
+    """How many items (not deleted) have ``text`` in ``field``.
+
+    Whoosh's ``doc_frequency`` also counts deleted items until their segment is merged, which
+    offered completions and corrections that no item in the index has any more.
+    """
+    if not reader.has_deletions():
+        return int(reader.doc_frequency(field, text))
+    if (field, text) not in reader:
+        return 0
+    return sum(1 for _ in reader.postings(field, text).all_ids())
 
 
 def _quoted_spans(text: str) -> list[tuple[int, int]]:

@@ -10,18 +10,22 @@ from this table with the helpers below, never from the program's output.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import sys
 import tarfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
-from searchkit import SearchIndex
+from searchkit import SearchIndex, cli
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -322,3 +326,58 @@ def _no_searchkit_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the caller's SEARCHKIT_* variables out of every test."""
     monkeypatch.delenv("SEARCHKIT_INDEX", raising=False)
     monkeypatch.delenv("SEARCHKIT_CORPUS", raising=False)
+
+
+# -- helpers for the facet, related-item and suggestion tests --------------------------------
+
+
+def build_index(corpus: Path, path: Path) -> Path:
+    """Index ``corpus`` into ``path`` (created), checking every file was indexed; returns ``path``."""
+    with SearchIndex.create(path) as index:
+        report = index.update(corpus)
+    assert report.ok, report.errors
+    return path
+
+
+@pytest.fixture
+def make_index(tmp_path: Path) -> Callable[..., Path]:
+    """Write a corpus from a table and index it, both under ``tmp_path``; returns the index dir
+    (``make_index(items, name="x")`` writes ``x-corpus`` and ``x-index``)."""
+
+    def make(table: Iterable[Mapping[str, Any]], name: str = "table") -> Path:
+        corpus = write_corpus(tmp_path / f"{name}-corpus", table)
+        return build_index(corpus, tmp_path / f"{name}-index")
+
+    return make
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What one run of the command line did."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: Any) -> CliRun:
+    """Run ``searchkit ARGS`` as the console script does: through ``cli.main``, where expected
+    errors become one ``Error: ...`` line and exit status 1."""
+    runner = CliRunner()
+    with runner.isolation() as (stdout, stderr, _output):
+        saved = sys.argv
+        sys.argv = ["searchkit", *(str(a) for a in args)]
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = saved
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return CliRun(code, stdout.getvalue().decode(), stderr.getvalue().decode())
