@@ -30,3 +30,29 @@ def unpacked(archive: str, member: str) -> Path:
             tar.extractall(tmp, filter="data")
             (Path(tmp) / member).rename(target)
     return target
+
+
+def reuters_corpus() -> Path:
+    """The Reuters corpus in our format, unpacked once."""
+    return unpacked("reuters21578-news.tar.gz", "reuters21578")
+
+
+def reuters_index() -> Path:
+    """A searchkit index of the Reuters corpus, built once (an update when it exists)."""
+    from searchkit import SearchIndex
+
+    path = CACHE / "reuters-index"
+    with SearchIndex.create(path) as index:
+        index.update(reuters_corpus())
+    return path
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import QueryError
+from .ordering import bitmap
 from .models import Facet, FacetCount
 from .schema import FACET_LABEL_KINDS
 
@@ -52,14 +53,6 @@ def check_facet_names(names: Iterable[str]) -> tuple[str, ...]:
         if name not in result:
             result.append(name)
     return tuple(result)
-
-
-def bitmap(docnums: Iterable[int], size: int) -> int:
-    """The set of ``docnums`` (all below ``size``) as an int with those bits set."""
-    bits = bytearray((size + 7) // 8)
-    for docnum in docnums:
-        bits[docnum >> 3] |= 1 << (docnum & 7)
-    return int.from_bytes(bits, "little")
 
 
 class FacetCache:

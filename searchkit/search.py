@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from whoosh import highlight, query
+from whoosh import query
 from whoosh.qparser import (
     FieldAliasPlugin,
     FuzzyTermPlugin,
@@ -28,15 +28,14 @@ from whoosh.qparser import (
 )
 from whoosh.qparser.dateparse import Choice, Combo, DateParserPlugin, English
 from whoosh.searching import Searcher
-from whoosh.sorting import FacetType, FieldFacet, ScoreFacet, TranslateFacet
 
 from .documents import parse_datetime
 from .errors import IndexCorruptError, ItemNotFoundError, QueryError
 from .indexer import open_whoosh
-from .facets import FacetCache, bitmap, check_facet_names, count_facets
+from .facets import FacetCache, check_facet_names, count_facets
+from .ordering import OrderCache, bitmap, positions, segments_key
 from .models import (
     Completions,
-    Facet,
     Highlights,
     Hit,
     IndexInfo,
@@ -49,11 +48,18 @@ from .models import (
 from .related import find_related
 from .suggest import complete, correct_query
 from . import schema
-from .schema import exact_values, make_weighting
+from .highlight import Highlighter
+from .schema import exact_values, make_analyzer, make_weighting
 from .store import IndexLocation
 
 #: Accepted values of ``sort``.
 SORTS = ("relevance", "newest", "oldest", "quality", "heat")
+
+#: Hits fetched beyond the page to order ties in score by date.
+TIE_MARGIN = 5
+
+#: Filter bitmaps kept per index state (filters repeat: topics, providers, quality...).
+FILTER_CACHE_SIZE = 64
 
 #: Largest page size a caller may ask for.
 MAX_LIMIT = 1000
@@ -145,44 +151,10 @@ def _naive(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def _date_facet(*, newest: bool, undated: frozenset[int]) -> FacetType:
-    """Order by ``published_at``; undated items (raw column value in ``undated``) go last.
-
-    The raw column value of an undated item is the column's default, which depends on how the
-    schema set it up, so it is passed in rather than assumed.
-    """
-
-    def key(value: int) -> tuple[int, int]:
-        if value in undated:
-            return (1, 0)
-        return (0, -value if newest else value)
-
-    return TranslateFacet(key, FieldFacet("published_at"))
-
-
 def _undated_values(schema: Any) -> frozenset[int]:
     """Raw ``published_at`` column values that mean "no date"."""
     field = schema["published_at"]
     return frozenset({0, field.column_type.default_value()})
-
-
-def _sort_facets(sort: str, undated: frozenset[int] = frozenset({0})) -> tuple[list[FacetType], int]:
-    """The sort keys for ``sort``, and the position of the score among them.
-
-    Every sort carries the score as a key (a tie-breaker where it is not the first), so each
-    hit reports its relevance; the item id comes last and makes the order total. Undated
-    items come last under both date orders.
-    """
-    newest = _date_facet(newest=True, undated=undated)
-    if sort == "relevance":
-        return [ScoreFacet(), newest, FieldFacet("id")], 0
-    if sort == "newest":
-        return [newest, ScoreFacet(), FieldFacet("id")], 1
-    if sort == "oldest":
-        return [_date_facet(newest=False, undated=undated), ScoreFacet(), FieldFacet("id")], 1
-    if sort in ("quality", "heat"):
-        return [FieldFacet(sort, reverse=True), newest, ScoreFacet(), FieldFacet("id")], 2
-    raise QueryError(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
 
 
 class _GtLtPlugin(GtLtPlugin):  # type: ignore[misc]  # Whoosh ships no type hints
@@ -227,15 +199,6 @@ class _Dates(English):  # type: ignore[misc]  # Whoosh ships no type hints
         self.all = Choice((self.torange, self.bundle), name="all")
 
 
-class _MarkFormatter(highlight.Formatter):
-    """Wraps matched words in <mark>…</mark>; fragments are joined with an ellipsis."""
-
-    between = " … "
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return f"<mark>{highlight.get_text(text, token, replace)}</mark>"
-
-
 class Reader:
     """Searches one index directory, following its commits and rebuilds."""
 
@@ -245,6 +208,9 @@ class Reader:
         self._gen: Path | None = None
         self._searcher: Searcher | None = None
         self._facet_cache = FacetCache()
+        self._orders = OrderCache()
+        self._highlighter = Highlighter(make_analyzer())
+        self._filter_cache: dict[tuple[Any, ...], int] = {}
         self._refresh()
 
     # -- searcher management ----------------------------------------------------------------
@@ -308,38 +274,61 @@ class Reader:
         facet_names = check_facet_names(facets)
         matches_all = not text.strip() or text.strip() == "*"
         sort = sort or ("newest" if matches_all else "relevance")
-        _sort_facets(sort)  # rejects an invalid sort before touching the index
+        if sort not in SORTS:
+            raise QueryError(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
+        if matches_all and sort == "relevance":
+            sort = "newest"  # every item scores the same: ties go to the newest
         with self._lock:
             searcher = self._refresh()
-            sort_keys, score_at = _sort_facets(sort, _undated_values(searcher.schema))
             parsed = self.parse(text)
-            results = searcher.search(parsed, filter=filters.to_query(), limit=page * limit,
-                                      sortedby=sort_keys)
-            total = len(results)
+            matches = _Matches(searcher, parsed, filters, self._filter_cache)
+            wanted = page * limit
+            if sort == "relevance":
+                ranked = self._by_relevance(searcher, parsed, matches, wanted)
+            else:
+                docs = self._orders.top(searcher.reader(), sort, matches.all(), matches.total,
+                                        wanted)
+                ranked = self._with_scores(searcher, parsed, docs)
             terms = self._highlight_terms(parsed, searcher)
-            hits = tuple(self._hit(results[i], -results.score(i)[score_at], terms)
-                         for i in range((page - 1) * limit, min(page * limit, results.scored_length())))
-            counted = (self._facets(searcher, parsed, filters, facet_names, facet_limit)
-                       if facet_names else {})
-            suggestion = None if matches_all else self._did_you_mean(searcher, text, filters, total)
-        return SearchResults(query=text, total=total, page=page, page_size=limit, hits=hits,
-                             facets=counted, suggestion=suggestion)
+            hits = tuple(self._hit(searcher.stored_fields(doc), score, terms)
+                         for doc, score in ranked[(page - 1) * limit:wanted])
+            counted = (count_facets(searcher.reader(), self._facet_cache, facet_names,
+                                    matches.without, facet_limit) if facet_names else {})
+            suggestion = (None if matches_all
+                          else self._did_you_mean(searcher, text, filters, matches.total))
+        return SearchResults(query=text, total=matches.total, page=page, page_size=limit,
+                             hits=hits, facets=counted, suggestion=suggestion)
 
-    def _facets(self, searcher: Searcher, parsed: query.Query, filters: Filters,
-                names: tuple[str, ...], limit: int) -> dict[str, Facet]:
-        size = searcher.doc_count_all()
-        base = bitmap(searcher.docs_for_query(parsed), size)
-        by_filter = {name: bitmap(searcher.docs_for_query(q), size)
-                     for name, q in filters.parts().items()}
+    def _by_relevance(self, searcher: Searcher, parsed: query.Query, matches: _Matches,
+                      wanted: int) -> list[tuple[int, float]]:
+        """The best ``wanted`` matches by score, ties to the newest.
 
-        def match_bits(own: str | None) -> int:
-            bits = base
-            for name, filter_bits in by_filter.items():
-                if name != own:
-                    bits &= filter_bits
-            return bits
+        Whoosh's own top-N collector does the scoring (it can skip blocks that cannot make
+        the top); a few extra hits are fetched to order ties, and if a tie could reach past
+        them, every match is ranked.
+        """
+        allowed = matches.filter_set()
+        fetch = wanted + TIE_MARGIN
+        results = searcher.search(parsed, filter=allowed, limit=fetch)
+        scored = [(results.docnum(i), results.score(i) or 0.0)
+                  for i in range(results.scored_length())]
+        if len(scored) == fetch and scored[-1][1] >= scored[wanted - 1][1]:
+            results = searcher.search(parsed, filter=allowed, limit=None)
+            scored = [(results.docnum(i), results.score(i) or 0.0)
+                      for i in range(results.scored_length())]
+        newest = self._orders.rank(searcher.reader(), "newest")
+        scored.sort(key=lambda pair: (-pair[1], newest[pair[0]]))
+        return scored[:wanted]
 
-        return count_facets(searcher.reader(), self._facet_cache, names, match_bits, limit)
+    @staticmethod
+    def _with_scores(searcher: Searcher, parsed: query.Query,
+                     docs: list[int]) -> list[tuple[int, float]]:
+        """Relevance scores of the given documents (in their order)."""
+        if not docs:
+            return []
+        results = searcher.search(parsed, filter=set(docs), limit=len(docs))
+        scores = {results.docnum(i): results.score(i) or 0.0 for i in range(results.scored_length())}
+        return [(doc, scores.get(doc, 0.0)) for doc in docs]
 
     def _did_you_mean(self, searcher: Searcher, text: str, filters: Filters,
                       total: int) -> str | None:
@@ -441,27 +430,65 @@ class Reader:
             heat=data.get("heat", -1),
             score=float(score),
             highlights=Highlights(
-                title=self._mark(title, terms, whole=True) or title,
+                title=self._highlighter.mark(title, terms) or title,
                 excerpt=self._snippet(data.get("excerpt", ""), data.get("body", ""), terms),
             ),
         )
 
-    def _mark(self, text: str, terms: frozenset[str], *, whole: bool) -> str:
-        if not text or not terms:
-            return ""
-        fragmenter = (highlight.WholeFragmenter() if whole
-                      else highlight.ContextFragmenter(maxchars=240, surround=80))
-        analyzer = self._ix.schema["content"].analyzer
-        return str(highlight.highlight(text, terms, analyzer, fragmenter, _MarkFormatter(), top=2))
-
     def _snippet(self, excerpt: str, body: str, terms: frozenset[str]) -> str:
-        marked = self._mark(excerpt, terms, whole=True)
-        if marked:
-            return marked
-        marked = self._mark(body, terms, whole=False)
-        if marked:
-            return marked
-        return excerpt or _shorten(body, 240)
+        """The excerpt when it has a match, else a snippet of the body around its matches."""
+        return (self._highlighter.mark(excerpt, terms)
+                or self._highlighter.snippet(body, terms)
+                or excerpt or _shorten(body, 240))
+
+
+class _Matches:
+    """The documents a query and its filters match, as bitmaps, computed once per search.
+
+    ``without(name)`` gives the matches of the query and every filter but ``name``: what a
+    facet whose own filter is ``name`` counts over (the disjunctive rule).
+    """
+
+    def __init__(self, searcher: Searcher, parsed: query.Query, filters: Filters,
+                 cache: dict[tuple[Any, ...], int]) -> None:
+        reader = searcher.reader()
+        self.size = reader.doc_count_all()
+        state = (segments_key(reader), reader.doc_count())
+        self.base = self._bits(searcher, parsed, state, cache)
+        self.filters = {name: self._bits(searcher, q, state, cache)
+                        for name, q in filters.parts().items()}
+        self._all = self.without(None)
+        self.total = self._all.bit_count()
+
+    def _bits(self, searcher: Searcher, q: query.Query, state: tuple[Any, ...],
+              cache: dict[tuple[Any, ...], int]) -> int:
+        key = (state, repr(q))
+        bits = cache.get(key)
+        if bits is None:
+            bits = bitmap(searcher.docs_for_query(q), self.size)
+            if len(cache) >= FILTER_CACHE_SIZE:
+                cache.clear()
+            cache[key] = bits
+        return bits
+
+    def all(self) -> int:
+        return self._all
+
+    def without(self, own: str | None) -> int:
+        bits = self.base
+        for name, filter_bits in self.filters.items():
+            if name != own:
+                bits &= filter_bits
+        return bits
+
+    def filter_set(self) -> set[int] | None:
+        """The documents every filter allows, as Whoosh takes a filter (None: no filter)."""
+        if not self.filters:
+            return None
+        bits = -1
+        for filter_bits in self.filters.values():
+            bits &= filter_bits
+        return set(positions(bits))
 
 
 def _with_title_phrase(q: query.Query) -> query.Query:
