@@ -14,6 +14,7 @@ from .errors import (
 )
 from .models import (
     Completions,
+    Duplicate,
     Facet,
     FacetCount,
     FileError,
@@ -36,6 +37,7 @@ __all__ = [
     "Completions",
     "CorpusError",
     "DocumentError",
+    "Duplicate",
     "Facet",
     "FacetCount",
     "FileError",

@@ -123,6 +123,8 @@ def _print_report(report: IndexReport) -> None:
               f"in {report.seconds:.2f} s: {report.added} added, {report.updated} updated, "
               f"{report.deleted} deleted, {report.unchanged} unchanged; "
               f"{report.documents} items in the index.")
+    for duplicate in report.duplicates:
+        err.print(f"Duplicate url {escape(duplicate.url)} in: {escape(', '.join(duplicate.ids))}")
     if report.errors:
         err.print(f"Skipped {report.skipped} file(s):")
         for error in report.errors:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
@@ -25,9 +26,9 @@ from whoosh.writing import IndexWriter
 
 from .documents import iter_corpus_files, parse_bytes
 from .errors import CorpusError, DocumentError, IndexCorruptError
-from .models import FileError, IndexReport, NewsItem
+from .models import Duplicate, FileError, IndexReport, NewsItem
 from .schema import SCHEMA_VERSION, item_document, make_schema
-from .store import IndexLocation
+from .store import IndexLocation, fsync_path
 
 #: Called with (files done, files to do) while an indexing run reads files.
 Progress = Callable[[int, int], None]
@@ -73,10 +74,42 @@ class _Parsed:
     recorded: _Recorded | None
 
 
+class DurableStorage(FileStorage):  # type: ignore[misc]  # Whoosh ships no type hints
+    """Whoosh's file storage, made durable: a commit that returned is on disk.
+
+    Whoosh writes a commit's segment files and a new table of contents, then renames the TOC
+    into place, but never calls fsync, so after a power loss a commit can be half on disk
+    (whoosh-community/whoosh#323). Here every file Whoosh creates is flushed and fsynced when
+    it is closed, before the TOC is renamed, and the folder is fsynced after each rename.
+    """
+
+    def create_file(self, name: str, excl: bool = False, mode: str = "wb", **kwargs: Any) -> Any:
+        handle = super().create_file(name, excl=excl, mode=mode, **kwargs)
+        previous = handle.onclose
+
+        def onclose(sfile: Any) -> None:
+            if previous is not None:
+                previous(sfile)
+            sfile.file.flush()
+            os.fsync(sfile.file.fileno())
+
+        handle.onclose = onclose
+        return handle
+
+    def rename_file(self, oldname: str, newname: str, safe: bool = False) -> None:
+        super().rename_file(oldname, newname, safe=safe)
+        fsync_path(Path(self.folder), directory=True)
+
+
+def create_whoosh(gen: Path) -> whoosh_index.Index:
+    """Create an empty Whoosh index with searchkit's schema in a generation folder."""
+    return DurableStorage(str(gen)).create_index(make_schema())
+
+
 def open_whoosh(gen: Path) -> whoosh_index.Index:
     """Open the Whoosh index of a generation folder, translating Whoosh's errors."""
     try:
-        return FileStorage(str(gen)).open_index()
+        return DurableStorage(str(gen)).open_index()
     except Exception as exc:  # Whoosh raises bare Exceptions, EmptyIndexError, pickling errors...
         raise IndexCorruptError(f"cannot open the index in {gen}: {exc}; "
                                 "run `searchkit index --rebuild`") from exc
@@ -142,7 +175,7 @@ class Indexer:
             gen = self.location.new_generation()
             try:
                 self.location.write_meta(gen, schema=SCHEMA_VERSION, corpus=str(root))
-                whoosh_index.create_in(str(gen), make_schema())
+                create_whoosh(gen)
                 report = self._sync(gen, root, progress, fresh=True)
             except BaseException:
                 shutil.rmtree(gen, ignore_errors=True)
@@ -197,7 +230,7 @@ class Indexer:
         gen = self.location.new_generation()
         self.location.write_meta(gen, schema=SCHEMA_VERSION,
                                  corpus=str(corpus) if corpus is not None else None)
-        whoosh_index.create_in(str(gen), make_schema())
+        create_whoosh(gen)
         self.location.switch(gen)
         return gen
 
@@ -272,13 +305,29 @@ class Indexer:
         added = sum(1 for _, _, existed in changes if not existed)
         with ix.reader() as reader:
             documents = reader.doc_count()
+            duplicates = _duplicate_urls(reader)
         errors.sort(key=lambda e: e.path)
         return IndexReport(
             corpus=str(root), index_dir=str(self.location), added=added,
             updated=len(changes) - added, deleted=len(gone), unchanged=unchanged,
             skipped=len(errors), errors=tuple(errors), documents=documents,
-            seconds=time.perf_counter() - start,
+            seconds=time.perf_counter() - start, duplicates=duplicates,
         )
+
+
+def _duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
+    """Urls that more than one (live) item declares, with those items' ids."""
+    if not reader.doc_count_all() or "url" not in reader.indexed_field_names():
+        return ()
+    found = []
+    for raw in reader.lexicon("url"):
+        if reader.doc_frequency("url", raw) < 2:
+            continue
+        docs = list(reader.postings("url", raw).all_ids())
+        if len(docs) > 1:
+            ids = sorted(reader.stored_fields(doc)["id"] for doc in docs)
+            found.append(Duplicate(raw.decode("utf-8"), tuple(ids)))
+    return tuple(found)
 
 
 def _corpus_root(corpus: str | Path) -> Path:

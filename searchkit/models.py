@@ -302,12 +302,23 @@ class FileError:
 
 
 @dataclass(frozen=True)
+class Duplicate:
+    """Items (ids) in the index that declare the same url; all of them are kept."""
+
+    url: str
+    ids: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "ids": list(self.ids)}
+
+
+@dataclass(frozen=True)
 class IndexReport:
     """What one indexing run did.
 
     ``added``/``updated``/``deleted``/``unchanged`` count items; ``skipped`` counts files that
     could not be read (each in ``errors``); ``documents`` is the number of items in the index
-    after the run.
+    after the run; ``duplicates`` lists urls that several items declare.
     """
 
     corpus: str
@@ -320,6 +331,7 @@ class IndexReport:
     errors: tuple[FileError, ...]
     documents: int
     seconds: float
+    duplicates: tuple[Duplicate, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -338,6 +350,7 @@ class IndexReport:
             "errors": [error.to_dict() for error in self.errors],
             "documents": self.documents,
             "seconds": round(self.seconds, 3),
+            "duplicates": [duplicate.to_dict() for duplicate in self.duplicates],
         }
 
 

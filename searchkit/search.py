@@ -7,6 +7,7 @@ serialised by a lock, which makes one ``Reader`` safe to share between threads.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from time import sleep
 from typing import Any
 
 from whoosh import query
@@ -30,7 +32,14 @@ from whoosh.qparser.dateparse import Choice, Combo, DateParserPlugin, English
 from whoosh.searching import Searcher
 
 from .documents import parse_datetime
-from .errors import IndexCorruptError, ItemNotFoundError, QueryError
+from .errors import (
+    IndexCorruptError,
+    IndexNotFoundError,
+    IndexVersionError,
+    ItemNotFoundError,
+    QueryError,
+    SearchkitError,
+)
 from .indexer import open_whoosh
 from .facets import FacetCache, check_facet_names, count_facets
 from .ordering import OrderCache, bitmap, positions, segments_key
@@ -54,6 +63,9 @@ from .store import IndexLocation
 
 #: Accepted values of ``sort``.
 SORTS = ("relevance", "newest", "oldest", "quality", "heat")
+
+#: How often opening the index is tried while a writer replaces files under it.
+REFRESH_ATTEMPTS = 5
 
 #: Hits fetched beyond the page to order ties in score by date.
 TIE_MARGIN = 5
@@ -216,6 +228,26 @@ class Reader:
     # -- searcher management ----------------------------------------------------------------
 
     def _refresh(self) -> Searcher:
+        """The searcher on the index's current state: refreshed after a commit, reopened after
+        a rebuild. A writer may replace or delete files while this looks at them (a rebuild
+        removes the old generation, a merge old segments), so a failed attempt is retried on
+        the state that replaced it."""
+        for attempt in range(REFRESH_ATTEMPTS):
+            try:
+                return self._refresh_once()
+            except (IndexNotFoundError, IndexVersionError):
+                raise
+            except Exception as exc:
+                if attempt + 1 == REFRESH_ATTEMPTS:
+                    if isinstance(exc, SearchkitError):
+                        raise
+                    raise IndexCorruptError(f"cannot read the index in {self.location}: {exc}; "
+                                            "run `searchkit index --rebuild`") from exc
+                self._drop_searcher()
+                sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _refresh_once(self) -> Searcher:
         gen = self.location.require()
         if self._searcher is not None and gen == self._gen:
             if not self._searcher.up_to_date():
@@ -232,11 +264,16 @@ class Reader:
         self._gen, self._searcher, self._ix = gen, searcher, ix
         return searcher
 
+    def _drop_searcher(self) -> None:
+        if self._searcher is not None:
+            with contextlib.suppress(Exception):  # its files may be gone already
+                self._searcher.close()
+            self._searcher = None
+            self._gen = None
+
     def close(self) -> None:
         with self._lock:
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
+            self._drop_searcher()
 
     # -- queries ----------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 COMMANDS = sorted(command.name or command.callback.__name__ for command in cli.app.registered_commands)
 
 INDEX_KEYS = {"corpus", "index_dir", "added", "updated", "deleted", "unchanged", "skipped", "errors",
-              "documents", "seconds"}
+              "documents", "seconds", "duplicates"}
 RESULTS_KEYS = {"query", "total", "page", "page_size", "hits", "suggestion", "facets", "facets_other",
                 "facets_missing"}
 HIT_KEYS = {"id", "url", "title", "excerpt", "provider", "topics", "category", "type", "published_at",
