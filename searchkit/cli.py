@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
+from datetime import datetime
 from enum import Enum
 from importlib import resources
 from pathlib import Path
@@ -22,6 +24,7 @@ from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .api import SearchIndex
+from .store import LOCK_TIMEOUT
 from .errors import SearchkitError
 from .models import IndexReport, SearchResults, format_datetime
 
@@ -131,6 +134,11 @@ def _print_report(report: IndexReport) -> None:
             err.print(f"  {escape(error.path)}: {escape(error.message)}")
 
 
+LockTimeout = Annotated[float, typer.Option(
+    "--lock-timeout", envvar="SEARCHKIT_LOCK_TIMEOUT", min=0,
+    help="Seconds to wait for another writer to finish before giving up.")]
+
+
 @app.command("index")
 def index_command(
     corpus: Annotated[Path | None, typer.Argument(
@@ -139,19 +147,62 @@ def index_command(
     index_dir: IndexDir = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help=(
         "Build a fresh index beside the live one and switch to it when complete."))] = False,
+    lock_timeout: LockTimeout = LOCK_TIMEOUT,
     as_json: Json = False,
 ) -> None:
     """Build or update the index from a folder of news items.
 
     Exit status: 0 when every file was indexed, 1 when some were skipped (the rest is indexed).
     """
-    with SearchIndex(_index_path(index_dir)) as index:
+    with SearchIndex(_index_path(index_dir), lock_timeout=lock_timeout) as index:
         report = _run_index(index, _corpus_arg(corpus), rebuild=rebuild, show_progress=not as_json)
     if as_json:
         _print_json(report.to_dict())
     else:
         _print_report(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("watch")
+def watch_command(
+    corpus: Annotated[Path | None, typer.Argument(
+        envvar="SEARCHKIT_CORPUS", show_default=False,
+        help="Corpus folder [default: ./corpus, else the bundled sample corpus].")] = None,
+    index_dir: IndexDir = None,
+    interval: Annotated[float, typer.Option(
+        min=0.1, help="Seconds between polls when file events are not available.")] = 2.0,
+    lock_timeout: LockTimeout = LOCK_TIMEOUT,
+) -> None:
+    """Keep the index up to date while files are added, edited, moved and deleted.
+
+    Prints one line per batch of changes; Ctrl-C stops it cleanly.
+    """
+    from .watch import watch
+
+    folder = _corpus_arg(corpus)
+    path = _index_path(index_dir)
+
+    def on_batch(report: IndexReport) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S")
+        line = (f"{stamp} {report.added} added, {report.updated} updated, {report.deleted} "
+                f"deleted, {report.skipped} skipped in {report.seconds:.2f} s; "
+                f"{report.documents} items")
+        out.print(escape(line))
+        for error in report.errors:
+            err.print(f"  {escape(error.path)}: {escape(error.message)}")
+
+    err.print(f"Watching {escape(str(folder))} for changes (index {escape(str(path))}); "
+              "Ctrl-C to stop.")
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # A service manager stops with SIGTERM: stop as cleanly as on Ctrl-C.
+    signal.signal(signal.SIGTERM, interrupt)
+    with SearchIndex(path, lock_timeout=lock_timeout) as index:
+        try:
+            watch(index, folder, interval=interval, on_batch=on_batch)
+        except KeyboardInterrupt:
+            err.print("Stopped.")
 
 
 def _open_for_search(index_dir: Path | None) -> SearchIndex:
