@@ -37,16 +37,11 @@ def correct_query(searcher: Any, text: str) -> str | None:
         stems = [token.text for token in analyzer(word, mode="query")]
         if not stems or all(live_frequency(reader, "content", stem) for stem in stems):
             continue  # a stop word, or a word the index knows: never corrected
-        lowered = word.lower()
-        maxdist = 1 if len(lowered) <= 4 else 2
-        # Whoosh ranks by distance, then frequency, and its frequencies still count deleted
-        # items: take the best suggestion some live item has.
-        suggestions = [s for s in corrector.suggest(lowered, limit=5, maxdist=maxdist, prefix=1)
-                       if s != lowered and live_frequency(reader, "spell", s)][:1]
-        if not suggestions:
+        correction = _best_correction(reader, corrector, word.lower())
+        if correction is None:
             continue
         pieces.append(text[last:match.start(2)])
-        pieces.append(suggestions[0])
+        pieces.append(correction)
         last = match.end(2)
         changed = True
     if not changed:
@@ -90,6 +85,23 @@ def complete(searcher: Any, prefix: str, topic_labels: dict[str, str], *,
         if len(result) == limit:
             break
     return tuple(result)
+
+
+def _best_correction(reader: Any, corrector: Any, word: str) -> str | None:
+    """The closest known spelling of ``word``, the most frequent among equally close ones.
+
+    One edit away is tried before two (two only for words of five letters or more); Whoosh's
+    reader corrector lists the candidates within a distance, and the frequencies are counted
+    here on live items (Whoosh's include deleted ones).
+    """
+    for maxdist in (1, 2) if len(word) > 4 else (1,):
+        candidates = [s for s in corrector.suggest(word, limit=20, maxdist=maxdist, prefix=1)
+                      if s != word]
+        counted = [(live_frequency(reader, "spell", s), s) for s in candidates]
+        counted = [(count, s) for count, s in counted if count]
+        if counted:
+            return min(counted, key=lambda pair: (-pair[0], pair[1]))[1]
+    return None
 
 
 def live_frequency(reader: Any, field: str, text: str) -> int:
