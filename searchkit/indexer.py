@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +36,9 @@ Progress = Callable[[int, int], None]
 
 #: Parse in worker processes when at least this many files must be read.
 PARALLEL_THRESHOLD = 2_000
+
+#: Writer processes for large batches (each builds one segment).
+MAX_WRITER_PROCS = 2
 
 ORIGIN_FILE = "file"
 ORIGIN_API = "api"
@@ -164,6 +168,8 @@ class Indexer:
                 gen = self._new_generation(corpus=root)
             else:
                 self.location.require()
+            # A rebuild killed before its switch leaves a partial generation behind.
+            self.location.remove_stale_generations()
             return self._sync(gen, root, progress, fresh=False)
 
     def rebuild(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
@@ -171,7 +177,10 @@ class Indexer:
         root = _corpus_root(corpus)
         self.location.prepare(replace_foreign=False)
         with self._lock():
-            self.location.remove_stale_generations()
+            try:
+                self.location.remove_stale_generations()
+            except IndexCorruptError:
+                pass  # CURRENT is damaged: the switch below rewrites it, then clears the rest
             gen = self.location.new_generation()
             try:
                 self.location.write_meta(gen, schema=SCHEMA_VERSION, corpus=str(root))
@@ -238,16 +247,20 @@ class Indexer:
     def _manifest(ix: whoosh_index.Index) -> dict[str, _Recorded]:
         """id -> what the index recorded about that item's source, read from columns."""
         result: dict[str, _Recorded] = {}
-        with ix.reader() as reader:
-            for segment_reader, _offset in reader.leaf_readers():
-                if not segment_reader.has_column("manifest"):
-                    continue  # an empty index
-                ids = segment_reader.column_reader("id")
-                manifest = segment_reader.column_reader("manifest")
-                for docnum in segment_reader.all_doc_ids():
-                    raw = manifest[docnum]
-                    if raw:
-                        result[ids[docnum]] = _Recorded.decode(raw)
+        try:
+            with ix.reader() as reader:
+                for segment_reader, _offset in reader.leaf_readers():
+                    if not segment_reader.has_column("manifest"):
+                        continue  # an empty index
+                    ids = segment_reader.column_reader("id")
+                    manifest = segment_reader.column_reader("manifest")
+                    for docnum in segment_reader.all_doc_ids():
+                        raw = manifest[docnum]
+                        if raw:
+                            result[ids[docnum]] = _Recorded.decode(raw)
+        except Exception as exc:  # damaged segment files: Whoosh raises EOFError, struct errors...
+            raise IndexCorruptError(f"cannot read the index in {ix.storage.folder}: {exc}; "
+                                    "run `searchkit index --rebuild`") from exc
         return result
 
     @staticmethod
@@ -288,7 +301,7 @@ class Indexer:
         gone = [i for i, rec in recorded.items() if rec.origin == ORIGIN_FILE and i not in present]
 
         if changes or gone:
-            writer = ix.writer(limitmb=256)
+            writer = _writer(ix, len(changes))
             try:
                 with ix.searcher() as searcher:
                     for ident in gone:
@@ -313,6 +326,15 @@ class Indexer:
             skipped=len(errors), errors=tuple(errors), documents=documents,
             seconds=time.perf_counter() - start, duplicates=duplicates,
         )
+
+
+def _writer(ix: whoosh_index.Index, additions: int) -> IndexWriter:
+    """A writer for ``additions`` new documents: for large batches, Whoosh's multiprocessing
+    writer, whose worker processes analyse and write one segment each (both cores at work)."""
+    procs = min(os.cpu_count() or 1, MAX_WRITER_PROCS)
+    if additions >= PARALLEL_THRESHOLD and procs > 1:
+        return ix.writer(procs=procs, multisegment=True, limitmb=128)
+    return ix.writer(limitmb=256)
 
 
 def _duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
@@ -354,6 +376,21 @@ def _scan(root: Path) -> list[_Scanned]:
     return scanned
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Make a parsing worker exit when the indexer that started it dies.
+
+    Forked workers inherit the indexer's open files, the write lock's among them; a worker
+    orphaned by a killed indexer would wait for work forever and keep the index locked.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="searchkit-parent-watch", daemon=True).start()
+
+
 def _parse_all(entries: Sequence[_Scanned], progress: Progress | None) -> list[_Parsed]:
     jobs = [(e.id, str(e.path), e.size, e.mtime_ns) for e in entries]
     total = len(jobs)
@@ -362,7 +399,8 @@ def _parse_all(entries: Sequence[_Scanned], progress: Progress | None) -> list[_
         progress(0, total)
     workers = min(os.cpu_count() or 1, 4)
     if total >= PARALLEL_THRESHOLD and workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             for result in pool.map(_parse_one, jobs, chunksize=64):
                 results.append(result)
                 if progress and len(results) % 64 == 0:
