@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Iterator
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from .errors import DocumentError
-from .models import Image, NewsItem, Provider, RelatedLink
+from .models import Image, NewsItem, Provider, RelatedLink, parse_datetime
 
 try:  # pragma: no branch - depends on how PyYAML was built
     from yaml import CSafeLoader as SafeLoader
@@ -174,31 +173,6 @@ def item_from_mapping(meta: dict[Any, Any], body: str, ident: str) -> NewsItem:
         images=f.images("images"),
         related=f.related("related"),
     )
-
-
-def parse_datetime(value: Any) -> datetime:
-    """Coerce a YAML timestamp, date or ISO 8601 string to an aware UTC datetime.
-
-    Accepts offsets (``+02:00``), ``Z``, a space instead of ``T``, and times without seconds;
-    naive values are taken as UTC. Raises ``ValueError`` otherwise.
-    """
-    if isinstance(value, datetime):
-        result = value
-    elif isinstance(value, date):
-        result = datetime.combine(value, time())
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        # 3.10's fromisoformat wants HH:MM:SS; pad "HH:MM" before an offset or the end.
-        text = re.sub(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})(?=$|[+-]\d{2}:?\d{2}$)", r"\1:00", text)
-        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text) if re.search(r"[T ]\d", text) else text
-        result = datetime.fromisoformat(text)
-    else:
-        raise ValueError(f"not a date: {value!r}")
-    if result.tzinfo is None:
-        return result.replace(tzinfo=timezone.utc)
-    return result.astimezone(timezone.utc)
 
 
 class _Fields:

@@ -16,7 +16,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import IndexWriter
 
-from .documents import iter_corpus_files, parse_bytes
 from .errors import CorpusError, DocumentError, IndexCorruptError
 from .models import Duplicate, FileError, IndexReport, NewsItem
 from .schema import SCHEMA_VERSION, item_document, make_schema
@@ -125,6 +123,8 @@ def _hash(data: bytes) -> str:
 
 def _parse_one(job: tuple[str, str, int, int]) -> _Parsed:
     """Read, hash and parse one file (runs in a worker process for large runs)."""
+    from .documents import parse_bytes  # imported here: searches need no YAML machinery
+
     ident, path, size, mtime_ns = job
     try:
         data = Path(path).read_bytes()
@@ -362,6 +362,8 @@ def _corpus_root(corpus: str | Path) -> Path:
 
 
 def _scan(root: Path) -> list[_Scanned]:
+    from .documents import iter_corpus_files
+
     scanned = []
     try:
         for path in iter_corpus_files(root):
@@ -399,6 +401,8 @@ def _parse_all(entries: Sequence[_Scanned], progress: Progress | None) -> list[_
         progress(0, total)
     workers = min(os.cpu_count() or 1, 4)
     if total >= PARALLEL_THRESHOLD and workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent,
                                  initargs=(os.getpid(),)) as pool:
             for result in pool.map(_parse_one, jobs, chunksize=64):

@@ -7,9 +7,35 @@ gives the JSON shape the CLI prints.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
+
+
+def parse_datetime(value: Any) -> datetime:
+    """Coerce a YAML timestamp, date or ISO 8601 string to an aware UTC datetime.
+
+    Accepts offsets (``+02:00``), ``Z``, a space instead of ``T``, and times without seconds;
+    naive values are taken as UTC. Raises ``ValueError`` otherwise.
+    """
+    if isinstance(value, datetime):
+        result = value
+    elif isinstance(value, date):
+        result = datetime.combine(value, time())
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        # 3.10's fromisoformat wants HH:MM:SS; pad "HH:MM" before an offset or the end.
+        text = re.sub(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})(?=$|[+-]\d{2}:?\d{2}$)", r"\1:00", text)
+        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text) if re.search(r"[T ]\d", text) else text
+        result = datetime.fromisoformat(text)
+    else:
+        raise ValueError(f"not a date: {value!r}")
+    if result.tzinfo is None:
+        return result.replace(tzinfo=timezone.utc)
+    return result.astimezone(timezone.utc)
 
 
 def format_datetime(value: datetime | None) -> str | None:

@@ -31,7 +31,6 @@ from whoosh.qparser import (
 from whoosh.qparser.dateparse import Choice, Combo, DateParserPlugin, English
 from whoosh.searching import Searcher
 
-from .documents import parse_datetime
 from .errors import (
     IndexCorruptError,
     IndexNotFoundError,
@@ -53,6 +52,7 @@ from .models import (
     RelatedResults,
     SearchResults,
     item_from_dict,
+    parse_datetime,
 )
 from .related import find_related
 from .suggest import complete, correct_query
@@ -353,8 +353,10 @@ class Reader:
             results = searcher.search(parsed, filter=allowed, limit=None)
             scored = [(results.docnum(i), results.score(i) or 0.0)
                       for i in range(results.scored_length())]
-        newest = self._orders.rank(searcher.reader(), "newest")
-        scored.sort(key=lambda pair: (-pair[1], newest[pair[0]]))
+        scored.sort(key=lambda pair: -pair[1])
+        if len({score for _doc, score in scored}) < len(scored):  # ties: newest first
+            newest = self._orders.rank(searcher.reader(), "newest")
+            scored.sort(key=lambda pair: (-pair[1], newest[pair[0]]))
         return scored[:wanted]
 
     @staticmethod

@@ -94,10 +94,12 @@ class IndexLocation:
             raise IndexCorruptError(f"{self.path} is not a directory; give another --index-dir")
         gen = self.current()
         if gen is None:
-            if self.foreign_entries():
-                raise IndexCorruptError(f"{self.path} is not a searchkit index; build one with "
-                                        f"`searchkit index --rebuild --index-dir {self.path}` "
-                                        "or choose an empty directory")
+            foreign = self.foreign_entries()
+            if foreign:
+                # Not --rebuild: that refuses, rightly, to write into somebody else's files.
+                raise IndexCorruptError(f"{self.path} is not a searchkit index (found "
+                                        f"{', '.join(foreign[:3])}); give an empty or new "
+                                        "--index-dir")
             raise IndexNotFoundError(f"no index at {self.path}; build one with `searchkit index`")
         meta = self.read_meta(gen)
         version = meta.get("schema")

@@ -36,12 +36,13 @@ def watch(index: SearchIndex, corpus: str | Path, *, interval: float = 2.0,
     something. Without file events the folder is polled every ``interval`` seconds."""
     stop = stop or threading.Event()
     root = Path(corpus)
-    report = index.update(root)
-    if on_batch is not None and _changed(report):
-        on_batch(report)
     changed = threading.Event()
+    # Watch before the first update, so that files changed while it runs are not missed.
     observer = _start_observer(root, changed) if use_events else None
     try:
+        report = index.update(root)
+        if on_batch is not None and _changed(report):
+            on_batch(report)
         while not stop.is_set():
             if observer is None:
                 stop.wait(interval)
