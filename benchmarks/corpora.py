@@ -21,6 +21,7 @@ import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from itertools import accumulate, pairwise
 from pathlib import Path
 
 from _data import CACHE, unpacked
@@ -35,6 +36,9 @@ DATE_SHIFT = timedelta(days=365)
 INCREMENTAL = 100
 
 _COMPLETE = ".complete.json"
+
+#: Bumped when the generator changes, so that corpora generated before are made again.
+GENERATOR_VERSION = 1
 _URL = re.compile(r"(https://\S+?)(\.jpg)?([\"']?)$")
 _DATE = re.compile(r"^(\s*publishedDateTime:\s*)([\"']?)(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)([\"']?)\s*$")
 _PROVIDER = re.compile(r"^(\s+name:\s*)(.+?)\s*$")
@@ -43,14 +47,15 @@ _COPY_NAME = re.compile(r"-c\d+\.md$")
 
 #: Words never used as query words: Whoosh's stop list and searchkit's, with a few more function
 #: words, so that both engines are asked about words they both index.
-FUNCTION_WORDS = frozenset("""
+_FUNCTION_WORDS_TEXT = """
 a about after against all also an and any are as at be because been before being between both
 but by can could did do does during each for from had has have he her here him his how i if in
 into is it its may me more most mr mrs ms no not now of off on once only or other our out over
 own said same says she should so some such tbd than that the their them then there these they
 this those through to too under until up us very was we were what when where which while who
 whom why will with would yet you your
-""".split())
+"""
+FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 
 
 def scale_dir(scale: int) -> Path:
@@ -116,7 +121,9 @@ def ensure_corpus(scale: int, log=print) -> CorpusInfo:  # type: ignore[no-untyp
     target = base / "corpus"
     marker = base / _COMPLETE
     if marker.exists() and target.is_dir():
-        return CorpusInfo(**json.loads(marker.read_text()))
+        recorded = json.loads(marker.read_text())
+        if recorded.pop("generator", None) == GENERATOR_VERSION:
+            return CorpusInfo(**recorded)
     log(f"generating the scale-{scale} corpus in {target} ...")
     tmp = base / "corpus.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -137,7 +144,7 @@ def ensure_corpus(scale: int, log=print) -> CorpusInfo:  # type: ignore[no-untyp
     tmp.rename(target)
     info = CorpusInfo(scale=scale, path=str(target), items=sum(by_source.values()),
                       bytes=total_bytes, by_source=by_source)
-    marker.write_text(json.dumps(asdict(info), indent=2))
+    marker.write_text(json.dumps({**asdict(info), "generator": GENERATOR_VERSION}, indent=2))
     return info
 
 
@@ -246,12 +253,14 @@ def make_workload(seed: int = 20240501) -> Workload:
             counts.update(set(_WORD.findall(f"{title} {body}".lower())))
     vocab = sorted(w for w, c in counts.items()
                    if c >= 5 and len(w) >= 3 and w not in FUNCTION_WORDS)
-    weights = [counts[w] ** 0.5 for w in vocab]
+    # Words as likely as the items that hold them: frequent words, big result sets, as people
+    # search; rare words still come up.
+    cum_weights = list(accumulate(counts[w] for w in vocab))
 
     def words(n: int) -> str:
         chosen: list[str] = []
         while len(chosen) < n:
-            word = rng.choices(vocab, weights)[0]
+            word = rng.choices(vocab, cum_weights=cum_weights)[0]
             if word not in chosen:
                 chosen.append(word)
         return " ".join(chosen)
@@ -260,7 +269,7 @@ def make_workload(seed: int = 20240501) -> Workload:
         while True:
             _, title_words = rng.choice(titles)
             content = [w for w in title_words if w not in FUNCTION_WORDS and len(w) >= 3]
-            pairs = [(a, b) for a, b in zip(title_words, title_words[1:])
+            pairs = [(a, b) for a, b in pairwise(title_words)
                      if a in content and b in content]
             if pairs:
                 a, b = rng.choice(pairs)
@@ -297,7 +306,7 @@ def make_workload(seed: int = 20240501) -> Workload:
     related_ids = rng.sample(ids, 30)
     prefixes = []
     for i in range(30):
-        word = rng.choices(vocab, weights)[0]
+        word = rng.choices(vocab, cum_weights=cum_weights)[0]
         stem = word[: rng.choice((2, 3, 4))]
         prefixes.append(f"{words(1)} {stem}" if i % 3 == 2 else stem)
     cli_queries = [q.text for q in queries if q.kind == "2 words"][:3]
