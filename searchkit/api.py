@@ -115,7 +115,7 @@ class SearchIndex:
         topics: str | Sequence[str] | None = None,
         providers: str | Sequence[str] | None = None,
         category: str | None = None,
-        type: str | None = None,  # noqa: A002 - the field's name
+        type: str | None = None,
         since: TimeBound | None = None,
         until: TimeBound | None = None,
         min_quality: int | None = None,

@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import QueryError
-from .ordering import bitmap
 from .models import Facet, FacetCount
+from .ordering import bitmap
 from .schema import FACET_LABEL_KINDS
 
 #: Facet names, in the order they are documented.

@@ -27,7 +27,7 @@ from .models import NewsItem, Provider, RelatedHit
 from .schema import content_text, normalize_value
 
 #: How many key terms describe an item's content.
-KEY_TERMS = 20
+KEY_TERMS = 12
 #: Candidates fetched by text before re-ranking.
 CANDIDATES = 60
 #: Weight of the share of the item's topics a candidate has (0..1) in the re-ranking.
@@ -86,7 +86,6 @@ def similar(searcher: Any, docnum: int, item: NewsItem, *, count: int) -> list[t
     clauses: list[query.Query] = [query.Term("content", term, boost=weight)
                                   for term, weight in terms]
     topics = [normalize_value(t) for t in item.topics]
-    clauses += [query.Term("topic", topic, boost=1.0) for topic in topics if topic]
     if not clauses:
         return []
     results = searcher.search(query.Or(clauses), limit=max(CANDIDATES, count),

@@ -20,8 +20,8 @@ from typing import Any
 
 from whoosh import fields, scoring
 from whoosh.analysis import Analyzer, LowercaseFilter, RegexTokenizer, Token, Tokenizer
-from whoosh.lang import stemmer_for_language
 from whoosh.columns import VarBytesColumn
+from whoosh.lang import stemmer_for_language
 from whoosh.support.charset import accent_map
 
 from .models import NewsItem
@@ -31,10 +31,11 @@ SCHEMA_VERSION = 2
 
 #: Function words dropped from text. Deliberately short: unlike Whoosh's default list it keeps
 #: words that carry meaning in news ("us", "may", "will", "can", "not", "it").
-STOP_WORDS = frozenset("""
-a an and are as at be been by for from has had have he her his i in is its of on or she that
-the their there they this to was were which with
-""".split())
+STOP_WORDS = frozenset([
+    "a", "an", "and", "are", "as", "at", "be", "been", "by", "for", "from", "has", "had", "have",
+    "he", "her", "his", "i", "in", "is", "its", "of", "on", "or", "she", "that", "the", "their",
+    "there", "they", "this", "to", "was", "were", "which", "with",
+])
 
 #: How many times the title is repeated in ``content``: a title match counts that much more.
 TITLE_REPEAT = 2
