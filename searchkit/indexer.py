@@ -9,6 +9,7 @@ index's write lock; a rebuild writes a new generation and switches to it when it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
+from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.writing import IndexWriter
 
 from .errors import CorpusError, DocumentError, IndexCorruptError
@@ -177,10 +179,9 @@ class Indexer:
         root = _corpus_root(corpus)
         self.location.prepare(replace_foreign=False)
         with self._lock():
-            try:
+            # A damaged CURRENT is no obstacle: the switch below rewrites it, then clears the rest.
+            with contextlib.suppress(IndexCorruptError):
                 self.location.remove_stale_generations()
-            except IndexCorruptError:
-                pass  # CURRENT is damaged: the switch below rewrites it, then clears the rest
             gen = self.location.new_generation()
             try:
                 self.location.write_meta(gen, schema=SCHEMA_VERSION, corpus=str(root))
@@ -333,8 +334,28 @@ def _writer(ix: whoosh_index.Index, additions: int) -> IndexWriter:
     writer, whose worker processes analyse and write one segment each (both cores at work)."""
     procs = min(os.cpu_count() or 1, MAX_WRITER_PROCS)
     if additions >= PARALLEL_THRESHOLD and procs > 1:
-        return ix.writer(procs=procs, multisegment=True, limitmb=128)
+        return _MpWriter(ix, procs=procs, multisegment=True, limitmb=128)
     return ix.writer(limitmb=256)
+
+
+class _WriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no type hints
+    parent = 0
+
+    def run(self) -> None:
+        _exit_with_parent(self.parent)
+        super().run()
+
+
+class _MpWriter(MpWriter):  # type: ignore[misc]
+    """Whoosh's multiprocessing writer, whose worker processes exit when the indexer dies."""
+
+    def _new_task(self) -> SubWriterTask:
+        task = _WriterTask(self.storage, self.indexname, self.jobqueue, self.resultqueue,
+                           self.subargs, self.multisegment)
+        task.parent = os.getpid()
+        self.tasks.append(task)
+        task.start()
+        return task
 
 
 def _duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
@@ -379,7 +400,7 @@ def _scan(root: Path) -> list[_Scanned]:
 
 
 def _exit_with_parent(parent: int) -> None:
-    """Make a parsing worker exit when the indexer that started it dies.
+    """Make a worker process (parsing, or Whoosh's writing) exit when the indexer dies.
 
     Forked workers inherit the indexer's open files, the write lock's among them; a worker
     orphaned by a killed indexer would wait for work forever and keep the index locked.
