@@ -196,8 +196,10 @@ def watch_command(
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    # A service manager stops with SIGTERM: stop as cleanly as on Ctrl-C.
+    # A service manager stops with SIGTERM: stop as cleanly as on Ctrl-C. SIGINT is set too,
+    # since a process started in the background by a shell inherits it as ignored.
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     with SearchIndex(path, lock_timeout=lock_timeout) as index:
         try:
             watch(index, folder, interval=interval, on_batch=on_batch)
