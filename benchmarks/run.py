@@ -652,7 +652,9 @@ def save(results: list[dict[str, Any]]) -> dict[str, Any]:
         data["scales"][str(result["scale"])] = result
     data["machine"] = machine()
     data["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    RESULTS_JSON.write_text(json.dumps(data, indent=1) + "\n")
+    # Paths relative to the repository: the results name no folder of the measuring machine.
+    text = json.dumps(data, indent=1).replace(str(HERE.parent) + "/", "")
+    RESULTS_JSON.write_text(text + "\n")
     write_readme(render(data))
     return data
 
