@@ -27,7 +27,7 @@ from whoosh.support.charset import accent_map
 from .models import NewsItem
 
 #: Bumped whenever the schema or the analysis changes in a way old indexes cannot serve.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Function words dropped from text. Deliberately short: unlike Whoosh's default list it keeps
 #: words that carry meaning in news ("us", "may", "will", "can", "not", "it").
@@ -52,8 +52,10 @@ BM25_K1 = 2.0
 #: Use the probabilistic idf (see NewsBM25); False gives Whoosh's own, for comparison.
 PROBABILISTIC_IDF = True
 
-#: Fields a user may name in a query (``title:vision``), besides their aliases.
-TEXT_FIELDS = ("title", "excerpt", "body", "topics", "provider")
+#: Fields a user may name in a query (``title:vision``), besides their aliases. The body has no
+#: field of its own (it would double the postings a build writes): ``body:`` searches
+#: ``content``, the whole text.
+TEXT_FIELDS = ("title", "excerpt", "topics", "provider", "content")
 
 
 #: Words: letters and digits, with inner dots (``U.S.``, ``3.5``).
@@ -162,7 +164,10 @@ def make_word_analyzer() -> Analyzer:
 def make_schema() -> fields.Schema:
     """Build the schema of a searchkit index."""
     text = make_analyzer()
+    # Numbers are indexed at 4 precisions (Whoosh's default is 8): range filters stay cheap,
+    # and each item writes half the postings for them.
     published_at = fields.DATETIME()
+    published_at.shift_step = 16
     # Whoosh's default column value is the largest number, which would sort an undated item as
     # the newest; 0 (the earliest representable time) sorts it last under "newest". The column
     # takes its default when it is made, hence set_sortable after setting it.
@@ -174,7 +179,6 @@ def make_schema() -> fields.Schema:
         content=fields.TEXT(analyzer=text, phrase=True),
         title=fields.TEXT(analyzer=text, phrase=True, stored=True),
         excerpt=fields.TEXT(analyzer=text, phrase=True),
-        body=fields.TEXT(analyzer=text, phrase=True),
         topics=fields.TEXT(analyzer=text, phrase=True),
         topic=fields.KEYWORD(commas=True, lowercase=True, scorable=False),
         provider=fields.TEXT(analyzer=text, phrase=True),
@@ -185,8 +189,8 @@ def make_schema() -> fields.Schema:
         published_at=published_at,
         # A column default is stored as is, in the column's unsigned form: 0 is the smallest
         # value, so an item without quality sorts last under "quality".
-        quality=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0),
-        heat=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0),
+        quality=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0, shift_step=8),
+        heat=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0, shift_step=8),
         published=fields.BOOLEAN(),
         # Facet labels as written, "<kind>:<value>" (kinds in FACET_LABEL_KINDS): facets count
         # on the case-folded fields above and show the most common spelling from here.
@@ -254,7 +258,6 @@ def item_document(item: NewsItem, doc_json: str, manifest: str) -> dict[str, Any
         "content": content_text(item),
         "title": item.title,
         "excerpt": item.excerpt,
-        "body": item.body,
         "topics": " ".join(item.topics),
         "topic": ",".join(normalize_value(t) for t in item.topics),
         "provider": f"{item.provider.name} {item.provider.domain}",

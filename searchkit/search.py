@@ -78,8 +78,9 @@ MAX_LIMIT = 1000
 
 _SPAN = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _SPAN_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_HIGHLIGHT_FIELDS = {"content", "title", "excerpt", "body", "topics", "provider"}
-_ALIASES = {"published_at": ["date", "published_date"], "provider": ["source"]}
+_HIGHLIGHT_FIELDS = {"content", "title", "excerpt", "topics", "provider"}
+_ALIASES = {"published_at": ["date", "published_date"], "provider": ["source"],
+            "content": ["body", "text"]}
 
 
 def parse_time_bound(value: str | date | datetime, *, end: bool = False,

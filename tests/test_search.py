@@ -318,7 +318,9 @@ SYNTAX: list[tuple[str, Callable[[Item], bool]]] = [
     ('topics:"computer vision"', has_topic("computer vision")),
     ("provider:green", lambda i: "green" in words(i["provider"]["name"])),
     ("source:wire", lambda i: "wire" in words(i["provider"]["name"])),
-    ("body:volcano", lambda i: "volcano" in words(i.get("body", ""))),
+    # The body has no field of its own: body: (and text:) search the whole text.
+    ("body:volcano", lambda i: mentions(i, "volcano")),
+    ("text:volcano", lambda i: mentions(i, "volcano")),
     ("excerpt:residents", lambda i: "residents" in words(i["excerpt"])),
     ("sol*", lambda i: any(w.startswith("sol") for w in words(full_text(i)))),
     ("elect*", lambda i: any(w.startswith("elect") for w in words(full_text(i)))),
