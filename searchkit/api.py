@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -69,7 +70,7 @@ class SearchIndex:
     def close(self) -> None:
         """Release the searcher and its open files. The object can be reopened by using it."""
         if self._reader is not None:
-            self._reader.close()
+            self._release()  # closes the reader (once)
             self._reader = None
 
     def __enter__(self) -> SearchIndex:
@@ -82,6 +83,9 @@ class SearchIndex:
     def _read(self) -> Reader:
         if self._reader is None:
             self._reader = Reader(self._location)
+            # An object dropped without close(), as in SearchIndex.open(path).search(...), still
+            # closes its files when it is collected.
+            self._release = weakref.finalize(self, self._reader.close)
         return self._reader
 
     # -- write side -------------------------------------------------------------------------

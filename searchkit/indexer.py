@@ -334,8 +334,8 @@ def _writer(ix: whoosh_index.Index, additions: int) -> IndexWriter:
     writer, whose worker processes analyse and write one segment each (both cores at work)."""
     procs = min(os.cpu_count() or 1, MAX_WRITER_PROCS)
     if additions >= PARALLEL_THRESHOLD and procs > 1:
-        return _MpWriter(ix, procs=procs, multisegment=True, limitmb=128)
-    return ix.writer(limitmb=256)
+        return _MpWriter(ix, procs=procs, multisegment=True, limitmb=128, compound=False)
+    return ix.writer(limitmb=256, compound=False)
 
 
 class _WriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no type hints

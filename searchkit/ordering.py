@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 #: Field sorts this module orders by (relevance is ordered by score).
@@ -84,6 +85,26 @@ class OrderCache:
                 self._ranks[sort] = ranks
         return ranks
 
+    def newest_key(self, reader: Any, docs: list[int]) -> Callable[[int], Any]:
+        """A key that orders ``docs`` newest first, as ``order(reader, "newest")`` does.
+
+        Uses the cached order when there is one; otherwise reads the few documents' values from
+        the columns, so that a one-off search (a CLI process) does not sort the whole index.
+        """
+        with self._lock:
+            cached = self._key == segments_key(reader) and "newest" in self._orders
+        if cached or len(docs) * 8 > reader.doc_count_all():
+            return self.rank(reader, "newest").__getitem__
+        dates = raw_values(reader, "published_at", docs)
+        shared = Counter(dates.values())
+        keys = {}
+        for doc, date in dates.items():
+            # The id breaks ties of dates; read (from the stored fields: opening the id column
+            # reads an offset per document) only where two dates are the same.
+            ident = reader.stored_fields(doc)["id"] if shared[date] > 1 else ""
+            keys[doc] = (date == 0, -date, ident, doc)
+        return keys.__getitem__
+
     def top(self, reader: Any, sort: str, matched: int, total: int, count: int) -> list[int]:
         """The first ``count`` documents of bitmap ``matched`` (``total`` of them) in order."""
         order = self.order(reader, sort)
@@ -118,6 +139,25 @@ def _compute_order(reader: Any, sort: str) -> list[int]:
                       for n, v in enumerate(values)]
     keyed.sort()
     return [entry[-1] for entry in keyed]
+
+
+def raw_values(reader: Any, field: str, docs: Iterable[int]) -> dict[int, int]:
+    """Raw column values of a few documents (0 where a document has none). Per segment:
+    Whoosh's multi-segment column reader misplaces documents when a segment lacks the column."""
+    leaves = [(offset, offset + segment.doc_count_all(), segment)
+              for segment, offset in reader.leaf_readers()]
+    columns: dict[int, Any] = {}
+    values = {}
+    for doc in docs:
+        for start, end, segment in leaves:
+            if start <= doc < end:
+                if start not in columns:
+                    columns[start] = (segment.column_reader(field, translate=False)
+                                      if segment.has_column(field) else None)
+                column = columns[start]
+                values[doc] = column[doc - start] if column is not None else 0
+                break
+    return values
 
 
 def _raw(segment: Any, field: str) -> list[int]:

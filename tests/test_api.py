@@ -7,6 +7,7 @@ import inspect
 import json
 import threading
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from searchkit import (
     SearchIndex,
     SearchkitError,
 )
+from searchkit.ordering import raw_values
 from searchkit.store import IndexLocation
 
 PUBLIC_NAMES = sorted(
@@ -216,3 +218,34 @@ def test_errors_are_searchkit_errors(tmp_path: Path, action: Callable[[Path, Pat
     assert type(caught.value) is error
     message = str(caught.value)
     assert message and "\n" not in message
+
+
+def test_small_segments_without_dates_or_quality(tmp_path: Path) -> None:
+    """Items added one at a time land in small segments of their own, and where none of a
+    segment's items has a date or a quality, Whoosh writes no column for it. Ties, sorting and
+    range filters still place every item right."""
+    corpus = write_corpus(tmp_path / "corpus", ITEMS[:5])  # dated, quality 59 to 88
+    with SearchIndex.create(tmp_path / "index") as index:
+        index.update(corpus)
+        index.add_items([NewsItem(id="api/dated", title="Airship sighted", quality=90,
+                                  published_at=datetime(2030, 1, 1, tzinfo=timezone.utc))])
+        for k in range(3):
+            index.add_items([NewsItem(id=f"api/{k}", title="Airship sighted")])
+        reader = index._read()._refresh().reader()
+        leaves = [segment for segment, _offset in reader.leaf_readers()]
+        assert any(not s.has_column("published_at") for s in leaves), "no segment lacks dates"
+
+        # The same score for all four: the dated one first (newest), then the others by id.
+        assert [h.id for h in index.search("airship").hits] == \
+            ["api/dated", "api/0", "api/1", "api/2"]
+        assert [h.id for h in index.search("", since="2029-01-01", limit=50).hits] == ["api/dated"]
+        assert [h.id for h in index.search("", min_quality=89, limit=50).hits] == ["api/dated"]
+        assert index.search("", until="2100-01-01").total == 6
+        assert index.search("", min_quality=0).total == 6
+        assert [h.id for h in index.search("", sort="newest", limit=50).hits][-3:] == \
+            ["api/0", "api/1", "api/2"]
+        # Reading a few documents' dates (as ordering a few ties does) finds each one's own.
+        docs = range(reader.doc_count_all())
+        dates = raw_values(reader, "published_at", docs)
+        ids = {doc: reader.stored_fields(doc)["id"] for doc in docs}
+        assert {ids[doc] for doc in docs if dates[doc] == 0} == {"api/0", "api/1", "api/2"}

@@ -498,8 +498,8 @@ def seen_whole(answer: tuple[int, ...], old: tuple[int, ...], new: tuple[int, ..
 # matching a pattern appears in the index directory, to hit the commit phase: segment files
 # being written, then the table of contents (or, for a rebuild, CURRENT) being replaced.
 TIME_POINTS = [0.1, 0.3, 0.5, 0.7, 0.85]
-UPDATE_PATTERNS = ["gen-*/*.seg", "gen-*/_MAIN_*.toc.*"]
-REBUILD_PATTERNS = [f".{CURRENT}.tmp", "gen-*/*.seg", "gen-*/_MAIN_*.toc.*"]
+UPDATE_PATTERNS = ["gen-*/MAIN_*.pst", "gen-*/_MAIN_*.toc.*"]
+REBUILD_PATTERNS = [f".{CURRENT}.tmp", "gen-*/MAIN_*.pst", "gen-*/_MAIN_*.toc.*"]
 SEARCH_AT = 0.5  # a CLI search starts at this fraction of the run, during the run at this point
 
 
@@ -891,13 +891,18 @@ def garbage_toc(index_dir: Path) -> None:
     toc.write_bytes(bytes(range(256)) * 2)
 
 
+# A segment is a set of files "MAIN_<segment id>.<part>": terms (.trm), postings (.pst),
+# stored fields and other columns (.col).
+
+
 def truncate_segment(index_dir: Path) -> None:
-    seg = next((index_dir / live_generation(index_dir)).glob("*.seg"))
-    seg.write_bytes(seg.read_bytes()[:100])
+    for part in ("*.trm", "*.pst"):
+        seg = next((index_dir / live_generation(index_dir)).glob(part))
+        seg.write_bytes(seg.read_bytes()[:100])
 
 
 def remove_segment(index_dir: Path) -> None:
-    next((index_dir / live_generation(index_dir)).glob("*.seg")).unlink()
+    next((index_dir / live_generation(index_dir)).glob("*.trm")).unlink()
 
 
 # Whoosh leaves a file open when it fails halfway through reading a damaged one (third-party).
@@ -942,7 +947,7 @@ def test_commits_are_fsynced_before_the_rename(small_index: tuple[Path, Path], o
         events.append(("rename", f"{os.path.realpath(src)} -> {os.path.realpath(dst)}"))
         real_replace(src, dst, *args, **kwargs)
 
-    old_segments = set((index_dir / live_generation(index_dir)).resolve().glob("*.seg"))
+    old_segments = set((index_dir / live_generation(index_dir)).resolve().glob("MAIN_*.*"))
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "rename", rename)
     monkeypatch.setattr(os, "replace", replace)
@@ -972,7 +977,7 @@ def test_commits_are_fsynced_before_the_rename(small_index: tuple[Path, Path], o
     assert fsynced(temp_toc, before=toc_rename)
     assert fsynced(gen, after=toc_rename)
     # Every segment file the new TOC can name was fsynced before the rename.
-    new_segments = sorted(set(gen.glob("*.seg")) - old_segments)
+    new_segments = sorted(set(gen.glob("MAIN_*.*")) - old_segments)
     assert new_segments, "the commit wrote no new segment"
     for seg in new_segments:
         assert fsynced(seg, before=toc_rename), seg
