@@ -11,22 +11,23 @@ import json
 import re
 import signal
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from .api import SearchIndex
-from .store import LOCK_TIMEOUT
 from .errors import SearchkitError
 from .models import IndexReport, SearchResults, format_datetime
+from .store import LOCK_TIMEOUT
 
 app = typer.Typer(
     name="searchkit",
@@ -93,6 +94,21 @@ def _default_corpus() -> Path:
 
 def _index_path(index_dir: Path | None) -> Path:
     return index_dir if index_dir is not None else Path(DEFAULT_INDEX)
+
+
+Answer = TypeVar("Answer")
+
+
+def _answer(index_dir: Path | None, as_json: bool,
+            ask: Callable[[SearchIndex], Answer]) -> Answer | None:
+    """Ask the index at ``index_dir`` and print the answer as JSON if ``as_json``; otherwise
+    return it for the command to print as text (None once printed)."""
+    with SearchIndex.open(_index_path(index_dir)) as index:
+        answer = ask(index)
+    if as_json:
+        _print_json(answer.to_dict())  # type: ignore[attr-defined]
+        return None
+    return answer
 
 
 def _corpus_arg(corpus: Path | None) -> Path:
@@ -245,18 +261,24 @@ def _rich_marks(text: str) -> str:
 @app.command("search")
 def search_command(
     query: Annotated[str, typer.Argument(help="Query in Whoosh syntax; empty or * matches all.")] = "",
-    topic: Annotated[list[str] | None, typer.Option("--topic", help="Only items with this topic (repeatable: any of them).")] = None,
-    provider: Annotated[list[str] | None, typer.Option("--provider", help="Only items from this provider (repeatable: any of them).")] = None,
+    topic: Annotated[list[str] | None, typer.Option(
+        "--topic", help="Only items with this topic (repeatable: any of them).")] = None,
+    provider: Annotated[list[str] | None, typer.Option(
+        "--provider", help="Only items from this provider (repeatable: any of them).")] = None,
     category: Annotated[str | None, typer.Option(help="Only items of this category.")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Only items of this type.")] = None,
-    since: Annotated[str | None, typer.Option(help="Published at or after: YYYY-MM-DD, ISO 8601, or a span like 7d, 24h.")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Published at or after: YYYY-MM-DD, ISO 8601, or a span like 7d, 24h.")] = None,
     until: Annotated[str | None, typer.Option(help="Published at or before (same forms as --since).")] = None,
     min_quality: Annotated[int | None, typer.Option(help="Only items with quality >= N.")] = None,
     min_heat: Annotated[int | None, typer.Option(help="Only items with heat >= N.")] = None,
-    sort: Annotated[Sort | None, typer.Option(help="Order [default: relevance with a query, newest without].", show_default=False)] = None,
+    sort: Annotated[Sort | None, typer.Option(
+        help="Order [default: relevance with a query, newest without].",
+        show_default=False)] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Hits per page.")] = 10,
     page: Annotated[int, typer.Option(min=1, help="Page number, from 1.")] = 1,
-    facet: Annotated[list[Facet] | None, typer.Option("--facet", help="Count matching items per value of this facet (repeatable).")] = None,
+    facet: Annotated[list[Facet] | None, typer.Option(
+        "--facet", help="Count matching items per value of this facet (repeatable).")] = None,
     facet_limit: Annotated[int, typer.Option(min=1, help="Values shown per facet.")] = 10,
     index_dir: IndexDir = None,
     as_json: Json = False,
@@ -323,10 +345,8 @@ def related_command(
     as_json: Json = False,
 ) -> None:
     """Items related to one: its listed links, items linking to it, similar items."""
-    with SearchIndex.open(_index_path(index_dir)) as index:
-        result = index.related(item, limit=limit)
-    if as_json:
-        _print_json(result.to_dict())
+    result = _answer(index_dir, as_json, lambda index: index.related(item, limit=limit))
+    if result is None:
         return
     out.print(f"Related to: [bold]{escape(result.item.title)}[/]")
     if not result.related:
@@ -347,10 +367,8 @@ def suggest_command(
     as_json: Json = False,
 ) -> None:
     """Autocomplete a query from title words and topics, most frequent first."""
-    with SearchIndex.open(_index_path(index_dir)) as index:
-        result = index.suggest(prefix, limit=limit)
-    if as_json:
-        _print_json(result.to_dict())
+    result = _answer(index_dir, as_json, lambda index: index.suggest(prefix, limit=limit))
+    if result is None:
         return
     for completion in result.completions:
         out.print(escape(completion))
@@ -363,12 +381,10 @@ def show_command(
     as_json: Json = False,
 ) -> None:
     """Show one item in full."""
-    with SearchIndex.open(_index_path(index_dir)) as index:
-        news = index.get(item)
-    data = news.to_dict()
-    if as_json:
-        _print_json(data)
+    news = _answer(index_dir, as_json, lambda index: index.get(item))
+    if news is None:
         return
+    data = news.to_dict()
     out.print(f"[bold]{escape(news.title)}[/]")
     for key in ("id", "url", "original_url", "amp_url", "cdn_amp_url", "category", "type",
                 "published_at", "quality", "heat", "published"):
@@ -395,10 +411,8 @@ def info_command(
     as_json: Json = False,
 ) -> None:
     """Summarise the index: items, size on disk, date range, last update, corpus."""
-    with SearchIndex.open(_index_path(index_dir)) as index:
-        info = index.info()
-    if as_json:
-        _print_json(info.to_dict())
+    info = _answer(index_dir, as_json, lambda index: index.info())
+    if info is None:
         return
     out.print(f"index:       {escape(info.index_dir)}")
     out.print(f"items:       {info.documents}")

@@ -76,7 +76,8 @@ def read_file(path: str | Path, root: str | Path | None = None) -> NewsItem:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise DocumentError(ident, f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB limit ({size} bytes)")
+            raise DocumentError(ident, f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} "
+                                       f"MiB limit ({size} bytes)")
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(ident, f"cannot read file: {exc.strerror or exc}") from exc
@@ -86,7 +87,8 @@ def read_file(path: str | Path, root: str | Path | None = None) -> NewsItem:
 def parse_bytes(data: bytes, ident: str) -> NewsItem:
     """Parse the raw bytes of a news-item file (see ``parse_text``)."""
     if len(data) > MAX_FILE_BYTES:
-        raise DocumentError(ident, f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB limit ({len(data)} bytes)")
+        raise DocumentError(ident, f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} "
+                                   f"MiB limit ({len(data)} bytes)")
     if b"\x00" in data[:8192]:
         raise DocumentError(ident, "binary file (contains NUL bytes), not a news item")
     try:
@@ -349,7 +351,8 @@ def _check_size(meta: Any, ident: str) -> None:
         value = stack.pop()
         budget -= 1
         if budget < 0:
-            raise DocumentError(ident, f"front matter expands to more than {MAX_YAML_NODES} values (YAML alias bomb?)")
+            raise DocumentError(ident, f"front matter expands to more than {MAX_YAML_NODES} "
+                                       "values (YAML alias bomb?)")
         if isinstance(value, dict):
             stack.extend(value.values())
         elif isinstance(value, list):

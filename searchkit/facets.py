@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import QueryError
 from .models import Facet, FacetCount
-from .ordering import bitmap
+from .ordering import bitmap, segment_id
 from .schema import FACET_LABEL_KINDS
 
 #: Facet names, in the order they are documented.
@@ -72,7 +72,7 @@ class FacetCache:
         combined: dict[str, int] = {}
         live = set()
         for segment, offset in reader.leaf_readers():
-            key = (_segment_id(segment), facet)
+            key = (segment_id(segment), facet)
             live.add(key)
             with self._lock:
                 maps = self._segments.get(key)
@@ -97,7 +97,7 @@ class FacetCache:
         their segment is merged, which kept a deleted item's spelling on show.
         """
         # A segment's live count changes with its deletions, which keep its id.
-        key = tuple((_segment_id(segment), segment.doc_count())
+        key = tuple((segment_id(segment), segment.doc_count())
                     for segment, _ in reader.leaf_readers())
         with self._lock:
             cached = self._labels.get(key)
@@ -157,11 +157,6 @@ def count_facets(
         result[name] = Facet(name=name, values=tuple(counts[:limit]),
                              other=max(len(counts) - limit, 0), missing=missing)
     return result
-
-
-def _segment_id(segment: Any) -> str:
-    seg = segment.segment() if callable(getattr(segment, "segment", None)) else None
-    return seg.segment_id() if seg is not None else str(id(segment))
 
 
 def _segment_bitmaps(segment: Any, facet: str) -> dict[str, int]:

@@ -127,7 +127,7 @@ def _parse_one(job: tuple[str, str, int, int]) -> _Parsed:
     """Read, hash and parse one file (runs in a worker process for large runs)."""
     from .documents import parse_bytes  # imported here: searches need no YAML machinery
 
-    ident, path, size, mtime_ns = job
+    ident, path, _size, mtime_ns = job
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

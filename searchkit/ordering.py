@@ -40,13 +40,15 @@ def positions(bits: int) -> list[int]:
     return result
 
 
+def segment_id(segment: Any) -> str:
+    """Identifies one segment reader's segment (deletions aside)."""
+    seg = segment.segment() if callable(getattr(segment, "segment", None)) else None
+    return seg.segment_id() if seg is not None else str(id(segment))
+
+
 def segments_key(reader: Any) -> tuple[str, ...]:
     """Identifies a set of segments (deletions aside): the key of everything cached per set."""
-    keys = []
-    for segment, _offset in reader.leaf_readers():
-        seg = segment.segment() if callable(getattr(segment, "segment", None)) else None
-        keys.append(seg.segment_id() if seg is not None else str(id(segment)))
-    return tuple(keys)
+    return tuple(segment_id(segment) for segment, _offset in reader.leaf_readers())
 
 
 class OrderCache:

@@ -31,6 +31,7 @@ from whoosh.qparser import (
 from whoosh.qparser.dateparse import Choice, Combo, DateParserPlugin, English
 from whoosh.searching import Searcher
 
+from . import schema
 from .errors import (
     IndexCorruptError,
     IndexNotFoundError,
@@ -39,9 +40,9 @@ from .errors import (
     QueryError,
     SearchkitError,
 )
-from .indexer import open_whoosh
 from .facets import FacetCache, check_facet_names, count_facets
-from .ordering import OrderCache, bitmap, positions, segments_key
+from .highlight import Highlighter
+from .indexer import open_whoosh
 from .models import (
     Completions,
     Highlights,
@@ -54,12 +55,11 @@ from .models import (
     item_from_dict,
     parse_datetime,
 )
+from .ordering import OrderCache, bitmap, positions, segments_key
 from .related import find_related
-from .suggest import complete, correct_query
-from . import schema
-from .highlight import Highlighter
 from .schema import exact_values, make_analyzer, make_weighting
 from .store import IndexLocation
+from .suggest import complete, correct_query
 
 #: Accepted values of ``sort``.
 SORTS = ("relevance", "newest", "oldest", "quality", "heat")

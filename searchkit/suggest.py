@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_WORD = re.compile(r"(?<![\w:.])(\w+:)?([^\W\d_][\w'’-]*)(?![\w:~*?])")
+_WORD = re.compile(r"(?<![\w:.])(\w+:)?([^\W\d_][\w'’-]*)(?![\w:~*?])")  # noqa: RUF001
 _OPERATORS = {"AND", "OR", "NOT", "TO", "ANDNOT", "ANDMAYBE"}
 
 

@@ -364,11 +364,12 @@ class CliRun:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: Any) -> CliRun:
+def run_cli(*args: Any, env: dict[str, str] | None = None) -> CliRun:
     """Run ``searchkit ARGS`` as the console script does: through ``cli.main``, where expected
-    errors become one ``Error: ...`` line and exit status 1."""
+    errors become one ``Error: ...`` line and exit status 1. ``env`` sets (or, with None
+    values, unsets) environment variables for the run."""
     runner = CliRunner()
-    with runner.isolation() as (stdout, stderr, _output):
+    with runner.isolation(env=env) as (stdout, stderr, _output):
         saved = sys.argv
         sys.argv = ["searchkit", *(str(a) for a in args)]
         try:

@@ -4,19 +4,16 @@ one ``Error: ...`` line and exit status 1) with Typer's ``CliRunner`` capturing 
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ITEMS, SAMPLE_CORPUS, ids, url_of, when, write_corpus
-from typer.testing import CliRunner
+from conftest import ITEMS, SAMPLE_CORPUS, CliRun, ids, run_cli, url_of, when, write_corpus
 
 from searchkit import SearchIndex, cli
 
@@ -32,33 +29,8 @@ HIT_KEYS = {"id", "url", "title", "excerpt", "provider", "topics", "category", "
 INFO_KEYS = {"index_dir", "documents", "size_bytes", "oldest", "newest", "last_update", "corpus"}
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def run(*args: Any, env: dict[str, str] | None = None) -> Run:
-    """Run ``searchkit ARGS`` as the console script does: through ``cli.main``."""
-    runner = CliRunner()
-    with runner.isolation(env=env) as (stdout, stderr, _output):
-        saved = sys.argv
-        sys.argv = ["searchkit", *(str(a) for a in args)]
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            sys.argv = saved
-            sys.stdout.flush()
-            sys.stderr.flush()
-        return Run(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+Run = CliRun
+run = run_cli
 
 
 def assert_one_error_line(result: Run) -> str:

@@ -352,7 +352,7 @@ def test_values_are_ordered_by_count_then_value(facet_index: SearchIndex) -> Non
     topics = facet_index.search(facets=["topics"], facet_limit=100).facets["topics"]
     counts = Counter(key for item in FACET_ITEMS for key in keys(item, "topics"))
     assert [fc.count for fc in topics.values] == sorted(counts.values(), reverse=True)
-    for a, b in zip(topics.values, topics.values[1:]):
+    for a, b in zip(topics.values, topics.values[1:], strict=False):
         assert (-a.count, a.value) < (-b.count, b.value)
     singles = [fc.value for fc in topics.values if fc.count == 1]
     assert singles == sorted(singles) and len(singles) >= 3
