@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import SAMPLE_CORPUS, build_index, run_cli, url_of, when, write_corpus
+from conftest import SAMPLE_CORPUS, build_index, run_cli, url_of, when, write_corpus, write_item
 
 from searchkit import ItemNotFoundError, QueryError, RelatedHit, SearchIndex
+from searchkit import related as related_module
 
 Item = Mapping[str, Any]
 
@@ -312,6 +313,75 @@ def test_an_item_with_nothing_related(tmp_path: Path) -> None:
         assert index.related("alone.md").related == ()
     result = run_cli("related", "alone.md", "--index-dir", path)
     assert result.stdout.splitlines() == ["Related to: Xylophone recital", "nothing related found"]
+
+
+# -- similar items across segments and index states ---------------------------------------------
+
+
+def build_in_commits(root: Path, table: list[dict[str, Any]], first: int) -> Path:
+    """An index of ``table`` (in id order, as a build reads a corpus): its first ``first`` items
+    in one commit, then one commit per item, which leaves more than one segment."""
+    ordered = sorted(table, key=lambda item: item["id"])
+    corpus = write_corpus(root / "corpus", ordered[:first])
+    path = build_index(corpus, root / "index")
+    with SearchIndex.open(path) as index:
+        for item in ordered[first:]:
+            write_item(corpus, item)
+            assert index.update(corpus).ok
+        assert len(index._read()._refresh().reader().leaf_readers()) > 1
+    return path
+
+
+@pytest.mark.parametrize("candidates", [1, related_module.CANDIDATES])
+def test_similar_items_do_not_depend_on_segments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 candidates: int) -> None:
+    # Key-term scores are read segment by segment (postings, field lengths) with whole-index
+    # statistics (idf, average length): an index in several segments answers as one built in
+    # one commit, also when so few candidates are kept that those scores decide which.
+    monkeypatch.setattr(related_module, "CANDIDATES", candidates)
+    one = build_index(write_corpus(tmp_path / "one-corpus", RELATED_ITEMS), tmp_path / "one-index")
+    several = build_in_commits(tmp_path / "several", RELATED_ITEMS, first=4)
+    with SearchIndex.open(one) as whole, SearchIndex.open(several) as split:
+        for ident in BY_ID:
+            for limit in (3, 8, 100):
+                assert split.related(ident, limit=limit) == whole.related(ident, limit=limit)
+
+
+def test_similar_items_do_not_depend_on_what_is_cached(related_index: SearchIndex,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a reader keeps between calls (terms' scores, items' vectors) only saves time: with
+    # room for one entry of each, every call evicts, and the answers stay the same.
+    expected = {ident: related_index.related(ident, limit=100) for ident in BY_ID}
+    monkeypatch.setattr(related_module, "SCORE_CACHE_SIZE", 1)
+    monkeypatch.setattr(related_module, "VECTOR_CACHE_SIZE", 1)
+    with SearchIndex.open(related_index.path) as index:
+        for _ in range(2):
+            for ident, want in expected.items():
+                assert index.related(ident, limit=100) == want
+
+
+def test_similar_items_follow_index_changes(tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "corpus", RELATED_ITEMS)
+    path = build_index(corpus, tmp_path / "index")
+    with SearchIndex.open(path) as index:
+        before = [hit.id for hit in index.related("base.md", limit=100).related if hit.reason == "similar"]
+        assert {"similar-strong.md", "similar-words.md"} <= set(before)
+        # A new item with base.md's words and topics, one rewritten to share none, one removed.
+        write_item(corpus, {**BY_ID["similar-strong.md"], "id": "late-copy.md",
+                            "title": "Growers tally a dry season", "provider": farm("Late Wire")})
+        write_item(corpus, {"id": "similar-words.md", "title": "Orchestra tours the coast",
+                            "topics": ["Music"], "provider": farm("Grain Times"),
+                            "publishedDateTime": "2022-07-01T08:00:00Z",
+                            "excerpt": "Violins and cellos on stage."})
+        (corpus / "similar-strong.md").unlink()
+        assert index.update(corpus).ok
+        after = index.related("base.md", limit=100)
+        # An index that stayed open (and kept what it read before) answers as a fresh one.
+        with SearchIndex.open(path) as fresh:
+            assert fresh.related("base.md", limit=100) == after
+    similar = [hit.id for hit in after.related if hit.reason == "similar"]
+    assert similar[0] == "late-copy.md"
+    assert "similar-strong.md" not in similar and "similar-words.md" not in similar
 
 
 # -- the sample corpus ------------------------------------------------------------------------------
