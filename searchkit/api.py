@@ -14,12 +14,15 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from .errors import IndexNotFoundError
-from .indexer import Indexer, Progress
 from .models import Completions, IndexInfo, IndexReport, NewsItem, RelatedResults, SearchResults
 from .search import Filters, Reader, normalize_sequence, parse_time_bound
 from .store import LOCK_TIMEOUT, IndexLocation
+
+if TYPE_CHECKING:  # the indexer (Whoosh's writers, multiprocessing) loads on first write
+    from .indexer import Indexer, Progress
 
 TimeBound = str | date | datetime
 
@@ -35,7 +38,8 @@ class SearchIndex:
     def __init__(self, path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
         """Prefer ``open`` or ``create``. ``lock_timeout`` bounds waits for another writer."""
         self._location = IndexLocation(path)
-        self._indexer = Indexer(self._location, lock_timeout=lock_timeout)
+        self._lock_timeout = lock_timeout
+        self._writer: Indexer | None = None
         self._reader: Reader | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -79,6 +83,14 @@ class SearchIndex:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+    @property
+    def _indexer(self) -> Indexer:
+        if self._writer is None:
+            from .indexer import Indexer
+
+            self._writer = Indexer(self._location, lock_timeout=self._lock_timeout)
+        return self._writer
 
     def _read(self) -> Reader:
         if self._reader is None:

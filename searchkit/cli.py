@@ -21,8 +21,6 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from .api import SearchIndex
 from .errors import SearchkitError
@@ -115,9 +113,11 @@ def _corpus_arg(corpus: Path | None) -> Path:
     return corpus if corpus is not None else _default_corpus()
 
 
-def _progress_bar(enabled: bool) -> tuple[Progress | None, Any]:
+def _progress_bar(enabled: bool) -> tuple[Any, Any]:
     if not enabled or not err.is_terminal:
         return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True)
     task = bar.add_task("indexing", total=None)
@@ -316,6 +316,8 @@ def search_command(
 
 def _print_facets(results: SearchResults) -> None:
     """Facets as compact columns: one column per facet, "value  count" rows."""
+    from rich.table import Table
+
     table = Table(box=None, padding=(0, 3, 0, 0), show_edge=False)
     columns = []
     for name, facet in results.facets.items():

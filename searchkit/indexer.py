@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.filedb.filestore import FileStorage
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.writing import IndexWriter
 
 from .errors import CorpusError, DocumentError, IndexCorruptError
 from .models import Duplicate, FileError, IndexReport, NewsItem
-from .schema import SCHEMA_VERSION, item_document, make_schema
-from .store import IndexLocation, fsync_path
+from .schema import SCHEMA_VERSION, item_document
+from .store import IndexLocation, create_whoosh, open_whoosh
 
 #: Called with (files done, files to do) while an indexing run reads files.
 Progress = Callable[[int, int], None]
@@ -76,47 +75,6 @@ class _Parsed:
     item: NewsItem | None
     error: str | None
     recorded: _Recorded | None
-
-
-class DurableStorage(FileStorage):  # type: ignore[misc]  # Whoosh ships no type hints
-    """Whoosh's file storage, made durable: a commit that returned is on disk.
-
-    Whoosh writes a commit's segment files and a new table of contents, then renames the TOC
-    into place, but never calls fsync, so after a power loss a commit can be half on disk
-    (whoosh-community/whoosh#323). Here every file Whoosh creates is flushed and fsynced when
-    it is closed, before the TOC is renamed, and the folder is fsynced after each rename.
-    """
-
-    def create_file(self, name: str, excl: bool = False, mode: str = "wb", **kwargs: Any) -> Any:
-        handle = super().create_file(name, excl=excl, mode=mode, **kwargs)
-        previous = handle.onclose
-
-        def onclose(sfile: Any) -> None:
-            if previous is not None:
-                previous(sfile)
-            sfile.file.flush()
-            os.fsync(sfile.file.fileno())
-
-        handle.onclose = onclose
-        return handle
-
-    def rename_file(self, oldname: str, newname: str, safe: bool = False) -> None:
-        super().rename_file(oldname, newname, safe=safe)
-        fsync_path(Path(self.folder), directory=True)
-
-
-def create_whoosh(gen: Path) -> whoosh_index.Index:
-    """Create an empty Whoosh index with searchkit's schema in a generation folder."""
-    return DurableStorage(str(gen)).create_index(make_schema())
-
-
-def open_whoosh(gen: Path) -> whoosh_index.Index:
-    """Open the Whoosh index of a generation folder, translating Whoosh's errors."""
-    try:
-        return DurableStorage(str(gen)).open_index()
-    except Exception as exc:  # Whoosh raises bare Exceptions, EmptyIndexError, pickling errors...
-        raise IndexCorruptError(f"cannot open the index in {gen}: {exc}; "
-                                "run `searchkit index --rebuild`") from exc
 
 
 def _hash(data: bytes) -> str:

@@ -42,7 +42,6 @@ from .errors import (
 )
 from .facets import FacetCache, check_facet_names, count_facets
 from .highlight import Highlighter
-from .indexer import open_whoosh
 from .models import (
     Completions,
     Highlights,
@@ -58,7 +57,7 @@ from .models import (
 from .ordering import OrderCache, bitmap, positions, segments_key
 from .related import find_related
 from .schema import exact_values, make_analyzer, make_weighting
-from .store import IndexLocation
+from .store import IndexLocation, open_whoosh
 from .suggest import complete, correct_query
 
 #: Accepted values of ``sort``.
