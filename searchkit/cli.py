@@ -294,22 +294,24 @@ def search_command(
     if as_json:
         _print_json(results.to_dict())
         return
+    lines = []  # printed at once: rich's per-call overhead adds up over a page of hits
     if results.suggestion:
-        out.print(f"Did you mean: [bold]{escape(results.suggestion)}[/]")
+        lines.append(f"Did you mean: [bold]{escape(results.suggestion)}[/]")
     first = (results.page - 1) * results.page_size
     shown = f"{first + 1}-{first + len(results.hits)}" if results.hits else "none"
-    out.print(f"{results.total} hit{'s' if results.total != 1 else ''} (showing {shown})")
+    lines.append(f"{results.total} hit{'s' if results.total != 1 else ''} (showing {shown})")
     for rank, hit in enumerate(results.hits, start=first + 1):
-        out.print()
-        out.print(f"[bold]{rank:>3}.[/] {_rich_marks(hit.highlights.title)}")
+        lines.append("")
+        lines.append(f"[bold]{rank:>3}.[/] {_rich_marks(hit.highlights.title)}")
         meta = [hit.provider.name or hit.provider.domain or "unknown provider",
                 (format_datetime(hit.published_at) or "undated")[:10]]
         if hit.topics:
             meta.append(", ".join(hit.topics))
-        out.print(f"     [dim]{escape(' · '.join(meta))}[/]")
+        lines.append(f"     [dim]{escape(' · '.join(meta))}[/]")
         if hit.highlights.excerpt:
-            out.print(f"     {_rich_marks(hit.highlights.excerpt)}")
-        out.print(f"     [dim]{escape(hit.url or hit.id)}[/]")
+            lines.append(f"     {_rich_marks(hit.highlights.excerpt)}")
+        lines.append(f"     [dim]{escape(hit.url or hit.id)}[/]")
+    out.print("\n".join(lines))
     if results.facets:
         _print_facets(results)
 

@@ -55,7 +55,6 @@ from .models import (
     parse_datetime,
 )
 from .ordering import OrderCache, bitmap, positions, segments_key
-from .related import find_related
 from .schema import exact_values, make_analyzer, make_weighting
 from .store import IndexLocation, open_whoosh
 from .suggest import complete, correct_query
@@ -429,6 +428,8 @@ class Reader:
 
     def related(self, id_or_url: str, *, limit: int) -> RelatedResults:
         """The item, then items related to it: listed, backlinks, similar."""
+        from .related import find_related  # loaded on first use: not on the search path
+
         if limit < 1 or limit > MAX_LIMIT:
             raise QueryError(f"invalid limit {limit}: use 1 to {MAX_LIMIT}")
         with self._lock:
