@@ -415,7 +415,7 @@ def test_sample_corpus_example_item(sample_index_dir: Path) -> None:
     assert result.item.id == EXAMPLE
     hits = list(result.related)
     listed = hits[:len(entries)]
-    for hit, entry in zip(listed, entries):
+    for hit, entry in zip(listed, entries, strict=False):
         assert (hit.reason, hit.id, hit.in_index, hit.url, hit.title) == (
             "listed", None, False, entry["webUrl"], entry["title"])
         assert hit.provider.name == entry["provider"]["name"]
@@ -453,7 +453,7 @@ def test_cli_related_json(related_index_dir: Path, related_index: SearchIndex) -
         assert (entry["score"] is None) == (entry["reason"] != "similar")
         assert entry["reason"] in ("listed", "backlink", "similar")
     head = expected_before_similar(RELATED_ITEMS, "base.md")
-    for entry, want in zip(data["related"], head):
+    for entry, want in zip(data["related"], head, strict=False):
         assert (entry["id"], entry["url"], entry["title"], entry["reason"], entry["in_index"]) == (
             want["id"], want["url"], want["title"], want["reason"], want["in_index"])
         moment = want["published_at"]
@@ -473,7 +473,8 @@ def test_cli_related_text(related_index_dir: Path) -> None:
     head = expected_before_similar(RELATED_ITEMS, "base.md")[:5]
     assert lines[0] == f"Related to: {BY_ID['base.md']['title']}"
     assert len(lines) == 1 + 2 * len(head)
-    for rank, (entry, (title_line, meta_line)) in enumerate(zip(head, zip(lines[1::2], lines[2::2])), 1):
+    pairs = zip(lines[1::2], lines[2::2], strict=False)
+    for rank, (entry, (title_line, meta_line)) in enumerate(zip(head, pairs, strict=False), 1):
         outside = "" if entry["in_index"] else " (not in the index)"
         assert title_line == f"{rank:>3}. {entry['title']}{outside}"
         moment = entry["published_at"]
