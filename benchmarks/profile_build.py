@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
@@ -84,7 +85,7 @@ def build_baseline(corpus: Path, index_dir: Path) -> None:
 def profile(engine: str, corpus: Path, work: Path, top: int) -> None:
     build = build_searchkit if engine == "searchkit" else build_baseline
     # Import what the build needs first, so that imports do not count.
-    import searchkit.documents  # noqa: F401
+    import searchkit.documents
     import searchkit.indexer  # noqa: F401
 
     profiler = cProfile.Profile()
@@ -110,7 +111,9 @@ def profile(engine: str, corpus: Path, work: Path, top: int) -> None:
     print("| function | calls | own s | share |\n|---|---:|---:|---:|")
     ranked = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
     for (filename, line, name), entry in ranked:
-        where = filename.split("site-packages/")[-1].split("/work/")[-1]
+        where = filename.split("site-packages/")[-1]
+        if where.startswith(str(REPO) + "/"):
+            where = where[len(str(REPO)) + 1:]
         print(f"| `{where}:{line}({name})` | {entry[1]} | {entry[2]:.2f} | "
               f"{entry[2] / total:.1%} |")
 
