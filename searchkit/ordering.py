@@ -130,13 +130,13 @@ def _compute_order(reader: Any, sort: str) -> list[int]:
         if not size or not segment.has_column("id"):
             continue
         ids = segment.column_reader("id")
-        dates = _raw(segment, "published_at")
+        dates = segment_values(segment, "published_at")
         if sort == "newest":
             keyed += [(d == 0, -d, ids[n], offset + n) for n, d in enumerate(dates)]
         elif sort == "oldest":
             keyed += [(d == 0, d, ids[n], offset + n) for n, d in enumerate(dates)]
         else:
-            values = _raw(segment, sort)
+            values = segment_values(segment, sort)
             keyed += [(v == 0, -v, dates[n] == 0, -dates[n], ids[n], offset + n)
                       for n, v in enumerate(values)]
     keyed.sort()
@@ -162,7 +162,7 @@ def raw_values(reader: Any, field: str, docs: Iterable[int]) -> dict[int, int]:
     return values
 
 
-def _raw(segment: Any, field: str) -> list[int]:
+def segment_values(segment: Any, field: str) -> list[int]:
     """Raw column values of every document of a segment (0 where the document has none)."""
     size = segment.doc_count_all()
     if not segment.has_column(field):

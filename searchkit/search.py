@@ -54,7 +54,7 @@ from .models import (
     item_from_dict,
     parse_datetime,
 )
-from .ordering import OrderCache, bitmap, positions, segments_key
+from .ordering import OrderCache, bitmap, positions, segment_values, segments_key
 from .schema import exact_values, make_analyzer, make_weighting
 from .store import IndexLocation, open_whoosh
 from .suggest import complete, correct_query
@@ -598,24 +598,20 @@ def _range_from_column(reader: Any, q: query.Query, size: int) -> int | None:
         high = None if q.end is None else field.to_column_value(q.end)
     matched = []
     for segment, offset in reader.leaf_readers():
-        if not segment.has_column(q.fieldname):
-            continue  # no item of the segment has a value
-        column = segment.column_reader(q.fieldname, translate=False)
-        matched += [offset + doc for doc, raw in enumerate(column)
+        matched += [offset + doc for doc, raw in enumerate(segment_values(segment, q.fieldname))
                     if raw and (low is None or raw >= low) and (high is None or raw <= high)]
     return bitmap(matched, size)
 
 
+class _TitlePhrase(query.Phrase):  # type: ignore[misc]  # Whoosh ships no type hints
+    """The optional title-phrase clause ``_with_title_phrase`` adds (ranking treats it apart)."""
+
+
 def _title_phrase_clause(q: query.Query) -> query.Phrase | None:
     """The title-phrase clause ``_with_title_phrase`` added to ``q``, if it added one."""
-    if not isinstance(q, query.Or) or len(q.subqueries) < 3:
-        return None
-    *words, last = q.subqueries
-    if not (isinstance(last, query.Phrase) and last.fieldname == "title"
-            and all(isinstance(sub, query.Term) and sub.fieldname == "content" for sub in words)
-            and list(last.words) == [sub.text for sub in words]):
-        return None
-    return last
+    if isinstance(q, query.Or) and q.subqueries and isinstance(q.subqueries[-1], _TitlePhrase):
+        return q.subqueries[-1]
+    return None
 
 
 def _with_title_phrase(q: query.Query) -> query.Query:
@@ -630,7 +626,7 @@ def _with_title_phrase(q: query.Query) -> query.Query:
     if not all(isinstance(sub, query.Term) and sub.fieldname == "content" for sub in q.subqueries):
         return q
     words = [sub.text for sub in q.subqueries]
-    return query.Or([*q.subqueries, query.Phrase("title", words, boost=boost)])
+    return query.Or([*q.subqueries, _TitlePhrase("title", words, boost=boost)])
 
 
 def _exclude_negations(q: query.Query) -> query.Query:
