@@ -1,5 +1,6 @@
 """searchkit: full-text search for folders of news items, built on Whoosh."""
 
+from . import _whoosh_import  # noqa: F401  # first: Whoosh without its HTTP import
 from .api import SearchIndex
 from .errors import (
     CorpusError,
@@ -8,6 +9,7 @@ from .errors import (
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
+    IndexWriteError,
     ItemNotFoundError,
     QueryError,
     SearchkitError,
@@ -50,6 +52,7 @@ __all__ = [
     "IndexNotFoundError",
     "IndexReport",
     "IndexVersionError",
+    "IndexWriteError",
     "ItemNotFoundError",
     "NewsItem",
     "Provider",

@@ -54,6 +54,11 @@ class IndexVersionError(SearchkitError):
     """Raised when the index was written in a format this version of searchkit cannot read."""
 
 
+class IndexWriteError(SearchkitError):
+    """Raised when writing the index fails part-way (a writer process failed or died, the disk
+    filled up...); nothing of that run is committed and the index keeps its last commit."""
+
+
 class IndexLockedError(SearchkitError):
     """Raised when another process holds the index's write lock for longer than the timeout."""
 

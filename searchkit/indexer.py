@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.multiproc import MpWriter, SubWriterTask
-from whoosh.writing import IndexWriter
+from whoosh.multiproc import SubWriterTask
+from whoosh.writing import IndexWriter, SegmentWriter
 
-from .errors import CorpusError, DocumentError, IndexCorruptError
+from .errors import CorpusError, DocumentError, IndexCorruptError, IndexWriteError
 from .models import Duplicate, FileError, IndexReport, NewsItem
 from .schema import SCHEMA_VERSION, item_document
 from .store import IndexLocation, create_whoosh, open_whoosh
@@ -33,10 +33,10 @@ from .store import IndexLocation, create_whoosh, open_whoosh
 #: Called with (files done, files to do) while an indexing run reads files.
 Progress = Callable[[int, int], None]
 
-#: Parse in worker processes when at least this many files must be read.
+#: Read, parse and index in writer processes when at least this many files must be read.
 PARALLEL_THRESHOLD = 2_000
 
-#: Writer processes for large batches (each builds one segment).
+#: Writer processes for large runs (each builds one segment).
 MAX_WRITER_PROCS = 2
 
 ORIGIN_FILE = "file"
@@ -242,78 +242,240 @@ class Indexer:
             else:
                 to_read.append(entry)
 
-        parsed = _parse_all(to_read, progress)
-        errors: list[FileError] = []
-        changes: list[tuple[NewsItem, _Recorded, bool]] = []
-        for result in parsed:
-            old = recorded.get(result.id)
-            if old is not None and result.recorded is not None and old.sha == result.recorded.sha:
-                unchanged += 1  # touched, same content
-                continue
-            if result.item is None:
-                errors.append(FileError(result.id, result.error or "unreadable"))
-                continue
-            assert result.recorded is not None
-            changes.append((result.item, result.recorded, old is not None))
-
+        jobs = [(e.id, str(e.path), e.size, e.mtime_ns,
+                 recorded[e.id].sha if e.id in recorded else None) for e in to_read]
         present = {entry.id for entry in scanned}
         gone = [i for i, rec in recorded.items() if rec.origin == ORIGIN_FILE and i not in present]
 
-        if changes or gone:
-            writer = _writer(ix, len(changes))
+        outcomes: list[_Outcome] = []
+        if jobs or gone:
+            writer = _open_writer(ix, len(jobs))
             try:
-                with ix.searcher() as searcher:
-                    for ident in gone:
-                        writer.delete_by_term("id", ident, searcher=searcher)
-                    for item, rec, existed in changes:
-                        if existed:
-                            writer.delete_by_term("id", item.id, searcher=searcher)
-                        self._add(writer, item, rec)
-                writer.commit()
-            except BaseException:
-                writer.cancel()
+                if isinstance(writer, _ParallelWriter):
+                    outcomes = writer.index_files(jobs, progress)
+                else:
+                    outcomes = _index_in_process(writer, jobs, progress)
+                replaced = [ident for ident, kind, _ in outcomes if kind == _CHANGED]
+                if gone or any(kind in (_NEW, _CHANGED) for _, kind, _ in outcomes):
+                    # New versions sit in new segments, which these deletions cannot touch.
+                    with ix.searcher() as searcher:
+                        for ident in gone + replaced:
+                            writer.delete_by_term("id", ident, searcher=searcher)
+                    writer.commit()
+                else:
+                    writer.cancel()
+            except BaseException as exc:
+                if not writer.is_closed:
+                    writer.cancel()
+                # A full disk, say (a file that cannot be read is a FileError in the report).
+                if isinstance(exc, OSError):
+                    raise IndexWriteError(f"cannot write the index: {exc}; "
+                                          "nothing of this run was committed") from exc
                 raise
+        errors = sorted((FileError(ident, reason or "unreadable")
+                         for ident, kind, reason in outcomes if kind == _BROKEN),
+                        key=lambda e: e.path)
+        added = sum(1 for _, kind, _ in outcomes if kind == _NEW)
+        updated = sum(1 for _, kind, _ in outcomes if kind == _CHANGED)
+        unchanged += sum(1 for _, kind, _ in outcomes if kind == _SAME)
         self.location.write_meta(gen, corpus=str(root))
-        added = sum(1 for _, _, existed in changes if not existed)
         with ix.reader() as reader:
             documents = reader.doc_count()
             duplicates = _duplicate_urls(reader)
-        errors.sort(key=lambda e: e.path)
         return IndexReport(
             corpus=str(root), index_dir=str(self.location), added=added,
-            updated=len(changes) - added, deleted=len(gone), unchanged=unchanged,
+            updated=updated, deleted=len(gone), unchanged=unchanged,
             skipped=len(errors), errors=tuple(errors), documents=documents,
             seconds=time.perf_counter() - start, duplicates=duplicates,
         )
 
 
-def _writer(ix: whoosh_index.Index, additions: int) -> IndexWriter:
-    """A writer for ``additions`` new documents: for large batches, Whoosh's multiprocessing
-    writer, whose worker processes analyse and write one segment each (both cores at work)."""
+#: One file to index: id, path, size, mtime_ns, and the SHA-256 the index recorded for it
+#: (None for a file new to the index).
+_Job = tuple[str, str, int, int, "str | None"]
+
+#: What became of one file: id, kind (below), and the reason when it could not be parsed.
+_Outcome = tuple[str, str, "str | None"]
+_NEW, _CHANGED, _SAME, _BROKEN = "new", "changed", "same", "broken"
+
+#: Files a writer process takes from the queue at a time.
+JOB_BATCH = 32
+
+
+def _index_file(writer: IndexWriter, job: _Job) -> _Outcome:
+    """Read, hash and parse one file and add it to ``writer`` unless its content is the one
+    already indexed or it cannot be parsed."""
+    ident, path, size, mtime_ns, old_sha = job
+    parsed = _parse_one((ident, path, size, mtime_ns))
+    if old_sha is not None and parsed.recorded is not None and parsed.recorded.sha == old_sha:
+        return ident, _SAME, None  # touched, same content
+    if parsed.item is None or parsed.recorded is None:
+        return ident, _BROKEN, parsed.error or "unreadable"
+    Indexer._add(writer, parsed.item, parsed.recorded)
+    return ident, (_NEW if old_sha is None else _CHANGED), None
+
+
+def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job],
+                      progress: Progress | None) -> list[_Outcome]:
+    outcomes = []
+    if progress:
+        progress(0, len(jobs))
+    for job in jobs:
+        outcomes.append(_index_file(writer, job))
+        if progress and len(outcomes) % 64 == 0:
+            progress(len(outcomes), len(jobs))
+    if progress:
+        progress(len(jobs), len(jobs))
+    return outcomes
+
+
+def _open_writer(ix: whoosh_index.Index, files: int) -> SegmentWriter:
+    """A writer for a run that reads ``files`` files: for large runs, one that spreads them
+    over writer processes (both cores at work), else an ordinary Whoosh writer."""
     procs = min(os.cpu_count() or 1, MAX_WRITER_PROCS)
-    if additions >= PARALLEL_THRESHOLD and procs > 1:
-        return _MpWriter(ix, procs=procs, multisegment=True, limitmb=128, compound=False)
+    if files >= PARALLEL_THRESHOLD and procs > 1:
+        return _ParallelWriter(ix, procs, limitmb=128, compound=False)
     return ix.writer(limitmb=256, compound=False)
 
 
-class _WriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no type hints
+class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no type hints
+    """A writer process: reads, parses and indexes the batches of files the parent hands out,
+    writes them as one segment, and sends back the segment and what became of each file.
+
+    Files, not parsed items, travel between the processes: nothing is pickled twice and the
+    parent never holds the corpus in memory.
+    """
+
     parent = 0
+    done: Any = None  # a shared counter of files handled, for progress
 
     def run(self) -> None:
         _exit_with_parent(self.parent)
-        super().run()
+        outcomes: list[_Outcome] = []
+        try:
+            ix = self.storage.open_index(self.indexname)
+            writer = SegmentWriter(ix, _lk=False, **self.kwargs)
+            while (jobs := self.jobqueue.get()) is not None:
+                for job in jobs:
+                    outcomes.append(_index_file(writer, job))
+                with self.done.get_lock():
+                    self.done.value += len(jobs)
+            # Not _finish() or cancel(): they would remove the temporary folder all the
+            # writers share; the parent removes it when it commits or cancels.
+            segment = None
+            if writer._added:
+                segment = writer._finalize_segment()
+            else:
+                writer._close_segment()
+        except BaseException as exc:  # reported to the parent, which raises it
+            self.resultqueue.put(("failed", f"{type(exc).__name__}: {exc}", []))
+        else:
+            self.resultqueue.put(("ok", segment, outcomes))
 
 
-class _MpWriter(MpWriter):  # type: ignore[misc]
-    """Whoosh's multiprocessing writer, whose worker processes exit when the indexer dies."""
+class _ParallelWriter(SegmentWriter):  # type: ignore[misc]
+    """The parent of the writer processes: hands out the files, collects the processes'
+    segments and outcomes, and commits them, with its own deletions, in one TOC.
 
-    def _new_task(self) -> SubWriterTask:
-        task = _WriterTask(self.storage, self.indexname, self.jobqueue, self.resultqueue,
-                           self.subargs, self.multisegment)
-        task.parent = os.getpid()
-        self.tasks.append(task)
-        task.start()
-        return task
+    Built from the parts of Whoosh's ``MpWriter`` (multisegment mode), whose own processes take
+    pickled documents from the parent and whose commit runs before the parent knows which
+    items to delete.
+    """
+
+    def __init__(self, ix: whoosh_index.Index, procs: int, **kwargs: Any) -> None:
+        import multiprocessing
+
+        super().__init__(ix, **kwargs)
+        self.jobqueue: Any = multiprocessing.Queue(procs * 2)
+        self.resultqueue: Any = multiprocessing.Queue()
+        self.done: Any = multiprocessing.Value("q", 0)
+        self.tasks: list[_FileWriterTask] = []
+        for _ in range(procs):
+            task = _FileWriterTask(self.storage, self.indexname, self.jobqueue,
+                                   self.resultqueue, kwargs, True)
+            task.parent = os.getpid()
+            task.done = self.done
+            task.start()
+            self.tasks.append(task)
+        self.segments_written: list[Any] = []
+
+    def index_files(self, jobs: Sequence[_Job], progress: Progress | None) -> list[_Outcome]:
+        """Index ``jobs`` in the writer processes; what became of each file, in no set order."""
+        total = len(jobs)
+        if progress:
+            progress(0, total)
+        for start in range(0, total, JOB_BATCH):
+            self._put(list(jobs[start:start + JOB_BATCH]), progress, total)
+        for _ in self.tasks:
+            self._put(None, progress, total)
+        outcomes: list[_Outcome] = []
+        for _ in self.tasks:
+            status, payload, done = self._get(progress, total)
+            if status != "ok":
+                raise IndexWriteError(f"a writer process failed: {payload}; "
+                                      "nothing of this run was committed")
+            outcomes.extend(done)
+            if payload is not None:
+                self.segments_written.append(payload)
+        for task in self.tasks:
+            task.join()
+        if progress:
+            progress(total, total)
+        return outcomes
+
+    def _report(self, progress: Progress | None, total: int) -> None:
+        if progress:
+            progress(min(self.done.value, total), total)
+
+    def _put(self, jobs: list[_Job] | None, progress: Progress | None, total: int) -> None:
+        import queue
+
+        while True:
+            try:
+                self.jobqueue.put(jobs, timeout=0.2)
+                return
+            except queue.Full:
+                self._report(progress, total)
+                self._check_alive()
+
+    def _get(self, progress: Progress | None, total: int) -> Any:
+        import queue
+
+        while True:
+            try:
+                return self.resultqueue.get(timeout=0.2)
+            except queue.Empty:
+                self._report(progress, total)
+                if not any(task.is_alive() for task in self.tasks):
+                    try:  # a process that ended after sending has its result in the pipe
+                        return self.resultqueue.get(timeout=1)
+                    except queue.Empty:
+                        self._check_alive()
+                        raise IndexWriteError("a writer process ended without its result; "
+                                              "nothing of this run was committed") from None
+
+    def _check_alive(self) -> None:
+        for task in self.tasks:
+            if task.exitcode not in (None, 0):
+                raise IndexWriteError(f"a writer process died (exit code {task.exitcode}); "
+                                      "nothing of this run was committed")
+
+    def commit(self) -> None:  # type: ignore[override]
+        final = self._merge_segments(None, None, None) + self.segments_written
+        if self._added:  # small segments merged into this writer
+            final.append(self._finalize_segment())
+        else:
+            self._close_segment()
+        self._commit_toc(final)
+        self._finish()
+
+    def cancel(self) -> None:
+        for task in self.tasks:
+            if task.is_alive():
+                task.terminate()
+        for task in self.tasks:
+            task.join()
+        super().cancel()
 
 
 def _duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
@@ -370,29 +532,3 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="searchkit-parent-watch", daemon=True).start()
-
-
-def _parse_all(entries: Sequence[_Scanned], progress: Progress | None) -> list[_Parsed]:
-    jobs = [(e.id, str(e.path), e.size, e.mtime_ns) for e in entries]
-    total = len(jobs)
-    results: list[_Parsed] = []
-    if progress:
-        progress(0, total)
-    workers = min(os.cpu_count() or 1, 4)
-    if total >= PARALLEL_THRESHOLD and workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
-            for result in pool.map(_parse_one, jobs, chunksize=64):
-                results.append(result)
-                if progress and len(results) % 64 == 0:
-                    progress(len(results), total)
-    else:
-        for job in jobs:
-            results.append(_parse_one(job))
-            if progress and len(results) % 64 == 0:
-                progress(len(results), total)
-    if progress:
-        progress(total, total)
-    return results

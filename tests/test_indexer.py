@@ -16,11 +16,13 @@ import pytest
 import yaml
 from conftest import ITEMS, REUTERS_DOCUMENTS, write_item
 
+import searchkit.indexer as indexer_module
 from searchkit import (
     CorpusError,
     IndexCorruptError,
     IndexNotFoundError,
     IndexReport,
+    IndexWriteError,
     ItemNotFoundError,
     NewsItem,
     Provider,
@@ -56,9 +58,20 @@ def expect(added: int = 0, updated: int = 0, deleted: int = 0, unchanged: int = 
             "skipped": skipped, "documents": documents}
 
 
+@pytest.fixture(params=["in process", "writer processes"])
+def writers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test twice: small runs index in the calling process, large ones in writer
+    processes that read, parse and index the files themselves (forced here for any size)."""
+    if request.param == "writer processes":
+        if min(os.cpu_count() or 1, indexer_module.MAX_WRITER_PROCS) < 2:
+            pytest.skip("one core: the indexer never starts writer processes")
+        monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
+    return str(request.param)
+
+
 @pytest.fixture
-def built(make_corpus: MakeCorpus, tmp_path: Path) -> tuple[Path, Path]:
-    """(corpus, index dir) with TABLE indexed once."""
+def built(make_corpus: MakeCorpus, tmp_path: Path, writers: str) -> tuple[Path, Path]:
+    """(corpus, index dir) with TABLE indexed once (each test runs with both kinds of writer)."""
     corpus = make_corpus(TABLE)
     with SearchIndex.create(tmp_path / "index") as index:
         report = index.update(corpus)
@@ -161,7 +174,8 @@ def test_broken_file_is_skipped_and_reported(built: tuple[Path, Path], name: str
     assert set(on_disk(index_dir)) == {i["id"] for i in TABLE}
 
 
-def test_broken_files_do_not_stop_a_first_build(make_corpus: MakeCorpus, tmp_path: Path) -> None:
+def test_broken_files_do_not_stop_a_first_build(make_corpus: MakeCorpus, tmp_path: Path,
+                                                writers: str) -> None:
     corpus = make_corpus(TABLE)
     for name, content in BROKEN.items():
         (corpus / "bad" / name).parent.mkdir(exist_ok=True)
@@ -194,6 +208,62 @@ def test_good_file_turned_broken_keeps_its_last_good_version(built: tuple[Path, 
     assert counts(update(index_dir, corpus)) == expect(updated=1, unchanged=len(TABLE) - 1,
                                                        documents=len(TABLE))
     assert on_disk(index_dir)[victim["id"]].title == "Climate summit ends with a deal"
+
+
+def test_failing_writer_process_commits_nothing(built: tuple[Path, Path],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer process that fails (a full disk, say) fails the whole run with a clear error;
+    the index keeps its last commit, and the next run does the work."""
+    corpus, index_dir = built
+    before = on_disk(index_dir)
+    new = ITEMS[len(TABLE)]
+    write_item(corpus, new)
+    write_item(corpus, {**TABLE[0], "title": "Chipmakers race to build quantum accelerators"})
+    (corpus / TABLE[2]["id"]).unlink()
+    real = indexer_module.item_document
+
+    def failing(item: NewsItem, *args: Any) -> dict[str, Any]:
+        if item.id == new["id"]:
+            raise OSError(28, "No space left on device")
+        return real(item, *args)
+
+    monkeypatch.setattr(indexer_module, "item_document", failing)  # forked processes inherit it
+    with pytest.raises(IndexWriteError, match="No space left on device"):
+        update(index_dir, corpus)
+    assert on_disk(index_dir) == before
+    monkeypatch.setattr(indexer_module, "item_document", real)
+    assert counts(update(index_dir, corpus)) == expect(added=1, updated=1, deleted=1,
+                                                       unchanged=len(TABLE) - 2,
+                                                       documents=len(TABLE))
+    assert on_disk(index_dir)[TABLE[0]["id"]].title.startswith("Chipmakers")
+
+
+def test_writer_process_that_dies_fails_the_run(make_corpus: MakeCorpus, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer process killed mid-run (out of memory, say) is noticed: the run fails with a
+    clear error instead of waiting for it, and commits nothing."""
+    if min(os.cpu_count() or 1, indexer_module.MAX_WRITER_PROCS) < 2:
+        pytest.skip("one core: the indexer never starts writer processes")
+    corpus = make_corpus(TABLE)
+    monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
+    real = indexer_module.item_document
+
+    def dying(item: NewsItem, *args: Any) -> dict[str, Any]:
+        if item.id == TABLE[-1]["id"]:
+            os._exit(3)
+        return real(item, *args)
+
+    monkeypatch.setattr(indexer_module, "item_document", dying)
+    with SearchIndex.create(tmp_path / "index") as index, \
+            pytest.raises(IndexWriteError, match="exit code 3"):
+        index.update(corpus)
+    assert on_disk(tmp_path / "index") == {}
+    monkeypatch.setattr(indexer_module, "item_document", real)
+    progress: list[tuple[int, int]] = []
+    with SearchIndex(tmp_path / "index") as index:
+        report = index.update(corpus, progress=lambda done, total: progress.append((done, total)))
+    assert counts(report) == expect(added=len(TABLE), documents=len(TABLE))
+    assert progress[0] == (0, len(TABLE)) and progress[-1] == (len(TABLE), len(TABLE))
 
 
 def test_rebuild_gives_the_same_documents(built: tuple[Path, Path]) -> None:
