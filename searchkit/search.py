@@ -29,6 +29,7 @@ from whoosh.qparser import (
     syntax,
 )
 from whoosh.qparser.dateparse import Choice, Combo, DateParserPlugin, English
+from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
 from . import schema
@@ -554,7 +555,7 @@ class _Matches:
         if bits is None:
             bits = _range_from_column(searcher.reader(), q, self.size)
             if bits is None:
-                bits = bitmap(searcher.docs_for_query(q), self.size)
+                bits = _query_bits(searcher, q, self.size)
             if len(cache) >= FILTER_CACHE_SIZE:
                 cache.clear()
             cache[key] = bits
@@ -601,6 +602,60 @@ def _range_from_column(reader: Any, q: query.Query, size: int) -> int | None:
         matched += [offset + doc for doc, raw in enumerate(segment_values(segment, q.fieldname))
                     if raw and (low is None or raw >= low) and (high is None or raw <= high)]
     return bitmap(matched, size)
+
+
+def _query_bits(searcher: Searcher, q: query.Query, size: int) -> int:
+    """The bitmap of the documents ``q`` matches.
+
+    Whoosh's ``docs_for_query`` steps the query's matcher tree document by document, several
+    Python calls per document at every OR and AND. Plain words (terms under ORs and ANDs) are
+    read instead one postings list at a time and combined as bitmaps: about half the time for
+    a two-word query. Other queries (phrases, ranges...) go through Whoosh.
+    """
+    kind = type(q)
+    if kind is query.Term:
+        return _term_bits(searcher.reader(), q.fieldname, q.text, size)
+    if kind is query.Or and not getattr(q, "minmatch", 0) and q.subqueries:
+        # The title-phrase clause matches a subset of what its words match.
+        parts = [sub for sub in q.subqueries if not isinstance(sub, _TitlePhrase)] or q.subqueries
+        bits = 0
+        for sub in parts:
+            bits |= _query_bits(searcher, sub, size)
+        return bits
+    if kind is query.And and q.subqueries:
+        bits = -1
+        for sub in q.subqueries:
+            bits &= _query_bits(searcher, sub, size)
+            if not bits:
+                break
+        return bits
+    return bitmap(searcher.docs_for_query(q), size)
+
+
+def _term_bits(reader: Any, fieldname: str, text: Any, size: int) -> int:
+    """The bitmap of the live documents holding one term, read a block of postings at a time
+    where the segment's matcher is Whoosh's own (W3 codec) and the segment has no deletions."""
+    bits = bytearray((size + 7) // 8)
+    for segment, offset in reader.leaf_readers():
+        try:
+            if (fieldname, text) not in segment:
+                continue
+            matcher = segment.postings(fieldname, text)
+        except TermNotFound:
+            continue
+        if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
+            while matcher.is_active():
+                if matcher._ids is None:
+                    matcher._read_ids()
+                for doc in matcher._ids:
+                    doc += offset
+                    bits[doc >> 3] |= 1 << (doc & 7)
+                matcher._next_block()
+        else:  # deletions (Whoosh wraps the matcher to skip them), another codec...
+            for doc in matcher.all_ids():
+                doc += offset
+                bits[doc >> 3] |= 1 << (doc & 7)
+    return int.from_bytes(bits, "little")
 
 
 class _TitlePhrase(query.Phrase):  # type: ignore[misc]  # Whoosh ships no type hints

@@ -547,3 +547,39 @@ def test_info_on_the_sample_corpus(sample_index_dir: Path) -> None:
              if p.suffix in {".md", ".txt", ".markdown"}]
     with SearchIndex.open(sample_index_dir) as index:
         assert index.info().documents == len(files)
+
+
+# -- match sets -----------------------------------------------------------------------------
+
+WORDS = ["airship", "harbour", "vote", "storm", "market"]
+
+
+def test_word_match_sets_across_segments_and_deletions(tmp_path: Path) -> None:
+    """Totals of word queries (ORs and ANDs of words, read as postings bitmaps) count exactly
+    the live items holding the words, over several segments, one of them with deletions."""
+    from searchkit import NewsItem
+
+    texts = {f"n{k}": " ".join(w for bit, w in enumerate(WORDS) if k >> bit & 1)
+             for k in range(1, 2 ** len(WORDS))}
+    with SearchIndex.create(tmp_path / "index") as index:
+        keys = sorted(texts)
+        for start in range(0, len(keys), 10):  # one commit (segment) each
+            index.add_items([NewsItem(id=key, title=f"item {key}", body=texts[key])
+                             for key in keys[start:start + 10]])
+        gone = {key for key in keys[:10] if int(key[1:]) % 3 == 0}
+        assert index.remove(sorted(gone)) == len(gone)
+        live = {key: set(texts[key].split()) for key in keys if key not in gone}
+        for query, wanted in [
+            ("airship", lambda words: "airship" in words),
+            ("airship harbour", lambda words: bool(words & {"airship", "harbour"})),
+            ("vote OR storm OR market", lambda words: bool(words & {"vote", "storm", "market"})),
+            ("airship AND harbour", lambda words: {"airship", "harbour"} <= words),
+            ("vote AND (storm OR market)", lambda words: "vote" in words
+                and bool(words & {"storm", "market"})),
+            ("airship NOT vote", lambda words: "airship" in words and "vote" not in words),
+            ("nothinglikethis", lambda words: False),
+        ]:
+            expected = {key for key, words in live.items() if wanted(words)}
+            results = index.search(query, limit=ALL)
+            assert results.total == len(expected), query
+            assert {hit.id for hit in results.hits} == expected, query
