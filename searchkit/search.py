@@ -20,6 +20,7 @@ from time import sleep
 from typing import Any
 
 from whoosh import query
+from whoosh.matching import AndNotMatcher
 from whoosh.qparser import (
     FieldAliasPlugin,
     FuzzyTermPlugin,
@@ -685,20 +686,63 @@ def _with_title_phrase(q: query.Query) -> query.Query:
 
 
 def _exclude_negations(q: query.Query) -> query.Query:
-    """Make ``NOT x`` inside an OR group exclude ``x`` from the group's matches, as in Lucene.
+    """Make every ``NOT x`` exclude ``x`` from the matches of the group it stands in, as in
+    Lucene, through one mended kind of query (``_AndNot``).
 
     Whoosh's OR grouping turns ``solar NOT battery`` into ``solar OR (NOT battery)``, which
-    matches every item without "battery" (and still the ones with both words).
+    matches every item without "battery" (and still the ones with both words). Whoosh's other
+    forms of negation (``NOT`` inside an AND, a lone ``NOT x``, ``a ANDNOT b``) run through
+    matchers that can return excluded or deleted items; they all become ``_AndNot`` too.
     """
-    q = q.apply(_exclude_negations)
-    if isinstance(q, query.Or):
+    if isinstance(q, query.Not):
+        return _AndNot(query.Every(), _exclude_negations(q.query))
+    return _group_negations(q)
+
+
+def _group_negations(q: query.Query) -> query.Query:
+    q = q.apply(lambda sub: query.Not(_exclude_negations(sub.query))
+                if isinstance(sub, query.Not) else _exclude_negations(sub))
+    if type(q) is query.AndNot:  # `a ANDNOT b` as typed
+        return _AndNot(q.a, q.b)
+    if isinstance(q, (query.Or, query.And)):
         negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
         if negative:
             positive = copy.copy(q)
             positive.subqueries = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
-            return query.AndNot(positive if positive.subqueries else query.Every(),
-                                query.Or(negative))
+            return _AndNot(positive if positive.subqueries else query.Every(), query.Or(negative))
     return q
+
+
+class _AndNotMatcher(AndNotMatcher):  # type: ignore[misc]  # Whoosh ships no type hints
+    """Whoosh's AndNotMatcher, mended: at the start it only checks whether both sides stand on
+    the same document, without first moving the excluded side up to the first candidate, so
+    a segment's first match is kept even when it holds an excluded word (``airship NOT vote``
+    found an item with both words)."""
+
+    def _find_first(self) -> None:
+        self._find_next()
+
+    def _find_next(self) -> bool:
+        pos, neg = self.a, self.b
+        moved = False
+        while pos.is_active() and neg.is_active():
+            pos_id = pos.id()
+            if neg.id() < pos_id:
+                neg.skip_to(pos_id)
+                if not neg.is_active():
+                    break
+            if neg.id() != pos_id:
+                break
+            moved = bool(pos.next()) or moved
+        return moved
+
+
+class _AndNot(query.AndNot):  # type: ignore[misc]
+    """``a`` without the items ``b`` matches, through the mended matcher."""
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        return _AndNotMatcher(self.a.matcher(searcher, context),
+                              self.b.matcher(searcher, searcher.boolean_context()))
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -555,8 +555,9 @@ WORDS = ["airship", "harbour", "vote", "storm", "market"]
 
 
 def test_word_match_sets_across_segments_and_deletions(tmp_path: Path) -> None:
-    """Totals of word queries (ORs and ANDs of words, read as postings bitmaps) count exactly
-    the live items holding the words, over several segments, one of them with deletions."""
+    """Totals and hits of word queries (ORs and ANDs of words are read as postings bitmaps; NOT
+    goes through a mended Whoosh matcher) are exactly the live items holding the words, over
+    several segments, one of them with deletions."""
     from searchkit import NewsItem
 
     texts = {f"n{k}": " ".join(w for bit, w in enumerate(WORDS) if k >> bit & 1)
@@ -577,6 +578,11 @@ def test_word_match_sets_across_segments_and_deletions(tmp_path: Path) -> None:
             ("vote AND (storm OR market)", lambda words: "vote" in words
                 and bool(words & {"storm", "market"})),
             ("airship NOT vote", lambda words: "airship" in words and "vote" not in words),
+            ("airship ANDNOT vote", lambda words: "airship" in words and "vote" not in words),
+            ("airship AND NOT vote", lambda words: "airship" in words and "vote" not in words),
+            ("storm OR market NOT harbour", lambda words: bool(words & {"storm", "market"})
+                and "harbour" not in words),
+            ("NOT vote", lambda words: "vote" not in words),
             ("nothinglikethis", lambda words: False),
         ]:
             expected = {key for key, words in live.items() if wanted(words)}
