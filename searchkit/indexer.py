@@ -262,8 +262,9 @@ class Indexer:
                         for ident in gone + replaced:
                             writer.delete_by_term("id", ident, searcher=searcher)
                     writer.commit()
-                else:
+                else:  # only touched files: nothing to commit
                     writer.cancel()
+                    _remove_unused_files(ix)
             except BaseException as exc:
                 if not writer.is_closed:
                     writer.cancel()
@@ -327,6 +328,14 @@ def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job],
     if progress:
         progress(len(jobs), len(jobs))
     return outcomes
+
+
+def _remove_unused_files(ix: whoosh_index.Index) -> None:
+    """Remove the files a cancelled writer created (Whoosh does so at its next commit)."""
+    from whoosh.index import clean_files
+
+    toc = ix._read_toc()
+    clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
 
 
 def _open_writer(ix: whoosh_index.Index, files: int) -> SegmentWriter:

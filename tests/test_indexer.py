@@ -135,8 +135,11 @@ def test_touched_file_is_unchanged(built: tuple[Path, Path]) -> None:
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**10))
     before = on_disk(index_dir)
+    files = sorted(p.relative_to(index_dir) for p in index_dir.rglob("*"))
     assert counts(update(index_dir, corpus)) == expect(unchanged=len(TABLE), documents=len(TABLE))
     assert on_disk(index_dir) == before
+    # Nothing to commit: no file of the cancelled writer is left behind.
+    assert sorted(p.relative_to(index_dir) for p in index_dir.rglob("*")) == files
 
 
 def test_deleted_file_is_removed(built: tuple[Path, Path]) -> None:
