@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,11 +82,10 @@ def _hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _parse_one(job: tuple[str, str, int, int]) -> _Parsed:
-    """Read, hash and parse one file (runs in a worker process for large runs)."""
+def _parse_one(ident: str, path: str, mtime_ns: int) -> _Parsed:
+    """Read, hash and parse one file (in a writer process for large runs)."""
     from .documents import parse_bytes  # imported here: searches need no YAML machinery
 
-    ident, path, _size, mtime_ns = job
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -242,8 +242,8 @@ class Indexer:
             else:
                 to_read.append(entry)
 
-        jobs = [(e.id, str(e.path), e.size, e.mtime_ns,
-                 recorded[e.id].sha if e.id in recorded else None) for e in to_read]
+        jobs = [(e.id, str(e.path), e.mtime_ns, recorded[e.id].sha if e.id in recorded else None)
+                for e in to_read]
         present = {entry.id for entry in scanned}
         gone = [i for i, rec in recorded.items() if rec.origin == ORIGIN_FILE and i not in present]
 
@@ -256,7 +256,7 @@ class Indexer:
                 else:
                     outcomes = _index_in_process(writer, jobs, progress)
                 replaced = [ident for ident, kind, _ in outcomes if kind == _CHANGED]
-                if gone or any(kind in (_NEW, _CHANGED) for _, kind, _ in outcomes):
+                if gone or replaced or any(kind == _NEW for _, kind, _ in outcomes):
                     # New versions sit in new segments, which these deletions cannot touch.
                     with ix.searcher() as searcher:
                         for ident in gone + replaced:
@@ -273,27 +273,25 @@ class Indexer:
                     raise IndexWriteError(f"cannot write the index: {exc}; "
                                           "nothing of this run was committed") from exc
                 raise
+        kinds = Counter(kind for _, kind, _ in outcomes)
         errors = sorted((FileError(ident, reason or "unreadable")
                          for ident, kind, reason in outcomes if kind == _BROKEN),
                         key=lambda e: e.path)
-        added = sum(1 for _, kind, _ in outcomes if kind == _NEW)
-        updated = sum(1 for _, kind, _ in outcomes if kind == _CHANGED)
-        unchanged += sum(1 for _, kind, _ in outcomes if kind == _SAME)
         self.location.write_meta(gen, corpus=str(root))
         with ix.reader() as reader:
             documents = reader.doc_count()
             duplicates = _duplicate_urls(reader)
         return IndexReport(
-            corpus=str(root), index_dir=str(self.location), added=added,
-            updated=updated, deleted=len(gone), unchanged=unchanged,
+            corpus=str(root), index_dir=str(self.location), added=kinds[_NEW],
+            updated=kinds[_CHANGED], deleted=len(gone), unchanged=unchanged + kinds[_SAME],
             skipped=len(errors), errors=tuple(errors), documents=documents,
             seconds=time.perf_counter() - start, duplicates=duplicates,
         )
 
 
-#: One file to index: id, path, size, mtime_ns, and the SHA-256 the index recorded for it
-#: (None for a file new to the index).
-_Job = tuple[str, str, int, int, "str | None"]
+#: One file to index: id, path, mtime_ns, and the SHA-256 the index recorded for it (None for
+#: a file new to the index).
+_Job = tuple[str, str, int, "str | None"]
 
 #: What became of one file: id, kind (below), and the reason when it could not be parsed.
 _Outcome = tuple[str, str, "str | None"]
@@ -306,8 +304,8 @@ JOB_BATCH = 32
 def _index_file(writer: IndexWriter, job: _Job) -> _Outcome:
     """Read, hash and parse one file and add it to ``writer`` unless its content is the one
     already indexed or it cannot be parsed."""
-    ident, path, size, mtime_ns, old_sha = job
-    parsed = _parse_one((ident, path, size, mtime_ns))
+    ident, path, mtime_ns, old_sha = job
+    parsed = _parse_one(ident, path, mtime_ns)
     if old_sha is not None and parsed.recorded is not None and parsed.recorded.sha == old_sha:
         return ident, _SAME, None  # touched, same content
     if parsed.item is None or parsed.recorded is None:

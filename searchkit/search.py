@@ -12,7 +12,7 @@ import copy
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -634,29 +634,28 @@ def _query_bits(searcher: Searcher, q: query.Query, size: int) -> int:
 
 
 def _term_bits(reader: Any, fieldname: str, text: Any, size: int) -> int:
-    """The bitmap of the live documents holding one term, read a block of postings at a time
-    where the segment's matcher is Whoosh's own (W3 codec) and the segment has no deletions."""
-    bits = bytearray((size + 7) // 8)
+    """The bitmap of the live documents holding one term."""
+    return bitmap(_term_docs(reader, fieldname, text), size)
+
+
+def _term_docs(reader: Any, fieldname: str, text: Any) -> Iterator[int]:
+    """The live documents holding one term, read a block of postings at a time where the
+    segment's matcher is Whoosh's own (W3 codec) and the segment has no deletions."""
     for segment, offset in reader.leaf_readers():
         try:
-            if (fieldname, text) not in segment:
-                continue
             matcher = segment.postings(fieldname, text)
-        except TermNotFound:
+        except TermNotFound:  # not in this segment
             continue
         if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
             while matcher.is_active():
                 if matcher._ids is None:
                     matcher._read_ids()
                 for doc in matcher._ids:
-                    doc += offset
-                    bits[doc >> 3] |= 1 << (doc & 7)
+                    yield doc + offset
                 matcher._next_block()
         else:  # deletions (Whoosh wraps the matcher to skip them), another codec...
             for doc in matcher.all_ids():
-                doc += offset
-                bits[doc >> 3] |= 1 << (doc & 7)
-    return int.from_bytes(bits, "little")
+                yield doc + offset
 
 
 class _TitlePhrase(query.Phrase):  # type: ignore[misc]  # Whoosh ships no type hints

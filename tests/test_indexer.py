@@ -58,13 +58,17 @@ def expect(added: int = 0, updated: int = 0, deleted: int = 0, unchanged: int = 
             "skipped": skipped, "documents": documents}
 
 
+def skip_without_writer_processes() -> None:
+    if min(os.cpu_count() or 1, indexer_module.MAX_WRITER_PROCS) < 2:
+        pytest.skip("one core: the indexer never starts writer processes")
+
+
 @pytest.fixture(params=["in process", "writer processes"])
 def writers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Runs a test twice: small runs index in the calling process, large ones in writer
     processes that read, parse and index the files themselves (forced here for any size)."""
     if request.param == "writer processes":
-        if min(os.cpu_count() or 1, indexer_module.MAX_WRITER_PROCS) < 2:
-            pytest.skip("one core: the indexer never starts writer processes")
+        skip_without_writer_processes()
         monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
     return str(request.param)
 
@@ -245,8 +249,7 @@ def test_writer_process_that_dies_fails_the_run(make_corpus: MakeCorpus, tmp_pat
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer process killed mid-run (out of memory, say) is noticed: the run fails with a
     clear error instead of waiting for it, and commits nothing."""
-    if min(os.cpu_count() or 1, indexer_module.MAX_WRITER_PROCS) < 2:
-        pytest.skip("one core: the indexer never starts writer processes")
+    skip_without_writer_processes()
     corpus = make_corpus(TABLE)
     monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
     real = indexer_module.item_document
