@@ -37,7 +37,12 @@ class Highlighter:
         return form
 
     def _matches(self, text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
-        return [(m.start(), m.end()) for m in _TOKEN.finditer(text) if self._form(m.group()) in terms]
+        # Each distinct word is analysed once; only a text with a match is walked word by word.
+        form = self._form
+        matching = {word for word in set(_TOKEN.findall(text)) if form(word) in terms}
+        if not matching:
+            return []
+        return [m.span() for m in _TOKEN.finditer(text) if m.group() in matching]
 
     def mark(self, text: str, terms: frozenset[str]) -> str:
         """The whole text with matches marked, or "" when nothing matches."""
@@ -54,9 +59,14 @@ class Highlighter:
         spans = self._matches(text, terms)
         if not spans:
             return ""
+        # The window of ``size`` characters from a match that holds the most matches.
         best_start, best_count = spans[0][0], 0
+        last = 0
         for i, (start, _end) in enumerate(spans):
-            count = sum(1 for s, e in spans[i:] if e <= start + size)
+            last = max(last, i)
+            while last + 1 < len(spans) and spans[last + 1][1] <= start + size:
+                last += 1
+            count = last - i + (spans[last][1] <= start + size)
             if count > best_count:
                 best_start, best_count = start, count
         start = max(0, best_start - size // 4)

@@ -10,10 +10,14 @@ or by ranking just the matching documents when it is small.
 from __future__ import annotations
 
 import heapq
+import sys
 import threading
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from whoosh.columns import NumericColumn
 
 #: Field sorts this module orders by (relevance is ordered by score).
 FIELD_SORTS = ("newest", "oldest", "quality", "heat")
@@ -168,4 +172,11 @@ def segment_values(segment: Any, field: str) -> list[int]:
     if not segment.has_column(field):
         return [0] * size
     column = segment.column_reader(field, translate=False)
+    if isinstance(column, NumericColumn.Reader):  # read as one array, not a value at a time
+        stored = min(column._count, size)
+        values = array(column._typecode, column._dbfile.get(column._basepos,
+                                                            stored * column._fixedlen))
+        if sys.byteorder == "little":  # stored big-endian
+            values.byteswap()
+        return values.tolist() + [column._default] * (size - stored)
     return [column[n] for n in range(size)]

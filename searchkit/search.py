@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import heapq
 import json
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -20,6 +21,7 @@ from time import sleep
 from typing import Any
 
 from whoosh import query
+from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.matching import AndNotMatcher
 from whoosh.qparser import (
     FieldAliasPlugin,
@@ -30,7 +32,6 @@ from whoosh.qparser import (
     syntax,
 )
 from whoosh.qparser.dateparse import Choice, Combo, DateParserPlugin, English
-from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
 from . import schema
@@ -57,6 +58,7 @@ from .models import (
     parse_datetime,
 )
 from .ordering import OrderCache, bitmap, positions, segment_values, segments_key
+from .postings import Norms, Postings, bm25_scores
 from .schema import exact_values, make_analyzer, make_weighting
 from .store import IndexLocation, open_whoosh
 from .suggest import complete, correct_query
@@ -227,6 +229,9 @@ class Reader:
         self._orders = OrderCache()
         self._highlighter = Highlighter(make_analyzer())
         self._filter_cache: dict[tuple[Any, ...], int] = {}
+        self._norms = Norms()
+        self._query_parser: QueryParser | None = None
+        self._parser_index: Any = None
         self._refresh()
 
     # -- searcher management ----------------------------------------------------------------
@@ -289,14 +294,7 @@ class Reader:
         """Parse a user query (Whoosh syntax); empty text or ``*`` matches everything."""
         if not text.strip() or text.strip() == "*":
             return query.Every()
-        parser = QueryParser("content", self._ix.schema, group=OrGroup)
-        parser.add_plugin(FuzzyTermPlugin())
-        parser.add_plugin(_GtLtPlugin())
-        # An explicit basedate: Whoosh's default calls datetime.utcnow(), deprecated in 3.12.
-        parser.add_plugin(DateParserPlugin(
-            basedate=datetime.now(timezone.utc).replace(tzinfo=None), dateparser=_Dates(),
-            free=False))
-        parser.add_plugin(FieldAliasPlugin(_ALIASES))
+        parser = self._parser()
         try:
             parsed = _with_title_phrase(_exclude_negations(parser.parse(text)))
         except Exception as exc:  # Whoosh raises assorted errors on odd input
@@ -307,6 +305,24 @@ class Reader:
         if errors:
             raise QueryError(f"cannot parse query {text!r}: {errors[0]}")
         return parsed
+
+    def _parser(self) -> QueryParser:
+        """The query parser, made once per index (its date plugin's regular expressions take
+        milliseconds to compile), its "now" set for each query."""
+        if self._query_parser is None or self._parser_index is not self._ix:
+            # Whoosh's Index.schema reads the index's table of contents: the searcher's is kept
+            assert self._searcher is not None
+            parser = QueryParser("content", self._searcher.schema, group=OrGroup)
+            parser.add_plugin(FuzzyTermPlugin())
+            parser.add_plugin(_GtLtPlugin())
+            parser.add_plugin(DateParserPlugin(dateparser=_Dates(), free=False))
+            parser.add_plugin(FieldAliasPlugin(_ALIASES))
+            self._query_parser, self._parser_index = parser, self._ix
+        for plugin in self._query_parser.plugins:
+            if isinstance(plugin, DateParserPlugin):
+                # An explicit "now": Whoosh's default calls datetime.utcnow(), deprecated in 3.12.
+                plugin.basedate = datetime.now(timezone.utc).replace(tzinfo=None)
+        return self._query_parser
 
     def search(self, text: str, *, filters: Filters, sort: str | None, limit: int,
                page: int, facets: Sequence[str] = (), facet_limit: int = 10) -> SearchResults:
@@ -326,10 +342,11 @@ class Reader:
         with self._lock:
             searcher = self._refresh()
             parsed = self.parse(text)
-            matches = _Matches(searcher, parsed, filters, self._filter_cache)
+            postings = Postings(searcher.reader())
+            matches = _Matches(searcher, parsed, filters, self._filter_cache, postings)
             wanted = page * limit
             if sort == "relevance":
-                ranked = self._by_relevance(searcher, parsed, matches, wanted)
+                ranked = self._by_relevance(searcher, parsed, matches, postings, wanted)
             else:
                 docs = self._orders.top(searcher.reader(), sort, matches.all(), matches.total,
                                         wanted)
@@ -345,28 +362,44 @@ class Reader:
                              hits=hits, facets=counted, suggestion=suggestion)
 
     def _by_relevance(self, searcher: Searcher, parsed: query.Query, matches: _Matches,
-                      wanted: int) -> list[tuple[int, float]]:
+                      postings: Postings, wanted: int) -> list[tuple[int, float]]:
         """The best ``wanted`` matches by score, ties to the newest.
 
-        Whoosh's own top-N collector does the scoring (it skips blocks of postings that cannot
-        make the top, but only when every clause can tell how high it may score: the optional
-        title-phrase clause cannot). So a query with that clause is ranked in two steps: the
-        best matches of its words alone, plus the few items whose title has the phrase, are
-        rescored with the whole query. That is exact: an item without the phrase scores the
-        same either way, and only the best of the words alone can beat ``wanted`` others.
+        A query made of words is scored a term at a time (``_word_scores``): several times
+        faster than Whoosh's collector, which scores one match at a time and can rarely skip
+        a block of postings here. The optional title-phrase clause is scored apart, by
+        Whoosh, for the items whose title has the phrase, and added to their scores.
+
+        Other queries are ranked by Whoosh. One with the title-phrase clause (words and a
+        prefix, say) is ranked in two steps: the best matches of its words alone, plus the
+        few items whose title has the phrase, are rescored with the whole query. That is
+        exact: an item without the phrase scores the same either way, and only the best of
+        the words alone can beat ``wanted`` others; and it lets Whoosh skip blocks of
+        postings, which the phrase clause stops (it cannot tell how high it may score).
         """
-        allowed = matches.filter_set()
-        scored = None
+        allowed = matches.allowed()
         bonus = _title_phrase_clause(parsed)
-        if bonus is not None:
+        words = query.Or(parsed.subqueries[:-1]) if bonus is not None else parsed
+        scores = _word_scores(searcher, words, self._norms, postings)
+        scored = None
+        if scores is not None:
+            if allowed is not None:
+                scores = {doc: score for doc, score in scores.items() if allowed(doc)}
+            if bonus is not None:
+                phrased = [doc for doc in searcher.docs_for_query(bonus)
+                           if allowed is None or allowed(doc)]
+                for doc, extra in self._with_scores(searcher, bonus, phrased):
+                    scores[doc] = scores.get(doc, 0.0) + extra
+            scored = [(doc, scores[doc]) for doc in _best(scores, wanted)]
+        elif bonus is not None:
             phrased = [doc for doc in searcher.docs_for_query(bonus)
-                       if allowed is None or doc in allowed]
+                       if allowed is None or allowed(doc)]
             if len(phrased) <= MAX_PHRASE_RESCORE:
-                words = query.Or(parsed.subqueries[:-1])  # type: ignore[attr-defined]
-                best = {doc for doc, _ in self._top_scored(searcher, words, allowed, wanted)}
+                best = {doc for doc, _ in self._whoosh_top(searcher, words, matches.filter_set(),
+                                                           wanted)}
                 scored = self._with_scores(searcher, parsed, sorted(best.union(phrased)))
         if scored is None:
-            scored = self._top_scored(searcher, parsed, allowed, wanted)
+            scored = self._whoosh_top(searcher, parsed, matches.filter_set(), wanted)
         scored.sort(key=lambda pair: -pair[1])
         if len({score for _doc, score in scored}) < len(scored):  # ties: newest first
             newest = self._orders.newest_key(searcher.reader(), [doc for doc, _ in scored])
@@ -374,13 +407,20 @@ class Reader:
         return scored[:wanted]
 
     @staticmethod
-    def _top_scored(searcher: Searcher, q: query.Query, allowed: set[int] | None,
+    def _whoosh_top(searcher: Searcher, q: query.Query, allowed: set[int] | None,
                     wanted: int) -> list[tuple[int, float]]:
         """The best ``wanted`` matches of ``q`` with their scores, and every match that ties
-        with the last of them: a few extra are fetched, and if a tie could reach past those,
-        every match is scored."""
+        with the last of them, by Whoosh's collector: a few extra matches are fetched, and if a tie
+        could reach past those, every match is scored."""
         fetch = wanted + TIE_MARGIN
-        results = searcher.search(q, filter=allowed, limit=fetch)
+        # No "replace": Whoosh's collector swaps the query's matchers for leaner ones as its
+        # minimum score rises, and for an OR inside an AND that loses some of the best matches
+        # ("(oil OR gas*) AND prices" on Reuters). It still skips blocks that cannot make it.
+        collector: Any = TopCollector(limit=fetch, replace=0)
+        if allowed is not None:
+            collector = FilterCollector(collector, allow=allowed)
+        searcher.search_with_collector(q, collector)
+        results = collector.results()
         scored = [(results.docnum(i), results.score(i) or 0.0)
                   for i in range(results.scored_length())]
         if len(scored) == fetch and scored[-1][1] >= scored[wanted - 1][1]:
@@ -539,24 +579,24 @@ class _Matches:
     """
 
     def __init__(self, searcher: Searcher, parsed: query.Query, filters: Filters,
-                 cache: dict[tuple[Any, ...], int]) -> None:
+                 cache: dict[tuple[Any, ...], int], postings: Postings) -> None:
         reader = searcher.reader()
         self.size = reader.doc_count_all()
         state = (segments_key(reader), reader.doc_count())
-        self.base = self._bits(searcher, parsed, state, cache)
-        self.filters = {name: self._bits(searcher, q, state, cache)
+        self.base = self._bits(searcher, parsed, state, cache, postings)
+        self.filters = {name: self._bits(searcher, q, state, cache, postings)
                         for name, q in filters.parts().items()}
         self._all = self.without(None)
         self.total = self._all.bit_count()
 
     def _bits(self, searcher: Searcher, q: query.Query, state: tuple[Any, ...],
-              cache: dict[tuple[Any, ...], int]) -> int:
+              cache: dict[tuple[Any, ...], int], postings: Postings) -> int:
         key = (state, repr(q))
         bits = cache.get(key)
         if bits is None:
             bits = _range_from_column(searcher.reader(), q, self.size)
             if bits is None:
-                bits = _query_bits(searcher, q, self.size)
+                bits = _query_bits(searcher, q, self.size, postings)
             if len(cache) >= FILTER_CACHE_SIZE:
                 cache.clear()
             cache[key] = bits
@@ -572,14 +612,26 @@ class _Matches:
                 bits &= filter_bits
         return bits
 
-    def filter_set(self) -> set[int] | None:
-        """The documents every filter allows, as Whoosh takes a filter (None: no filter)."""
+    def _filter_bits(self) -> int | None:
         if not self.filters:
             return None
         bits = -1
         for filter_bits in self.filters.values():
             bits &= filter_bits
-        return set(positions(bits))
+        return bits
+
+    def filter_set(self) -> set[int] | None:
+        """The documents every filter allows, as Whoosh takes a filter (None: no filter)."""
+        bits = self._filter_bits()
+        return None if bits is None else set(positions(bits))
+
+    def allowed(self) -> Callable[[int], bool] | None:
+        """Whether every filter allows a document (None: no filter)."""
+        bits = self._filter_bits()
+        if bits is None:
+            return None
+        data = (bits & ((1 << self.size) - 1)).to_bytes((self.size + 7) // 8, "little")
+        return lambda doc: bool(data[doc >> 3] >> (doc & 7) & 1)
 
 
 def _range_from_column(reader: Any, q: query.Query, size: int) -> int | None:
@@ -605,7 +657,7 @@ def _range_from_column(reader: Any, q: query.Query, size: int) -> int | None:
     return bitmap(matched, size)
 
 
-def _query_bits(searcher: Searcher, q: query.Query, size: int) -> int:
+def _query_bits(searcher: Searcher, q: query.Query, size: int, postings: Postings) -> int:
     """The bitmap of the documents ``q`` matches.
 
     Whoosh's ``docs_for_query`` steps the query's matcher tree document by document, several
@@ -615,47 +667,67 @@ def _query_bits(searcher: Searcher, q: query.Query, size: int) -> int:
     """
     kind = type(q)
     if kind is query.Term:
-        return _term_bits(searcher.reader(), q.fieldname, q.text, size)
+        return bitmap(postings.docs(q.fieldname, q.text), size)
     if kind is query.Or and not getattr(q, "minmatch", 0) and q.subqueries:
         # The title-phrase clause matches a subset of what its words match.
         parts = [sub for sub in q.subqueries if not isinstance(sub, _TitlePhrase)] or q.subqueries
         bits = 0
         for sub in parts:
-            bits |= _query_bits(searcher, sub, size)
+            bits |= _query_bits(searcher, sub, size, postings)
         return bits
     if kind is query.And and q.subqueries:
         bits = -1
         for sub in q.subqueries:
-            bits &= _query_bits(searcher, sub, size)
+            bits &= _query_bits(searcher, sub, size, postings)
             if not bits:
                 break
         return bits
     return bitmap(searcher.docs_for_query(q), size)
 
 
-def _term_bits(reader: Any, fieldname: str, text: Any, size: int) -> int:
-    """The bitmap of the live documents holding one term."""
-    return bitmap(_term_docs(reader, fieldname, text), size)
+def _best(scores: dict[int, float], wanted: int) -> list[int]:
+    """The documents with the ``wanted`` highest scores, and every one that ties with the last
+    of them."""
+    if len(scores) <= wanted:
+        return list(scores)
+    cutoff = heapq.nlargest(wanted, scores.values())[-1]
+    return [doc for doc, score in scores.items() if score >= cutoff]
 
 
-def _term_docs(reader: Any, fieldname: str, text: Any) -> Iterator[int]:
-    """The live documents holding one term, read a block of postings at a time where the
-    segment's matcher is Whoosh's own (W3 codec) and the segment has no deletions."""
-    for segment, offset in reader.leaf_readers():
-        try:
-            matcher = segment.postings(fieldname, text)
-        except TermNotFound:  # not in this segment
-            continue
-        if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
-            while matcher.is_active():
-                if matcher._ids is None:
-                    matcher._read_ids()
-                for doc in matcher._ids:
-                    yield doc + offset
-                matcher._next_block()
-        else:  # deletions (Whoosh wraps the matcher to skip them), another codec...
-            for doc in matcher.all_ids():
-                yield doc + offset
+def _word_scores(searcher: Searcher, q: query.Query, norms: Norms,
+                 postings: Postings) -> dict[int, float] | None:
+    """docnum -> score of every match of a query made of words (terms under ORs and ANDs, as
+    the parser makes of free text), read a term at a time (searchkit/postings.py); None for
+    other queries.
+
+    For one term the scores are Whoosh's own, to the bit. Whoosh sums the terms of an OR or
+    AND in an order of its own (a tree by estimated size, per segment); here they are summed
+    in the query's order, the same for every document, so a sum may differ from Whoosh's in
+    its last bit.
+    """
+    kind = type(q)
+    if kind is query.Term:
+        found = bm25_scores(searcher, norms, postings, q.fieldname, q.text, q.boost)
+        return None if found is None else dict(zip(*found, strict=True))
+    if q.boost != 1.0 or kind not in (query.Or, query.And) or not q.subqueries:
+        return None
+    if kind is query.Or and (q.minmatch or q.scale):
+        return None
+    combined: dict[int, float] | None = None
+    for sub in q.subqueries:
+        scores = _word_scores(searcher, sub, norms, postings)
+        if scores is None:
+            return None
+        if combined is None:
+            combined = scores
+        elif kind is query.Or:
+            get = combined.get
+            for doc, score in scores.items():
+                combined[doc] = get(doc, 0.0) + score
+        else:
+            combined = {doc: score + scores[doc] for doc, score in combined.items()
+                        if doc in scores}
+    return combined
 
 
 class _TitlePhrase(query.Phrase):  # type: ignore[misc]  # Whoosh ships no type hints

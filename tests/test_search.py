@@ -589,3 +589,25 @@ def test_word_match_sets_across_segments_and_deletions(tmp_path: Path) -> None:
             results = index.search(query, limit=ALL)
             assert results.total == len(expected), query
             assert {hit.id for hit in results.hits} == expected, query
+
+
+@pytest.mark.parametrize("text", ["(oil OR gas) AND prices", "opec", "grain AND exports",
+                                  "coffee cocoa sugar", "title:yen OR title:dollar",
+                                  "(oil OR gas*) AND prices", "(oil OR gas) AND price*"])
+def test_reuters_best_matches_are_the_best_of_every_match(reuters_index: tuple[Any, Path],
+                                                          text: str) -> None:
+    """The first page by relevance is the best of every match, as each one scores. Whoosh's
+    top-N collector swaps matchers for leaner ones as its minimum score rises, and left some
+    of the best items of "(oil OR gas) AND prices" out of the first page. Words are scored a
+    term at a time, and queries Whoosh still ranks (prefixes) run without the swapping."""
+    _report, path = reuters_index
+    with SearchIndex.open(path) as index:
+        every = index.search(text, sort="newest", limit=1000)
+        assert 10 < every.total <= 1000
+        newest = {hit.id: rank for rank, hit in enumerate(every.hits)}
+        expected = sorted(every.hits, key=lambda hit: (-hit.score, newest[hit.id]))[:10]
+        for page in (1, 2):
+            found = index.search(text, limit=5, page=page).hits
+            assert [hit.id for hit in found] == [hit.id for hit in expected[5 * page - 5:5 * page]]
+            assert [hit.score for hit in found] == pytest.approx(
+                [hit.score for hit in expected[5 * page - 5:5 * page]], rel=1e-12)

@@ -1,0 +1,74 @@
+"""Postings read in bulk (searchkit/postings.py) against Whoosh's own reading and scoring.
+
+The ranking of word queries, their match sets and related items rest on these: a term's
+documents, its BM25 scores and the field lengths must be exactly what Whoosh's matchers and
+scorer give, over several segments and with deleted items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from whoosh import query
+
+from searchkit import NewsItem, SearchIndex
+from searchkit.postings import Norms, Postings, bm25_scores, field_lengths
+
+WORDS = ["harbour", "storm", "vote", "market", "airship"]
+
+
+@pytest.fixture
+def searcher(tmp_path: Path) -> Iterator[Any]:
+    """The Whoosh searcher of an index of four segments, one with deletions, whose items hold
+    the words of WORDS in every combination, repeated and with texts of different lengths."""
+    texts = {}
+    for k in range(1, 2 ** len(WORDS)):
+        words = [w for bit, w in enumerate(WORDS) if k >> bit & 1]
+        texts[f"n{k}"] = " ".join(words * (1 + k % 3)) + " filler" * (k % 7)
+    with SearchIndex.create(tmp_path / "index") as index:
+        keys = sorted(texts)
+        for start in range(0, len(keys), 8):  # one commit (segment) each
+            index.add_items([NewsItem(id=key, title=f"item {key}", body=texts[key])
+                             for key in keys[start:start + 8]])
+        assert index.remove([key for key in keys[:8] if int(key[1:]) % 3 == 0])
+        reader = index._read()
+        whoosh_searcher = reader._refresh()
+        assert len(whoosh_searcher.reader().leaf_readers()) >= 3
+        assert whoosh_searcher.reader().has_deletions()
+        yield whoosh_searcher
+
+
+@pytest.mark.parametrize("field", ["content", "title"])
+@pytest.mark.parametrize("word", [*WORDS, "item", "filler", "absent"])
+def test_term_postings_and_scores_are_whooshs(searcher: Any, field: str, word: str) -> None:
+    postings = Postings(searcher.reader())
+    expected = searcher.search(query.Term(field, word), limit=None)
+    wanted = {expected.docnum(i): expected.score(i) for i in range(expected.scored_length())}
+
+    assert sorted(postings.docs(field, word)) == list(postings.docs(field, word))
+    assert set(postings.docs(field, word)) == set(wanted)
+    found = bm25_scores(searcher, Norms(), postings, field, word)
+    assert found is not None
+    docs, scores = found
+    assert dict(zip(docs, scores, strict=True)) == wanted  # to the bit
+
+    boosted = bm25_scores(searcher, Norms(), postings, field, word, boost=2.5)
+    expected = searcher.search(query.Term(field, word, boost=2.5), limit=None)
+    assert boosted is not None
+    assert dict(zip(*boosted, strict=True)) == {expected.docnum(i): expected.score(i)
+                                                for i in range(expected.scored_length())}
+
+
+def test_fields_whoosh_does_not_score_with_bm25_are_left_to_whoosh(searcher: Any) -> None:
+    assert bm25_scores(searcher, Norms(), Postings(searcher.reader()), "topic", "x") is None
+
+
+def test_field_lengths_are_whooshs(searcher: Any) -> None:
+    for segment, _offset in searcher.reader().leaf_readers():
+        for field in ("content", "title", "excerpt"):
+            assert field_lengths(segment, field) == [
+                segment.doc_field_length(doc, field, 0) or 0
+                for doc in range(segment.doc_count_all())]
