@@ -2,6 +2,7 @@
 machine, same corpora.
 
     python benchmarks/run.py [--scale N ...] [--repeat R] [--query-repeat Q] [--quick]
+                             [--reuse-builds]
 
 For each scale (default 1: the shared Reuters and BBC archives as they are; N: N distinct copies
 of them, see corpora.py) it measures, for both engines:
@@ -30,6 +31,9 @@ about 10-15 minutes, depending on how fast searchkit builds; ``--quick`` (one bu
 timed query pass) is a smoke run of about a third of that. Larger scales are opt-in and take
 much longer (plain Whoosh builds 210k items at ~160 items/s: over 20 minutes per build; consider
 ``--repeat 1``). Corpora and the last built indexes stay in benchmarks/.data/scale-N/.
+``--reuse-builds`` measures only queries and whole-process searches, on the indexes the scale's
+last run left there, and keeps that run's build and incremental figures: for a change to the
+read side only, which cannot change what a build writes (the README section says so).
 
 Only searchkit's public API is used, so the suite keeps working while the indexer changes.
 """
@@ -344,6 +348,7 @@ class Settings:
     query_repeat: int
     cli_repeat: int
     quick: bool
+    reuse_builds: bool = False
 
 
 def disk_bytes(path: Path) -> int:
@@ -359,7 +364,15 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
     indexes = {name: base / f"index-{name}" for name in ENGINES}
 
     builds: dict[str, list[dict[str, Any]]] = {name: [] for name in ENGINES}
-    for rep in range(settings.build_repeat):
+    incremental: dict[str, list[dict[str, Any]]] = {name: [] for name in ENGINES}
+    reused = None
+    if settings.reuse_builds:
+        reused = _earlier_builds(scale, info, indexes)
+        for name in ENGINES:
+            builds[name] = reused["engines"][name]["build"]["runs"]
+            incremental[name] = reused["engines"][name]["incremental"]["runs"]
+        log(f"scale {scale}: reusing the builds and incremental runs of {reused['run_at']}")
+    for rep in range(0 if reused else settings.build_repeat):
         for name in ENGINES:  # interleaved, so that drift of the machine hits both alike
             shutil.rmtree(indexes[name], ignore_errors=True)
             build_argv = [sys.executable, str(Path(__file__).resolve()), "_child", "build",
@@ -383,13 +396,13 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
                                               "workload": str(WORKLOAD_FILE),
                                               "repeat": settings.query_repeat})
 
-    log("incremental runs: 100 new, 100 changed, 100 deleted files")
     work = base / "work"
     shutil.rmtree(work, ignore_errors=True)
-    corpora.link_tree(corpus, work / "corpus")
-    edits = corpora.apply_incremental_edits(work / "corpus", scale)
-    incremental: dict[str, list[dict[str, Any]]] = {name: [] for name in ENGINES}
-    for rep in range(settings.build_repeat):
+    if not reused:
+        log("incremental runs: 100 new, 100 changed, 100 deleted files")
+        corpora.link_tree(corpus, work / "corpus")
+        edits = corpora.apply_incremental_edits(work / "corpus", scale)
+    for rep in range(0 if reused else settings.build_repeat):
         for name in ENGINES:
             copy = work / f"index-{name}"
             shutil.rmtree(copy, ignore_errors=True)
@@ -418,7 +431,9 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
     return {
         "scale": scale,
         "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "settings": asdict(settings),
+        **({"builds_run_at": reused.get("builds_run_at", reused["run_at"])} if reused else {}),
+        "settings": {**asdict(settings),
+                     **({"build_repeat": reused["settings"]["build_repeat"]} if reused else {})},
         "corpus": asdict(info),
         # Other work on the machine skews every figure: the 1-minute load average before and
         # after the scale's measurements says how quiet it was.
@@ -426,6 +441,19 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
         "engines": {name: summarize(builds[name], incremental[name], queries[name], cli[name],
                                     workload) for name in ENGINES},
     }
+
+
+def _earlier_builds(scale: int, info: corpora.CorpusInfo, indexes: dict[str, Path]) -> dict[str, Any]:
+    """The results of this scale's last run, whose indexes are still in place (``--reuse-builds``)."""
+    try:
+        earlier = json.loads(RESULTS_JSON.read_text())["scales"][str(scale)]
+    except (OSError, ValueError, KeyError):
+        raise SystemExit(f"--reuse-builds: no earlier results for scale {scale} "
+                         f"in {RESULTS_JSON}") from None
+    if earlier["corpus"]["items"] != info.items or not all(p.is_dir() for p in indexes.values()):
+        raise SystemExit(f"--reuse-builds: the indexes of scale {scale}'s last run are gone or "
+                         "were built from another corpus")
+    return earlier
 
 
 def summarize(builds: list[dict[str, Any]], incremental: list[dict[str, Any]],
@@ -589,7 +617,8 @@ def render(data: dict[str, Any]) -> str:
         sources = " + ".join(f"{name} {count:,}" for name, count in corpus["by_source"].items())
         out += [f"### Scale {result['scale']}: {corpus['items']:,} items ({sources}), "
                 f"{corpus['bytes'] / 1e6:.1f} MB of files", "",
-                f"Run {result['run_at']}; builds and incremental runs: median of "
+                f"Run {result['run_at']}"
+                f"{_reuse_note(result)}; builds and incremental runs: median of "
                 f"{st['build_repeat']}; queries: median of {st['query_repeat']} after a warm-up "
                 f"pass; whole process: median of {st['cli_repeat']}"
                 f"{'; `--quick` (a smoke run: few repetitions, noisy)' if st['quick'] else ''}"
@@ -630,6 +659,13 @@ def render(data: dict[str, Any]) -> str:
                 out.append(f"| {label} | {engine_name} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
+
+
+def _reuse_note(result: dict[str, Any]) -> str:
+    if "builds_run_at" not in result:
+        return ""
+    return (f" (queries and whole-process searches; builds and incremental runs from the run "
+            f"of {result['builds_run_at']}, whose indexes were searched)")
 
 
 def write_readme(section: str) -> None:
@@ -681,6 +717,10 @@ def main() -> None:
                         help="timed passes over the query set (default 5, quick 1)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: one build each, one timed query pass")
+    parser.add_argument("--reuse-builds", action="store_true",
+                        help="measure queries and whole-process searches on the indexes the "
+                             "scale's last run built, keeping that run's build and incremental "
+                             "figures (for changes to the read side only)")
     args = parser.parse_args()
     if any(scale < 1 for scale in args.scale):
         parser.error("scales start at 1")
@@ -689,6 +729,7 @@ def main() -> None:
         query_repeat=args.query_repeat or (1 if args.quick else 5),
         cli_repeat=3 if args.quick else 2 * (args.repeat or 3) + 1,
         quick=args.quick,
+        reuse_builds=args.reuse_builds,
     )
     workload = corpora.make_workload()
     WORKLOAD_FILE.parent.mkdir(parents=True, exist_ok=True)

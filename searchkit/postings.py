@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from array import array
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
@@ -24,7 +25,7 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-from .ordering import segment_id
+from .ordering import bitmap, segment_id
 from .schema import NewsBM25
 
 #: Length normalisations kept per (segment, field, average length): a few fields of the
@@ -67,7 +68,12 @@ def term_blocks(segment: Any, fieldname: str, text: Any) -> Iterator[tuple[Seque
 def _w3_blocks(matcher: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
     while matcher.is_active():
         if matcher._ids is None:
-            matcher._read_ids()
+            if matcher._byteids:
+                matcher._read_ids()
+            else:  # document numbers are stored as gaps: Whoosh adds them up in a generator
+                if matcher._data is None:
+                    matcher._read_data()
+                matcher._ids = tuple(accumulate(matcher._data[0]))
         if matcher._weights is None:
             matcher._read_weights()
         yield matcher._ids, matcher._weights
@@ -112,6 +118,13 @@ class Postings:
                 yield from (doc + offset for doc in ids)
             else:
                 yield from ids
+
+    def bits(self, fieldname: str, text: Any) -> int:
+        """The live documents holding the term as a bitmap (see ordering.bitmap)."""
+        bits = 0
+        for segment, offset, ids, _weights in self.segments(fieldname, text):
+            bits |= bitmap(ids, segment.doc_count_all()) << offset
+        return bits
 
 
 def _extend(target: array[Any], values: Sequence[Any]) -> None:

@@ -35,10 +35,10 @@ from operator import neg
 from typing import Any
 
 from whoosh import query
-from whoosh.reading import TermNotFound
 
 from .models import NewsItem, Provider, RelatedHit
-from .schema import BM25_B, BM25_K1, WORD_PATTERN, normalize_value
+from .postings import Norms, Postings, bm25_scores
+from .schema import WORD_PATTERN, normalize_value, probabilistic_idf
 
 #: How many key terms describe an item's content: its words with the highest tf-idf that occur
 #: in at least one other item (Lucene's MoreLikeThis uses 25 too). More terms cost time (their
@@ -130,8 +130,9 @@ def similar(searcher: Any, docnum: int, item: NewsItem, *, count: int) -> list[t
        item has, and weighing at least ``MIN_KEY_TERM_WEIGHT`` of the first one) are scored
        with the index's BM25 on ``content``, each weighted by its tf-idf, and multiplied by
        ``1 + TOPIC_WEIGHT`` for items that share a topic with the item, as in the ranking; the
-       best ``max(CANDIDATES, count)`` items are kept. Each term's BM25 scores are read from
-       its postings directly, several times faster than a Whoosh ``Or`` query of the terms.
+       best ``max(CANDIDATES, count)`` items are kept. Each term's BM25 scores are computed
+       from its postings a block at a time (searchkit/postings.py), several times faster
+       than a Whoosh ``Or`` query of the terms.
     2. Ranking: the cosine similarity between the tf-idf vectors of the item's and the
        candidate's words (title, excerpt and body, analysed as in the index), multiplied by
        ``1 + TOPIC_WEIGHT`` when they share a topic and by ``1 + TIME_WEIGHT * closeness``
@@ -191,33 +192,6 @@ def _gather(searcher: Any, cache: _ReaderCache, key_terms: list[tuple[float, str
     return gathered
 
 
-def _term_scores(searcher: Any, cache: _ReaderCache, term: str) -> tuple[array[int], array[float]]:
-    """The documents that have ``term`` in ``content``, and the term's BM25 score in each.
-
-    The index's BM25 (schema.NewsBM25, whose idf ``searcher.idf`` gives), computed here from
-    each segment's postings and cached field lengths: a Whoosh scorer reads each document's
-    length through several layers of calls.
-    """
-    average = searcher.avg_field_length("content") or 1
-    base = BM25_K1 * (1 - BM25_B)
-    per_length = BM25_K1 * BM25_B / average
-    scale = searcher.idf("content", term) * (BM25_K1 + 1)
-    docs, scores = array("I"), array("d")
-    for segment, (leaf, offset) in enumerate(searcher.reader().leaf_readers()):
-        try:
-            matcher = leaf.postings("content", term)
-        except TermNotFound:  # not in this segment
-            continue
-        lengths = cache.field_lengths(segment, leaf)
-        while matcher.is_active():
-            doc = matcher.id()
-            tf = matcher.weight()
-            docs.append(doc + offset)
-            scores.append(scale * tf / (tf + base + per_length * lengths[doc]))
-            matcher.next()
-    return docs, scores
-
-
 @dataclass(frozen=True)
 class _Record:
     """What the ranking needs of an item: its words' text, topics (normalised) and time."""
@@ -264,7 +238,7 @@ def _reader_cache(searcher: Any) -> _ReaderCache:
     with _CACHES_LOCK:
         cache = _CACHES.get(reader)
         if cache is None:
-            cache = _CACHES[reader] = _ReaderCache(searcher.doc_count_all())
+            cache = _CACHES[reader] = _ReaderCache(searcher.doc_count())
     return cache
 
 
@@ -273,8 +247,9 @@ class _ReaderCache:
 
     A reader never changes (a commit or a rebuild gives a new one), so nothing here goes stale.
     Kept: document frequencies and idf over ``content``, each distinct word's analysis, each
-    segment's ``content`` lengths, the documents of each topic, and, for the most recently used
-    ones, terms' BM25 scores (``SCORE_CACHE_SIZE``) and items' vectors (``VECTOR_CACHE_SIZE``).
+    segment's ``content`` length normalisation, the documents of each topic, and, for the most
+    recently used ones, terms' BM25 scores (``SCORE_CACHE_SIZE``) and items' vectors
+    (``VECTOR_CACHE_SIZE``).
     It holds no reference to the reader, which would keep it alive (``_reader_cache``). Plain
     dicts are filled without a lock: a race only computes a value twice.
     """
@@ -284,7 +259,7 @@ class _ReaderCache:
         self._freq: dict[str, int] = {}
         self._idf: dict[str, float] = {}
         self._terms: dict[str, tuple[str, ...]] = {}
-        self._lengths: dict[int, array[int]] = {}
+        self._norms = Norms()
         self._topics: dict[str, frozenset[int]] = {}
         self._lock = threading.Lock()
         self._scores: OrderedDict[str, tuple[array[int], array[float]]] = OrderedDict()
@@ -303,21 +278,12 @@ class _ReaderCache:
         idf = self._idf.get(term)
         if idf is None:
             freq = self.frequency(searcher, term)
-            idf = self._idf[term] = math.log(1 + (self._total - freq + 0.5) / (freq + 0.5))
+            idf = self._idf[term] = probabilistic_idf(self._total, freq)
         return idf
 
     def shared(self, searcher: Any, term: str) -> bool:
         """Whether some item other than the one the term comes from has it."""
         return self.frequency(searcher, term) >= 2
-
-    def field_lengths(self, segment: int, leaf: Any) -> array[int]:
-        """``content`` length of each document of the reader's ``segment``-th segment."""
-        lengths = self._lengths.get(segment)
-        if lengths is None:
-            lengths = self._lengths[segment] = array(
-                "I", (leaf.doc_field_length(doc, "content", 0) or 0
-                      for doc in range(leaf.doc_count_all())))
-        return lengths
 
     def topic_docs(self, searcher: Any, topics: frozenset[str]) -> set[int]:
         """The documents that have at least one of ``topics``."""
@@ -336,7 +302,8 @@ class _ReaderCache:
             if found is not None:
                 self._scores.move_to_end(term)
                 return found
-        found = _term_scores(searcher, self, term)
+        found = bm25_scores(searcher, self._norms, Postings(searcher.reader()), "content", term)
+        assert found is not None  # content is scored with BM25
         with self._lock:
             if term not in self._scores:
                 self._scores[term] = found

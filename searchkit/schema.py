@@ -220,9 +220,12 @@ class NewsBM25(scoring.BM25F):  # type: ignore[misc]
         if not PROBABILISTIC_IDF:
             return float(super().idf(searcher, fieldname, text))
         parent = searcher.get_parent()
-        n = parent.doc_frequency(fieldname, text)
-        total = parent.doc_count()
-        return math.log(1 + (total - n + 0.5) / (n + 0.5))
+        return probabilistic_idf(parent.doc_count(), parent.doc_frequency(fieldname, text))
+
+
+def probabilistic_idf(total: int, frequency: int) -> float:
+    """``log(1 + (N - n + 0.5) / (n + 0.5))`` for a term in ``frequency`` of ``total`` items."""
+    return math.log(1 + (total - frequency + 0.5) / (frequency + 0.5))
 
 
 def make_weighting() -> scoring.WeightingModel:

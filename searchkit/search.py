@@ -667,7 +667,7 @@ def _query_bits(searcher: Searcher, q: query.Query, size: int, postings: Posting
     """
     kind = type(q)
     if kind is query.Term:
-        return bitmap(postings.docs(q.fieldname, q.text), size)
+        return postings.bits(q.fieldname, q.text)
     if kind is query.Or and not getattr(q, "minmatch", 0) and q.subqueries:
         # The title-phrase clause matches a subset of what its words match.
         parts = [sub for sub in q.subqueries if not isinstance(sub, _TitlePhrase)] or q.subqueries
