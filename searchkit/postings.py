@@ -34,6 +34,11 @@ NORMS_CACHE_SIZE = 64
 
 _LENGTHS = [byte_to_length(byte) for byte in range(256)]
 
+#: What is read of a W3 postings matcher (the default codec of Whoosh 2.7.4, its last release):
+#: any other matcher is read one posting at a time.
+_W3_MATCHER = ("_ids", "_weights", "_data", "_byteids", "_read_data", "_read_ids",
+               "_read_weights", "_next_block")
+
 
 def term_blocks(segment: Any, fieldname: str, text: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
     """(document numbers, term frequencies) of one term in one segment, a block at a time,
@@ -47,8 +52,7 @@ def term_blocks(segment: Any, fieldname: str, text: Any) -> Iterator[tuple[Seque
         # Whoosh's way of leaving out a segment's deleted documents
         deleted = frozenset(matcher._ids)
         matcher = matcher.child
-    if not (hasattr(matcher, "_read_ids") and hasattr(matcher, "_read_weights")
-            and hasattr(matcher, "_next_block")):  # not Whoosh's W3 codec: one at a time
+    if not all(hasattr(matcher, name) for name in _W3_MATCHER):  # another codec: one at a time
         all_ids: list[int] = []
         all_weights: list[float] = []
         while matcher.is_active():
