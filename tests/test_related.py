@@ -504,3 +504,28 @@ def test_cli_related_without_an_index(tmp_path: Path) -> None:
     assert result.code == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("Error: ")
+
+
+def test_a_key_term_brings_the_items_where_it_scores_highest(related_index: SearchIndex,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each key term counts for its TERM_CANDIDATES best items only (the cost of a lookup
+    # would grow with the corpus otherwise): those are the items where its BM25 score is
+    # highest, and they are all of them when fewer hold it.
+    from searchkit.postings import Norms, Postings, bm25_scores
+
+    monkeypatch.setattr(related_module, "TERM_CANDIDATES", 2)
+    searcher = related_index._read()._refresh()
+    cache = related_module._ReaderCache(searcher.doc_count())
+    cut = 0
+    for term in ("wheat", "drought", "farmer", "soil", "yield"):
+        every = bm25_scores(searcher, Norms(), Postings(searcher.reader()), "content", term)
+        assert every is not None and len(every[0]) > 0
+        scores = dict(zip(*every, strict=True))
+        docs, kept = cache.term_scores(searcher, term)
+        assert list(docs) == sorted(docs)
+        assert len(docs) == min(2, len(scores))
+        assert [scores[doc] for doc in docs] == list(kept)
+        left_out = [score for doc, score in scores.items() if doc not in set(docs)]
+        assert all(score <= min(kept) for score in left_out)
+        cut += bool(left_out)
+    assert cut >= 2  # the test corpus has terms in more items than are kept
