@@ -371,7 +371,8 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
         for name in ENGINES:
             builds[name] = reused["engines"][name]["build"]["runs"]
             incremental[name] = reused["engines"][name]["incremental"]["runs"]
-        log(f"scale {scale}: reusing the builds and incremental runs of {reused['run_at']}")
+        log(f"scale {scale}: reusing the builds and incremental runs of "
+            f"{reused.get('builds_run_at', reused['run_at'])}")
     for rep in range(0 if reused else settings.build_repeat):
         for name in ENGINES:  # interleaved, so that drift of the machine hits both alike
             shutil.rmtree(indexes[name], ignore_errors=True)

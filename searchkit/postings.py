@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 from typing import Any
@@ -131,6 +132,19 @@ class Postings:
         return bits
 
 
+def _pick(ids: array[int], weights: array[float], offset: int,
+          only: Sequence[int]) -> tuple[list[int], list[float]]:
+    """The postings of a segment's ``ids`` (ascending) that are among the reader-wide ``only``."""
+    picked_ids, picked_weights = [], []
+    end = offset + (ids[-1] + 1 if ids else 0)
+    for doc in only[bisect_left(only, offset):bisect_left(only, end)]:
+        i = bisect_left(ids, doc - offset)
+        if i < len(ids) and ids[i] == doc - offset:
+            picked_ids.append(ids[i])
+            picked_weights.append(weights[i])
+    return picked_ids, picked_weights
+
+
 def _extend(target: array[Any], values: Sequence[Any]) -> None:
     if isinstance(values, array) and values.typecode != target.typecode:
         values = values.tolist()
@@ -185,10 +199,12 @@ def bm25_parameters(searcher: Any, fieldname: str) -> tuple[float, float] | None
 
 
 def bm25_scores(searcher: Any, norms: Norms, postings: Postings, fieldname: str, text: Any,
-                boost: float = 1.0) -> tuple[array[int], array[float]] | None:
+                boost: float = 1.0, only: Sequence[int] | None = None
+                ) -> tuple[array[int], array[float]] | None:
     """The live documents (reader-wide numbers, ascending) that hold ``text`` in ``fieldname``
     and the term's BM25 score in each, times ``boost``: what a Whoosh ``Term`` query scores
-    them. None when Whoosh would not score the field with BM25 (``bm25_parameters``)."""
+    them; with ``only`` (ascending), those of these documents only. None when Whoosh would not
+    score the field with BM25 (``bm25_parameters``)."""
     parameters = bm25_parameters(searcher, fieldname)
     if parameters is None:
         return None
@@ -202,6 +218,8 @@ def bm25_scores(searcher: Any, norms: Norms, postings: Postings, fieldname: str,
     k1_plus_1 = k1 + 1
     docs, scores = array("I"), array("d")
     for segment, offset, ids, weights in postings.segments(fieldname, text):
+        if only is not None:
+            ids, weights = _pick(ids, weights, offset, only)
         norm = norms.get(segment, fieldname, average, b, k1)
         # whoosh.scoring.bm25: idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
         scores.extend([idf * ((tf * k1_plus_1) / (tf + norm[doc]))

@@ -350,7 +350,7 @@ class Reader:
             else:
                 docs = self._orders.top(searcher.reader(), sort, matches.all(), matches.total,
                                         wanted)
-                ranked = self._with_scores(searcher, parsed, docs)
+                ranked = self._page_scores(searcher, parsed, postings, docs)
             terms = self._highlight_terms(parsed, searcher)
             hits = tuple(self._hit(searcher.stored_fields(doc), score, terms)
                          for doc, score in ranked[(page - 1) * limit:wanted])
@@ -428,6 +428,22 @@ class Reader:
             scored = [(results.docnum(i), results.score(i) or 0.0)
                       for i in range(results.scored_length())]
         return scored
+
+    def _page_scores(self, searcher: Searcher, parsed: query.Query, postings: Postings,
+                     docs: list[int]) -> list[tuple[int, float]]:
+        """Relevance scores of a page of documents sorted by a field, as ``_by_relevance``
+        scores them: every item scores the same for a match-all query (Whoosh's matcher would
+        list every document to say so), and a query made of words is scored a term at a time
+        from the postings its match set read, the title-phrase bonus added."""
+        if type(parsed) is query.Every:
+            return [(doc, float(parsed.boost or 1.0)) for doc in docs]
+        bonus = _title_phrase_clause(parsed)
+        words = query.Or(parsed.subqueries[:-1]) if bonus is not None else parsed
+        scores = _word_scores(searcher, words, self._norms, postings, sorted(docs)) if docs else None
+        if scores is None:
+            return self._with_scores(searcher, parsed, docs)
+        extra = dict(self._with_scores(searcher, bonus, docs)) if bonus is not None else {}
+        return [(doc, scores.get(doc, 0.0) + extra.get(doc, 0.0)) for doc in docs]
 
     @staticmethod
     def _with_scores(searcher: Searcher, parsed: query.Query,
@@ -694,11 +710,11 @@ def _best(scores: dict[int, float], wanted: int) -> list[int]:
     return [doc for doc, score in scores.items() if score >= cutoff]
 
 
-def _word_scores(searcher: Searcher, q: query.Query, norms: Norms,
-                 postings: Postings) -> dict[int, float] | None:
+def _word_scores(searcher: Searcher, q: query.Query, norms: Norms, postings: Postings,
+                 only: Sequence[int] | None = None) -> dict[int, float] | None:
     """docnum -> score of every match of a query made of words (terms under ORs and ANDs, as
     the parser makes of free text), read a term at a time (searchkit/postings.py); None for
-    other queries.
+    other queries. With ``only`` (ascending), the scores of those documents only.
 
     For one term the scores are Whoosh's own, to the bit. Whoosh sums the terms of an OR or
     AND in an order of its own (a tree by estimated size, per segment); here they are summed
@@ -707,7 +723,7 @@ def _word_scores(searcher: Searcher, q: query.Query, norms: Norms,
     """
     kind = type(q)
     if kind is query.Term:
-        found = bm25_scores(searcher, norms, postings, q.fieldname, q.text, q.boost)
+        found = bm25_scores(searcher, norms, postings, q.fieldname, q.text, q.boost, only)
         return None if found is None else dict(zip(*found, strict=True))
     if q.boost != 1.0 or kind not in (query.Or, query.And) or not q.subqueries:
         return None
@@ -715,7 +731,7 @@ def _word_scores(searcher: Searcher, q: query.Query, norms: Norms,
         return None
     combined: dict[int, float] | None = None
     for sub in q.subqueries:
-        scores = _word_scores(searcher, sub, norms, postings)
+        scores = _word_scores(searcher, sub, norms, postings, only)
         if scores is None:
             return None
         if combined is None:

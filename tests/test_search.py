@@ -611,3 +611,16 @@ def test_reuters_best_matches_are_the_best_of_every_match(reuters_index: tuple[A
             assert [hit.id for hit in found] == [hit.id for hit in expected[5 * page - 5:5 * page]]
             assert [hit.score for hit in found] == pytest.approx(
                 [hit.score for hit in expected[5 * page - 5:5 * page]], rel=1e-12)
+
+
+@pytest.mark.parametrize("query", ["facial recognition", "election", "climate OR glaciers",
+                                   "court AND rules", "recogni*", '"facial recognition"'])
+@pytest.mark.parametrize("sort", ["newest", "oldest", "quality", "heat"])
+def test_a_hit_scores_the_same_whatever_the_order(index: SearchIndex, query: str,
+                                                  sort: str) -> None:
+    by_relevance = {hit.id: hit.score for hit in index.search(query, limit=ALL).hits}
+    assert by_relevance
+    sorted_hits = index.search(query, sort=sort, limit=ALL).hits
+    assert {hit.id: hit.score for hit in sorted_hits} == by_relevance
+    page = index.search(query, sort=sort, limit=2, page=2).hits
+    assert [(hit.id, hit.score) for hit in page] == [(h.id, h.score) for h in sorted_hits[2:4]]
