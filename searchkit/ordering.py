@@ -108,7 +108,7 @@ class OrderCache:
             # The id breaks ties of dates; read (from the stored fields: opening the id column
             # reads an offset per document) only where two dates are the same.
             ident = reader.stored_fields(doc)["id"] if shared[date] > 1 else ""
-            keys[doc] = (date == 0, -date, ident, doc)
+            keys[doc] = _newest_key(date, ident, doc)
         return keys.__getitem__
 
     def top(self, reader: Any, sort: str, matched: int, total: int, count: int) -> list[int]:
@@ -136,7 +136,7 @@ def _compute_order(reader: Any, sort: str) -> list[int]:
         ids = segment.column_reader("id")
         dates = segment_values(segment, "published_at")
         if sort == "newest":
-            keyed += [(d == 0, -d, ids[n], offset + n) for n, d in enumerate(dates)]
+            keyed += [_newest_key(d, ids[n], offset + n) for n, d in enumerate(dates)]
         elif sort == "oldest":
             keyed += [(d == 0, d, ids[n], offset + n) for n, d in enumerate(dates)]
         else:
@@ -145,6 +145,12 @@ def _compute_order(reader: Any, sort: str) -> list[int]:
                       for n, v in enumerate(values)]
     keyed.sort()
     return [entry[-1] for entry in keyed]
+
+
+def _newest_key(date: int, ident: str, docnum: int) -> tuple[bool, int, str, int]:
+    """The "newest" order of a document with raw date ``date`` (0: undated, last) and ``ident``:
+    ties of dates by id, then by document number."""
+    return (date == 0, -date, ident, docnum)
 
 
 def raw_values(reader: Any, field: str, docs: Iterable[int]) -> dict[int, int]:

@@ -531,7 +531,7 @@ class Reader:
             oldest = newest = None
             reader = searcher.reader()
             if reader.doc_count():
-                dates = [d for d in _column_values(searcher, "published_at") if d is not None]
+                dates = _dates(searcher)
                 if dates:
                     oldest, newest = min(dates), max(dates)
             size = sum(p.stat().st_size for p in self._gen.iterdir() if p.is_file())
@@ -839,30 +839,21 @@ def _shorten(text: str, limit: int) -> str:
     return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def _column_values(searcher: Searcher, field: str) -> list[Any]:
-    """The field's column value of every item, None where the item has no value.
+def _dates(searcher: Searcher) -> list[datetime]:
+    """The publication time of every live item that has one (UTC).
 
-    Raw values are compared with the column's default before translating: the default of an
-    undated item is not a representable datetime.
+    Raw values are compared with the column's "no date" values before translating: the
+    default of an undated item is not a representable datetime.
     """
-    values: list[Any] = []
-    field_obj = searcher.schema[field]
-    missing = {field_obj.column_type.default_value()}
-    if field == "published_at":
-        missing |= _undated_values(searcher.schema)
+    field = searcher.schema["published_at"]
+    missing = _undated_values(searcher.schema)
+    dates = []
     for segment, _offset in searcher.reader().leaf_readers():
-        if not segment.has_column(field):
-            continue
-        column = segment.column_reader(field, translate=False)
+        raw = segment_values(segment, "published_at")
         for docnum in segment.all_doc_ids():
-            raw = column[docnum]
-            if raw is None or raw in missing:
-                values.append(None)
-                continue
-            value = field_obj.from_column_value(raw)
-            values.append(value.replace(tzinfo=timezone.utc) if isinstance(value, datetime)
-                          else value)
-    return values
+            if raw[docnum] not in missing:
+                dates.append(field.from_column_value(raw[docnum]).replace(tzinfo=timezone.utc))
+    return dates
 
 
 def normalize_sequence(values: str | Sequence[str] | None) -> tuple[str, ...]:
