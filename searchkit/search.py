@@ -75,6 +75,10 @@ TIE_MARGIN = 5
 #: (see Reader._by_relevance); more, and it scores every match in one pass.
 MAX_PHRASE_RESCORE = 500
 
+#: Up to this many matches, a query that is not made of words alone (a phrase, a prefix) is
+#: ranked by scoring each match rather than by Whoosh's collector (see Reader._by_relevance).
+SCORE_EACH_MATCH = 1000
+
 #: Filter bitmaps kept per index state (filters repeat: topics, providers, quality...).
 FILTER_CACHE_SIZE = 64
 
@@ -370,12 +374,15 @@ class Reader:
         a block of postings here. The optional title-phrase clause is scored apart, by
         Whoosh, for the items whose title has the phrase, and added to their scores.
 
-        Other queries are ranked by Whoosh. One with the title-phrase clause (words and a
-        prefix, say) is ranked in two steps: the best matches of its words alone, plus the
-        few items whose title has the phrase, are rescored with the whole query. That is
-        exact: an item without the phrase scores the same either way, and only the best of
-        the words alone can beat ``wanted`` others; and it lets Whoosh skip blocks of
-        postings, which the phrase clause stops (it cannot tell how high it may score).
+        Other queries are ranked by Whoosh. With at most ``SCORE_EACH_MATCH`` matches, Whoosh
+        scores each of them, found from the match set: its collector would walk the query's
+        matchers again (for a phrase, through every item that holds its words). With more, a
+        query with the title-phrase clause (words and a prefix, say) is ranked in two steps:
+        the best matches of its words alone, plus the few items whose title has the phrase,
+        are rescored with the whole query. That is exact: an item without the phrase scores
+        the same either way, and only the best of the words alone can beat ``wanted`` others;
+        and it lets Whoosh skip blocks of postings, which the phrase clause stops (it cannot
+        tell how high it may score).
         """
         allowed = matches.allowed()
         bonus = _title_phrase_clause(parsed)
@@ -390,6 +397,9 @@ class Reader:
                            if allowed is None or allowed(doc)]
                 for doc, extra in self._with_scores(searcher, bonus, phrased):
                     scores[doc] = scores.get(doc, 0.0) + extra
+            scored = [(doc, scores[doc]) for doc in _best(scores, wanted)]
+        elif matches.total <= SCORE_EACH_MATCH:
+            scores = dict(self._with_scores(searcher, parsed, positions(matches.all())))
             scored = [(doc, scores[doc]) for doc in _best(scores, wanted)]
         elif bonus is not None:
             phrased = [doc for doc in searcher.docs_for_query(bonus)
