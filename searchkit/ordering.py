@@ -177,8 +177,13 @@ def segment_values(segment: Any, field: str) -> list[int]:
     size = segment.doc_count_all()
     if not segment.has_column(field):
         return [0] * size
-    column = segment.column_reader(field, translate=False)
-    if isinstance(column, NumericColumn.Reader):  # read as one array, not a value at a time
+    return column_values(segment.column_reader(field, translate=False), size)
+
+
+def column_values(column: Any, size: int) -> list[int]:
+    """The raw values of the first ``size`` documents in a Whoosh column reader: a numeric
+    column is read as one array, any other a value at a time."""
+    if isinstance(column, NumericColumn.Reader):
         stored = min(column._count, size)
         values = array(column._typecode, column._dbfile.get(column._basepos,
                                                             stored * column._fixedlen))

@@ -26,7 +26,7 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-from .ordering import bitmap, segment_id
+from .ordering import bitmap, column_values, segment_id
 from .schema import NewsBM25
 
 #: Length normalisations kept per (segment, field, average length): a few fields of the
@@ -116,14 +116,6 @@ class Postings:
             self._read[key] = found
         return found
 
-    def docs(self, fieldname: str, text: Any) -> Iterator[int]:
-        """The live documents (reader-wide numbers) holding the term, ascending."""
-        for _segment, offset, ids, _weights in self.segments(fieldname, text):
-            if offset:
-                yield from (doc + offset for doc in ids)
-            else:
-                yield from ids
-
     def bits(self, fieldname: str, text: Any) -> int:
         """The live documents holding the term as a bitmap (see ordering.bitmap)."""
         bits = 0
@@ -158,10 +150,8 @@ def field_lengths(segment: Any, fieldname: str) -> list[int]:
     perdoc = getattr(segment, "_perdoc", None)
     column = (perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
               if perdoc is not None and hasattr(perdoc, "_cached_reader") else None)
-    if column is not None and hasattr(column, "_dbfile") and column._fixedlen == 1:
-        stored = min(column._count, count)
-        raw = column._dbfile.get(column._basepos, stored)
-        return [_LENGTHS[byte] for byte in raw] + [0] * (count - stored)
+    if column is not None:  # a column of length bytes (0: none)
+        return [_LENGTHS[byte] for byte in column_values(column, count)]
     return [segment.doc_field_length(doc, fieldname, 0) or 0 for doc in range(count)]
 
 

@@ -71,9 +71,6 @@ REFRESH_ATTEMPTS = 5
 
 #: Hits fetched beyond the page to order ties in score by date.
 TIE_MARGIN = 5
-#: Up to this many items with the query's words as a title phrase, ranking rescores them
-#: (see Reader._by_relevance); more, and it scores every match in one pass.
-MAX_PHRASE_RESCORE = 500
 
 #: Up to this many matches, a query that is not made of words alone (a phrase, a prefix) is
 #: ranked by scoring each match rather than by Whoosh's collector (see Reader._by_relevance).
@@ -374,21 +371,15 @@ class Reader:
         a block of postings here. The optional title-phrase clause is scored apart, by
         Whoosh, for the items whose title has the phrase, and added to their scores.
 
-        Other queries are ranked by Whoosh. With at most ``SCORE_EACH_MATCH`` matches, Whoosh
-        scores each of them, found from the match set: its collector would walk the query's
-        matchers again (for a phrase, through every item that holds its words). With more, a
-        query with the title-phrase clause (words and a prefix, say) is ranked in two steps:
-        the best matches of its words alone, plus the few items whose title has the phrase,
-        are rescored with the whole query. That is exact: an item without the phrase scores
-        the same either way, and only the best of the words alone can beat ``wanted`` others;
-        and it lets Whoosh skip blocks of postings, which the phrase clause stops (it cannot
-        tell how high it may score).
+        Other queries (phrases, prefixes, fuzzy terms: never with the title-phrase clause,
+        which is added to plain words only) are ranked by Whoosh. With at most
+        ``SCORE_EACH_MATCH`` matches, Whoosh scores each of them, found from the match set: its
+        collector would walk the query's matchers again (for a phrase, through every item that
+        holds its words). With more, its collector ranks them (``_whoosh_top``).
         """
         allowed = matches.allowed()
-        bonus = _title_phrase_clause(parsed)
-        words = query.Or(parsed.subqueries[:-1]) if bonus is not None else parsed
+        words, bonus = _split_title_phrase(parsed)
         scores = _word_scores(searcher, words, self._norms, postings)
-        scored = None
         if scores is not None:
             if allowed is not None:
                 scores = {doc: score for doc, score in scores.items() if allowed(doc)}
@@ -401,14 +392,7 @@ class Reader:
         elif matches.total <= SCORE_EACH_MATCH:
             scores = dict(self._with_scores(searcher, parsed, positions(matches.all())))
             scored = [(doc, scores[doc]) for doc in _best(scores, wanted)]
-        elif bonus is not None:
-            phrased = [doc for doc in searcher.docs_for_query(bonus)
-                       if allowed is None or allowed(doc)]
-            if len(phrased) <= MAX_PHRASE_RESCORE:
-                best = {doc for doc, _ in self._whoosh_top(searcher, words, matches.filter_set(),
-                                                           wanted)}
-                scored = self._with_scores(searcher, parsed, sorted(best.union(phrased)))
-        if scored is None:
+        else:
             scored = self._whoosh_top(searcher, parsed, matches.filter_set(), wanted)
         scored.sort(key=lambda pair: -pair[1])
         if len({score for _doc, score in scored}) < len(scored):  # ties: newest first
@@ -447,8 +431,7 @@ class Reader:
         from the postings its match set read, the title-phrase bonus added."""
         if type(parsed) is query.Every:
             return [(doc, float(parsed.boost or 1.0)) for doc in docs]
-        bonus = _title_phrase_clause(parsed)
-        words = query.Or(parsed.subqueries[:-1]) if bonus is not None else parsed
+        words, bonus = _split_title_phrase(parsed)
         scores = _word_scores(searcher, words, self._norms, postings, sorted(docs)) if docs else None
         if scores is None:
             return self._with_scores(searcher, parsed, docs)
@@ -760,11 +743,12 @@ class _TitlePhrase(query.Phrase):  # type: ignore[misc]  # Whoosh ships no type 
     """The optional title-phrase clause ``_with_title_phrase`` adds (ranking treats it apart)."""
 
 
-def _title_phrase_clause(q: query.Query) -> query.Phrase | None:
-    """The title-phrase clause ``_with_title_phrase`` added to ``q``, if it added one."""
+def _split_title_phrase(q: query.Query) -> tuple[query.Query, query.Phrase | None]:
+    """``q`` without the title-phrase clause ``_with_title_phrase`` added, and the clause (None
+    when it added none)."""
     if isinstance(q, query.Or) and q.subqueries and isinstance(q.subqueries[-1], _TitlePhrase):
-        return q.subqueries[-1]
-    return None
+        return query.Or(q.subqueries[:-1]), q.subqueries[-1]
+    return q, None
 
 
 def _with_title_phrase(q: query.Query) -> query.Query:
