@@ -5,7 +5,8 @@
 Takes the first N files (sorted by name, default 5,000) of the scale-1 corpus (built by
 benchmarks/run.py; the Reuters corpus if it is missing), hard-links them into a temporary corpus
 and builds an index of them in one process under cProfile: searchkit with its parallel paths
-turned off (so the profile sees parsing, analysis and writing in one place), the baseline as
+turned off (so the profile sees parsing, analysis and writing in one place) and with the block
+segment writer its writer processes use (searchkit/segment.py), the baseline as
 benchmarks/baseline.py does. Prints the share of the build in each phase and the functions with
 the most time of their own.
 
@@ -49,8 +50,15 @@ PHASES = (
 )
 
 
+#: The block segment writer's functions that write the segment (the rest of it is indexing).
+SEGMENT_COMMIT = {"_encode_block", "_flush_segment", "write", "spill", "put", "get", "flush",
+                  "add_stats"}
+
+
 def phase_of(key: tuple[str, int, str]) -> str:
     filename, line, name = key
+    if filename.endswith("searchkit/segment.py"):
+        return "commit" if name in SEGMENT_COMMIT else "indexing"
     text = f"{filename}:{line}({name})"
     for phase, marks in PHASES:
         if any(mark in text for mark in marks):
@@ -71,8 +79,12 @@ def sample_corpus(items: int, target: Path) -> Path:
 
 def build_searchkit(corpus: Path, index_dir: Path) -> None:
     from searchkit import SearchIndex, indexer
+    from searchkit.segment import BlockSegmentWriter
 
-    indexer.PARALLEL_THRESHOLD = 10**9  # one process: the profile sees every phase
+    # One process, so that the profile sees every phase, writing with what a writer process
+    # of a large run writes with.
+    indexer.PARALLEL_THRESHOLD = 10**9
+    indexer._open_writer = lambda ix, files: BlockSegmentWriter(ix, compound=False)
     with SearchIndex.create(index_dir) as index:
         report = index.update(corpus)
     assert report.ok, report.errors

@@ -29,6 +29,7 @@ from whoosh.writing import IndexWriter, SegmentWriter
 from .errors import CorpusError, DocumentError, IndexCorruptError, IndexWriteError
 from .models import Duplicate, FileError, IndexReport, NewsItem
 from .schema import SCHEMA_VERSION, item_document
+from .segment import BlockSegmentWriter
 from .store import IndexLocation, create_whoosh, open_whoosh
 
 #: Called with (files done, files to do) while an indexing run reads files.
@@ -350,7 +351,9 @@ class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no t
     writes them as one segment, and sends back the segment and what became of each file.
 
     Files, not parsed items, travel between the processes: nothing is pickled twice and the
-    parent never holds the corpus in memory.
+    parent never holds the corpus in memory. The segment is written by
+    :class:`~searchkit.segment.BlockSegmentWriter` (Whoosh's format, about twice as fast as
+    Whoosh's own writer); it never merges, which a writer process has no need to.
     """
 
     parent = 0
@@ -361,7 +364,7 @@ class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no t
         outcomes: list[_Outcome] = []
         try:
             ix = self.storage.open_index(self.indexname)
-            writer = SegmentWriter(ix, _lk=False, **self.kwargs)
+            writer = BlockSegmentWriter(ix, _lk=False, **self.kwargs)
             while (jobs := self.jobqueue.get()) is not None:
                 for job in jobs:
                     outcomes.append(_index_file(writer, job))

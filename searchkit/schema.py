@@ -99,6 +99,24 @@ class NewsAnalyzer(Tokenizer):  # type: ignore[misc]  # Whoosh ships no type hin
         self._cache[word] = result
         return result
 
+    def positions(self, value: str) -> tuple[dict[str, list[int]], int]:
+        """Each stem of ``value`` with its positions, and the number of positions: what
+        ``__call__`` gives with ``positions=True``, without a token object per word."""
+        cache = self._cache
+        found: dict[str, list[int]] = {}
+        pos = 0
+        for word in _WORD.findall(value):
+            stem = cache[word] if word in cache else self._analyse(word)
+            if stem is None:
+                continue
+            poses = found.get(stem)
+            if poses is None:
+                found[stem] = [pos]
+            else:
+                poses.append(pos)
+            pos += 1
+        return found, pos
+
     def __call__(self, value: str, positions: bool = False, chars: bool = False,
                  keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
                  start_char: int = 0, tokenize: bool = True, mode: str = "",

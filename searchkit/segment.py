@@ -1,0 +1,309 @@
+"""A segment writer that buffers postings per term and writes them a block at a time.
+
+Whoosh's ``SegmentWriter`` sends every posting through a sorting pool (a tuple, a size estimate
+and a sort key per posting), sorts them all at commit, and hands them one by one to its
+postings writer, which looks each item's field length up again and checks and appends it
+posting by posting. Those per-posting Python calls were about half of a build's time
+(benchmarks/README.md). This writer keeps each term's postings in a list as documents arrive (an
+item's documents arrive in document order, so nothing needs sorting but the terms), turns each
+full list of 128 postings into Whoosh's block format at once, and at the end writes the terms
+in order. The files are Whoosh's own format (codec ``W3``), byte for byte what Whoosh's writer
+writes for the same documents (tests/test_segment.py), so readers, merges and searches are
+Whoosh's.
+
+The full-text fields analysed by :class:`~searchkit.schema.NewsAnalyzer` with positions are
+tokenised straight into per-word position lists, without Whoosh's token objects; every other
+field goes through Whoosh's own ``field.index``.
+
+It writes new segments only: it cannot take postings from other segments (Whoosh's merges), so
+it suits writers that do not merge, such as the writer processes of a large indexing run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zlib
+from array import array
+from operator import sub
+from pickle import dumps
+from typing import Any
+
+from whoosh import formats
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3FieldWriter, W3TermInfo
+from whoosh.system import pack_int, pack_uint, pack_ushort
+from whoosh.util.numeric import length_to_byte
+from whoosh.writing import SegmentWriter
+
+from .schema import NewsAnalyzer
+
+#: Postings per block, and the block compression level: Whoosh's W3 codec's defaults.
+BLOCK_LIMIT = 128
+COMPRESSION = 3
+
+#: Blocks whose pickle is shorter than this are written uncompressed.
+MIN_COMPRESS = 64
+
+_WEIGHTS = [float(n) for n in range(256)]
+_ONE = pack_uint(1)
+
+#: The encoded value of a posting with one position, for the first positions of a field.
+_CACHED_POSITIONS = 4096
+_ONE_POSITION = [_ONE + dumps([pos], 2) for pos in range(_CACHED_POSITIONS)]
+
+
+def _encode_block(postings: list[tuple[int, float, bytes, int]], fixed_size: int | None,
+                  min_compress: int) -> tuple[bytes, tuple[Any, ...]]:
+    """One block of postings (docnum, weight, value bytes, field length) in Whoosh's W3 block
+    format (without its length prefix), and the block's statistics for the term info.
+
+    Whoosh compresses every block; blocks whose pickle is shorter than ``min_compress`` bytes
+    are left uncompressed (the block's header says so, and Whoosh's reader honours it):
+    compressing a few bytes costs more time than reading them saves, and makes them longer.
+    """
+    ids, weights, values, lengths = zip(*postings, strict=True)
+    count = len(ids)
+    weights32 = array("f", weights)
+    first = weights32[0]
+    if weights32.count(first) < count:
+        mini_weights: Any = tuple(weights32)
+    else:
+        mini_weights = None if first == 1.0 else first
+    if fixed_size is None or fixed_size < 0:
+        mini_values: Any = tuple(filter(None, values))
+    elif fixed_size == 0:
+        mini_values = None
+    else:
+        mini_values = b"".join(values)
+    deltas = (ids[0], *map(sub, ids[1:], ids)) if count > 1 else ids
+    data = dumps((deltas, mini_weights, mini_values), 2)
+    compression = COMPRESSION if len(data) >= min_compress else 0
+    if compression:
+        data = zlib.compress(data, compression)
+    max_weight = max(weights)
+    if not max_weight > 0:
+        max_weight = 0
+    known = list(filter(None, lengths))
+    min_length = min(known) if known else None
+    max_length = max(known) if known else 0
+    info = dumps((count, ids[-1], max_weight, compression, length_to_byte(min_length),
+                  length_to_byte(max_length)), 2)
+    stats = (sum(weights32), count, min_length, max_length, max_weight, ids[0], ids[-1])
+    return info + data, stats
+
+
+class _BlockStore:
+    """Encoded full blocks, kept in an anonymous temporary file until the segment is written,
+    so that a writer's memory holds only the postings not yet in a block."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close()
+        self._size = 0
+
+    def put(self, data: bytes) -> int:
+        """Store ``data``; its offset."""
+        offset = self._size
+        self._file.write(data)
+        self._size += len(data)
+        return offset
+
+    def get(self, offset: int, length: int) -> bytes:
+        return os.pread(self._file.fileno(), length, offset)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _Term:
+    """One term's full blocks (offsets and lengths in the block store) and statistics."""
+
+    __slots__ = ("blocks", "info")
+
+    def __init__(self) -> None:
+        self.blocks: list[int] = []
+        self.info = W3TermInfo()
+
+    def add_stats(self, stats: tuple[Any, ...]) -> None:
+        weight, count, min_length, max_length, max_weight, first, last = stats
+        info = self.info
+        info._weight += weight
+        info._df += count
+        if info._minlength is None:
+            info._minlength = min_length
+        elif min_length is not None:
+            info._minlength = min(info._minlength, min_length)
+        info._maxlength = max(info._maxlength, max_length)
+        info._maxweight = max(info._maxweight, max_weight)
+        if info._minid is None:
+            info._minid = first
+        info._maxid = last
+
+
+class _FieldPostings:
+    """The postings of one field, by term (str for the fast text path, else bytes): postings
+    not yet in a full block, and the terms with full blocks."""
+
+    __slots__ = ("buffers", "fixed_size", "min_compress", "store", "terms")
+
+    def __init__(self, fixed_size: int | None, min_compress: int, store: _BlockStore) -> None:
+        self.buffers: dict[Any, list[tuple[int, float, bytes, int]]] = {}
+        self.terms: dict[Any, _Term] = {}
+        self.fixed_size = fixed_size
+        self.min_compress = min_compress
+        self.store = store
+
+    def spill(self, key: Any, buffer: list[tuple[int, float, bytes, int]]) -> None:
+        """Encode a full ``buffer`` of ``key``'s postings as a block into the store."""
+        term = self.terms.get(key)
+        if term is None:
+            term = self.terms[key] = _Term()
+        block, stats = _encode_block(buffer, self.fixed_size, self.min_compress)
+        term.blocks += (self.store.put(block), len(block))
+        term.add_stats(stats)
+        buffer.clear()
+
+    def write(self, postfile: Any) -> list[tuple[bytes, bytes]]:
+        """Write every term's blocks to ``postfile``: (term bytes, term info bytes) in order."""
+        self.store.flush()
+        get = self.store.get
+        buffers = self.buffers
+        terms = self.terms
+        rows = []
+        offset = postfile.tell()
+        for key in sorted(set(buffers) | set(terms)):
+            term = terms.get(key)
+            if term is None:
+                term = _Term()
+            blocks = [get(term.blocks[n], term.blocks[n + 1])
+                      for n in range(0, len(term.blocks), 2)]
+            buffer = buffers.get(key)
+            if buffer:
+                block, stats = _encode_block(buffer, self.fixed_size, self.min_compress)
+                blocks.append(block)
+                term.add_stats(stats)
+            parts = [WHOOSH3_HEADER_MAGIC]
+            for block in blocks[:-1]:
+                parts += (pack_int(len(block)), block)
+            parts += (pack_int(-len(blocks[-1])), blocks[-1])
+            data = b"".join(parts)
+            postfile.write(data)
+            term.info.set_extent(offset, len(data))
+            offset += len(data)
+            btext = key.encode("utf-8") if isinstance(key, str) else key
+            rows.append((btext, term.info.to_bytes()))
+        buffers.clear()
+        terms.clear()
+        return rows
+
+
+class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships no type hints
+    """A Whoosh segment writer with per-term posting buffers (see the module's docstring)."""
+
+    def __init__(self, ix: Any, *, min_compress: int = MIN_COMPRESS, **kwargs: Any) -> None:
+        super().__init__(ix, **kwargs)
+        self._min_compress = min_compress
+        if not isinstance(self.fieldwriter, W3FieldWriter):
+            raise TypeError(f"BlockSegmentWriter writes Whoosh's W3 codec only, not "
+                            f"{type(self.fieldwriter).__name__}")
+        self._postings: dict[str, _FieldPostings] = {}
+        self._store = _BlockStore()
+        self._fast: dict[str, NewsAnalyzer] = {}
+        for name, field in self.schema.items():
+            if field.vector or field.separate_spelling():
+                raise TypeError(f"field {name!r}: BlockSegmentWriter writes no term vectors "
+                                "or separate spelling words")
+            if (isinstance(field.analyzer if field.format else None, NewsAnalyzer)
+                    and type(field.format) is formats.Positions
+                    and field.format.field_boost == 1.0):
+                self._fast[name] = field.analyzer
+
+    def _field_postings(self, fieldname: str, field: Any) -> _FieldPostings:
+        postings = self._postings.get(fieldname)
+        if postings is None:
+            postings = self._postings[fieldname] = _FieldPostings(field.format.fixed_value_size(),
+                                                                self._min_compress, self._store)
+        return postings
+
+    def add_document(self, **fields: Any) -> None:
+        self._check_state()
+        schema = self.schema
+        perdoc = self.perdocwriter
+        docnum = self.docnum
+        names = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, names)
+        if any(name.startswith("_") for name in fields):
+            raise ValueError("BlockSegmentWriter takes no boosts or custom stored values")
+        weights = _WEIGHTS
+        perdoc.start_doc(docnum)
+        for fieldname in names:
+            value = fields[fieldname]
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                postings = self._field_postings(fieldname, field)
+                buffers = postings.buffers
+                analyzer = self._fast.get(fieldname)
+                if analyzer is not None and field.scorable:
+                    positions, length = analyzer.positions(value)
+                    for word, poses in positions.items():
+                        count = len(poses)
+                        if count == 1:
+                            pos = poses[0]
+                            vbytes = (_ONE_POSITION[pos] if pos < _CACHED_POSITIONS
+                                      else _ONE + dumps(poses, 2))
+                        else:
+                            vbytes = pack_uint(count) + dumps(
+                                [poses[0], *map(sub, poses[1:], poses)], 2)
+                        posting = (docnum, weights[count] if count < 256 else float(count),
+                                   vbytes, length)
+                        buffer = buffers.get(word)
+                        if buffer is None:
+                            buffers[word] = [posting]
+                        else:
+                            buffer.append(posting)
+                            if len(buffer) >= BLOCK_LIMIT:
+                                postings.spill(word, buffer)
+                else:
+                    items = list(field.index(value))
+                    if field.scorable:
+                        length = sum(item[1] for item in items)
+                    for btext, _freq, weight, vbytes in items:
+                        posting = (docnum, float(weight), vbytes, length)
+                        buffer = buffers.get(btext)
+                        if buffer is None:
+                            buffers[btext] = [posting]
+                        else:
+                            buffer.append(posting)
+                            if len(buffer) >= BLOCK_LIMIT:
+                                postings.spill(btext, buffer)
+            perdoc.add_field(fieldname, field, value if field.stored else None, length)
+            column = field.column_type
+            if column:
+                perdoc.add_column_value(fieldname, column, field.to_column_value(value))
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def add_reader(self, reader: Any) -> None:
+        raise TypeError("BlockSegmentWriter writes new documents only; it does not merge")
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        writer = self.fieldwriter
+        for fieldname in sorted(self._postings):
+            writer.start_field(fieldname, self.schema[fieldname])
+            prefix = pack_ushort(writer._fieldid)
+            for btext, info in self._postings[fieldname].write(writer._postfile):
+                writer._tindex.add(prefix + btext, info)
+            writer.finish_field()
+        self._postings.clear()
+        writer.close()
+
+    def _close_segment(self) -> None:
+        super()._close_segment()
+        self._store.close()
