@@ -51,14 +51,20 @@ def iter_corpus_files(root: str | Path) -> Iterator[Path]:
     Hidden files and folders (name starting with a dot) are skipped, and so are symlinked
     folders, which could loop.
     """
-    root = Path(root)
+    for path in corpus_file_paths(root):
+        yield Path(path)
+
+
+def corpus_file_paths(root: str | Path) -> Iterator[str]:
+    """``iter_corpus_files`` as strings (``root`` joined with the path under it): no Path
+    objects, for scanning large corpora."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             if os.path.splitext(name)[1].lower() in SUFFIXES:
-                yield Path(dirpath, name)
+                yield os.path.join(dirpath, name)
 
 
 def item_id(path: Path, root: Path) -> str:

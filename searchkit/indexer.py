@@ -66,7 +66,7 @@ class _Recorded:
 @dataclass(frozen=True)
 class _Scanned:
     id: str
-    path: Path
+    path: str
     size: int
     mtime_ns: int
 
@@ -243,7 +243,7 @@ class Indexer:
             else:
                 to_read.append(entry)
 
-        jobs = [(e.id, str(e.path), e.mtime_ns, recorded[e.id].sha if e.id in recorded else None)
+        jobs = [(e.id, e.path, e.mtime_ns, recorded[e.id].sha if e.id in recorded else None)
                 for e in to_read]
         present = {entry.id for entry in scanned}
         gone = [i for i, rec in recorded.items() if rec.origin == ORIGIN_FILE and i not in present]
@@ -301,6 +301,12 @@ _NEW, _CHANGED, _SAME, _BROKEN = "new", "changed", "same", "broken"
 #: Files a writer process takes from the queue at a time.
 JOB_BATCH = 32
 
+#: A writer process starts a new segment when the postings it holds in memory take about this
+#: many bytes (``BlockSegmentWriter.memory``, which overestimates a little): so that the largest
+#: corpora build in bounded memory. Reuters items take about 12 KB each at first, less and less
+#: as words repeat: one segment holds about 30,000 of them.
+SEGMENT_MEMORY = 384 * 1024 * 1024
+
 
 def _index_file(writer: IndexWriter, job: _Job) -> _Outcome:
     """Read, hash and parse one file and add it to ``writer`` unless its content is the one
@@ -339,16 +345,22 @@ def _remove_unused_files(ix: whoosh_index.Index) -> None:
 
 def _open_writer(ix: whoosh_index.Index, files: int) -> SegmentWriter:
     """A writer for a run that reads ``files`` files: for large runs, one that spreads them
-    over writer processes (both cores at work), else an ordinary Whoosh writer."""
+    over writer processes (both cores at work); for small ones, a block segment writer in
+    this process. A large run on one core gets Whoosh's own writer, whose memory is bounded
+    (it sorts its postings on disk); a block segment writer holds a segment's postings until
+    its commit."""
     procs = min(os.cpu_count() or 1, MAX_WRITER_PROCS)
-    if files >= PARALLEL_THRESHOLD and procs > 1:
-        return _ParallelWriter(ix, procs, limitmb=128, compound=False)
-    return ix.writer(limitmb=256, compound=False)
+    if files >= PARALLEL_THRESHOLD:
+        if procs > 1:
+            return _ParallelWriter(ix, procs, limitmb=128, compound=False)
+        return ix.writer(limitmb=256, compound=False)
+    return BlockSegmentWriter(ix, compound=False)
 
 
 class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no type hints
     """A writer process: reads, parses and indexes the batches of files the parent hands out,
-    writes them as one segment, and sends back the segment and what became of each file.
+    writes them as one segment (more when they would not fit in ``SEGMENT_MEMORY``), and sends
+    back the segments and what became of each file.
 
     Files, not parsed items, travel between the processes: nothing is pickled twice and the
     parent never holds the corpus in memory. The segment is written by
@@ -364,23 +376,26 @@ class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no t
         outcomes: list[_Outcome] = []
         try:
             ix = self.storage.open_index(self.indexname)
+            segments = []
             writer = BlockSegmentWriter(ix, _lk=False, **self.kwargs)
             while (jobs := self.jobqueue.get()) is not None:
                 for job in jobs:
                     outcomes.append(_index_file(writer, job))
                 with self.done.get_lock():
                     self.done.value += len(jobs)
+                if writer.memory() > SEGMENT_MEMORY:
+                    segments.append(writer._finalize_segment())
+                    writer = BlockSegmentWriter(ix, _lk=False, **self.kwargs)
             # Not _finish() or cancel(): they would remove the temporary folder all the
             # writers share; the parent removes it when it commits or cancels.
-            segment = None
             if writer._added:
-                segment = writer._finalize_segment()
+                segments.append(writer._finalize_segment())
             else:
                 writer._close_segment()
         except BaseException as exc:  # reported to the parent, which raises it
             self.resultqueue.put(("failed", f"{type(exc).__name__}: {exc}", []))
         else:
-            self.resultqueue.put(("ok", segment, outcomes))
+            self.resultqueue.put(("ok", segments, outcomes))
 
 
 class _ParallelWriter(SegmentWriter):  # type: ignore[misc]
@@ -425,8 +440,7 @@ class _ParallelWriter(SegmentWriter):  # type: ignore[misc]
                 raise IndexWriteError(f"a writer process failed: {payload}; "
                                       "nothing of this run was committed")
             outcomes.extend(done)
-            if payload is not None:
-                self.segments_written.append(payload)
+            self.segments_written.extend(payload)
         for task in self.tasks:
             task.join()
         if progress:
@@ -492,10 +506,14 @@ def _duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
     """Urls that more than one (live) item declares, with those items' ids."""
     if not reader.doc_count_all() or "url" not in reader.indexed_field_names():
         return ()
+    # Each segment's url terms with their document counts, read in one pass over its term
+    # table (a lookup per url and segment took a third of an incremental run).
+    counts: Counter[bytes] = Counter()
+    for segment, _base in reader.leaf_readers():
+        for raw, info in segment.iter_field("url"):
+            counts[raw] += info.doc_frequency()
     found = []
-    for raw in reader.lexicon("url"):
-        if reader.doc_frequency("url", raw) < 2:
-            continue
+    for raw in sorted(raw for raw, count in counts.items() if count > 1):
         docs = list(reader.postings("url", raw).all_ids())
         if len(docs) > 1:
             ids = sorted(reader.stored_fields(doc)["id"] for doc in docs)
@@ -513,16 +531,17 @@ def _corpus_root(corpus: str | Path) -> Path:
 
 
 def _scan(root: Path) -> list[_Scanned]:
-    from .documents import iter_corpus_files
+    from .documents import corpus_file_paths
 
     scanned = []
+    skip = len(str(os.path.join(root, "")))  # root and its separator
     try:
-        for path in iter_corpus_files(root):
+        for path in corpus_file_paths(root):
             try:
-                st = path.stat()
+                st = os.stat(path)
             except OSError:
                 continue  # vanished while walking
-            scanned.append(_Scanned(path.relative_to(root).as_posix(), path, st.st_size,
+            scanned.append(_Scanned(path[skip:].replace(os.sep, "/"), path, st.st_size,
                                     st.st_mtime_ns))
     except OSError as exc:
         raise CorpusError(f"cannot read corpus folder {root}: {exc.strerror or exc}") from exc

@@ -15,8 +15,8 @@ The full-text fields analysed by :class:`~searchkit.schema.NewsAnalyzer` with po
 tokenised straight into per-word position lists, without Whoosh's token objects; every other
 field goes through Whoosh's own ``field.index``.
 
-It writes new segments only: it cannot take postings from other segments (Whoosh's merges), so
-it suits writers that do not merge, such as the writer processes of a large indexing run.
+Merges (Whoosh's ``add_reader``, which its merge policies call at commit) copy the merged
+segments' postings into the same buffers, after the new documents.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ COMPRESSION = 3
 
 #: Blocks whose pickle is shorter than this are written uncompressed.
 MIN_COMPRESS = 64
+
+#: About what a term and a buffered posting take in memory (``BlockSegmentWriter.memory``),
+#: rounded up: on 10,000 Reuters items, 149 MB estimated against 117 MB of resident memory.
+TERM_BYTES = 250
+POSTING_BYTES = 150
 
 _WEIGHTS = [float(n) for n in range(256)]
 _ONE = pack_uint(1)
@@ -146,7 +151,7 @@ class _FieldPostings:
     """The postings of one field, by term (str for the fast text path, else bytes): postings
     not yet in a full block, and the terms with full blocks."""
 
-    __slots__ = ("buffers", "fixed_size", "min_compress", "store", "terms")
+    __slots__ = ("buffered", "buffers", "fixed_size", "min_compress", "store", "terms")
 
     def __init__(self, fixed_size: int | None, min_compress: int, store: _BlockStore) -> None:
         self.buffers: dict[Any, list[tuple[int, float, bytes, int]]] = {}
@@ -154,6 +159,7 @@ class _FieldPostings:
         self.fixed_size = fixed_size
         self.min_compress = min_compress
         self.store = store
+        self.buffered = 0  # postings in ``buffers``
 
     def spill(self, key: Any, buffer: list[tuple[int, float, bytes, int]]) -> None:
         """Encode a full ``buffer`` of ``key``'s postings as a block into the store."""
@@ -163,6 +169,7 @@ class _FieldPostings:
         block, stats = _encode_block(buffer, self.fixed_size, self.min_compress)
         term.blocks += (self.store.put(block), len(block))
         term.add_stats(stats)
+        self.buffered -= len(buffer)
         buffer.clear()
 
     def write(self, postfile: Any) -> list[tuple[bytes, bytes]]:
@@ -196,6 +203,7 @@ class _FieldPostings:
             rows.append((btext, term.info.to_bytes()))
         buffers.clear()
         terms.clear()
+        self.buffered = 0
         return rows
 
 
@@ -217,7 +225,7 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
                                 "or separate spelling words")
             if (isinstance(field.analyzer if field.format else None, NewsAnalyzer)
                     and type(field.format) is formats.Positions
-                    and field.format.field_boost == 1.0):
+                    and field.format.field_boost == 1.0 and field.scorable):
                 self._fast[name] = field.analyzer
 
     def _field_postings(self, fieldname: str, field: Any) -> _FieldPostings:
@@ -248,8 +256,9 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
                 postings = self._field_postings(fieldname, field)
                 buffers = postings.buffers
                 analyzer = self._fast.get(fieldname)
-                if analyzer is not None and field.scorable:
+                if analyzer is not None:
                     positions, length = analyzer.positions(value)
+                    postings.buffered += len(positions)
                     for word, poses in positions.items():
                         count = len(poses)
                         if count == 1:
@@ -270,6 +279,7 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
                                 postings.spill(word, buffer)
                 else:
                     items = list(field.index(value))
+                    postings.buffered += len(items)
                     if field.scorable:
                         length = sum(item[1] for item in items)
                     for btext, _freq, weight, vbytes in items:
@@ -289,8 +299,35 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
         self._added = True
         self.docnum += 1
 
+    def memory(self) -> int:
+        """About how many bytes of memory the postings not yet written take."""
+        return sum(TERM_BYTES * (len(postings.buffers) + len(postings.terms))
+                   + POSTING_BYTES * postings.buffered for postings in self._postings.values())
+
     def add_reader(self, reader: Any) -> None:
-        raise TypeError("BlockSegmentWriter writes new documents only; it does not merge")
+        """Copy the live documents of ``reader`` (a segment being merged) into this one."""
+        self._check_state()
+        schema = self.schema
+        base = self.docnum
+        indexed = {name for name in reader.indexed_field_names() if name in schema}
+        docmap = self.write_per_doc(set(schema.names()) | indexed, reader)
+        length_of = reader.doc_field_length
+        for fieldname, btext, docnum, weight, vbytes in reader.iter_postings():
+            if fieldname not in schema:
+                continue
+            postings = self._field_postings(fieldname, schema[fieldname])
+            key = btext.decode("utf-8") if fieldname in self._fast else btext
+            posting = (docmap[docnum] if docmap is not None else base + docnum, float(weight),
+                       vbytes, length_of(docnum, fieldname))
+            postings.buffered += 1
+            buffer = postings.buffers.get(key)
+            if buffer is None:
+                postings.buffers[key] = [posting]
+            else:
+                buffer.append(posting)
+                if len(buffer) >= BLOCK_LIMIT:
+                    postings.spill(key, buffer)
+        self._added = True
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()

@@ -28,6 +28,7 @@ from searchkit import (
     Provider,
     SearchIndex,
 )
+from searchkit.store import IndexLocation, open_whoosh
 
 TABLE = ITEMS[:6]
 BROKEN = {
@@ -443,3 +444,26 @@ def test_reuters_known_item(reuters_index: tuple[IndexReport, Path], reuters_cor
                 misses.append((name, title, top.id, top.title))
     assert misses == []
     assert len(same_title) <= KNOWN_ITEMS // 4, same_title
+
+
+def test_writer_processes_start_new_segments_when_memory_is_full(
+        make_corpus: MakeCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer process whose postings outgrow ``SEGMENT_MEMORY`` writes a segment and starts
+    another: the index holds every item once, as an index built in one segment does."""
+    skip_without_writer_processes()
+    corpus = make_corpus(ITEMS)
+    with SearchIndex.create(tmp_path / "one") as index:
+        index.update(corpus)
+    monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(indexer_module, "JOB_BATCH", 2)
+    monkeypatch.setattr(indexer_module, "SEGMENT_MEMORY", 1)
+    with SearchIndex.create(tmp_path / "split") as index:
+        report = index.update(corpus)
+    assert counts(report) == expect(added=len(ITEMS), documents=len(ITEMS))
+    gen = IndexLocation(tmp_path / "split").require()
+    assert len(open_whoosh(gen)._segments()) > 2  # each batch of 2 files made a segment
+    assert on_disk(tmp_path / "split") == on_disk(tmp_path / "one")
+    for text in ("rates", "climate OR energy", '"central bank"'):
+        with SearchIndex.open(tmp_path / "one") as one, SearchIndex.open(tmp_path / "split") as split:
+            expected = [(hit.id, round(hit.score or 0, 6)) for hit in one.search(text).hits]
+            assert expected == [(hit.id, round(hit.score or 0, 6)) for hit in split.search(text).hits]

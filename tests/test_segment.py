@@ -162,9 +162,33 @@ def test_searches_see_the_same_index(docs: list[dict[str, Any]], tmp_path: Path)
         assert results[0], text
 
 
-def test_refuses_to_merge(tmp_path: Path) -> None:
-    ix = whoosh_index.create_in(str(tmp_path), make_schema())
-    writer = BlockSegmentWriter(ix)
-    with pytest.raises(TypeError, match="does not merge"):
-        writer.add_reader(None)
-    writer.cancel()
+def test_merges_as_whoosh_does(docs: list[dict[str, Any]], tmp_path: Path) -> None:
+    """Two segments (one with deleted documents) merged into a new one with new documents:
+    the same merged segment as Whoosh's writer makes."""
+    first, second, third = docs[:150], docs[150:300], docs[300:]
+    results = {}
+    for name, writer_class in (("whoosh", SegmentWriter), ("block", BlockSegmentWriter)):
+        path = tmp_path / name
+        path.mkdir()
+        ix = whoosh_index.create_in(str(path), make_schema())
+        for part in (first, second):
+            writer = SegmentWriter(ix, compound=False)
+            for doc in part:
+                writer.add_document(**doc)
+            writer.commit(merge=False)
+        writer = SegmentWriter(ix, compound=False)
+        for doc in first[::7]:
+            writer.delete_by_term("id", doc["id"])
+        writer.commit(merge=False)
+        writer = writer_class(ix, compound=False)
+        for doc in third:
+            writer.add_document(**doc)
+        writer.commit(optimize=True)  # merges every segment into the new one
+        ix = whoosh_index.open_dir(str(path))
+        assert len(ix._segments()) == 1
+        assert ix.doc_count() == len(docs) - len(first[::7])
+        results[name] = (postings_of(ix), segment_files(path))
+    (whoosh_postings, whoosh_files), (block_postings, block_files) = results.values()
+    assert block_postings == whoosh_postings
+    assert {ext: data for ext, data in block_files.items() if ext not in ("pst", "trm")} == \
+        {ext: data for ext, data in whoosh_files.items() if ext not in ("pst", "trm")}
