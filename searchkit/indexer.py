@@ -363,9 +363,9 @@ class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no t
     back the segments and what became of each file.
 
     Files, not parsed items, travel between the processes: nothing is pickled twice and the
-    parent never holds the corpus in memory. The segment is written by
+    parent never holds the corpus in memory. Segments are written by
     :class:`~searchkit.segment.BlockSegmentWriter` (Whoosh's format, about twice as fast as
-    Whoosh's own writer); it never merges, which a writer process has no need to.
+    Whoosh's own writer).
     """
 
     parent = 0

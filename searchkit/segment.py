@@ -1,22 +1,25 @@
 """A segment writer that buffers postings per term and writes them a block at a time.
 
 Whoosh's ``SegmentWriter`` sends every posting through a sorting pool (a tuple, a size estimate
-and a sort key per posting), sorts them all at commit, and hands them one by one to its
-postings writer, which looks each item's field length up again and checks and appends it
-posting by posting. Those per-posting Python calls were about half of a build's time
-(benchmarks/README.md). This writer keeps each term's postings in a list as documents arrive (an
-item's documents arrive in document order, so nothing needs sorting but the terms), turns each
-full list of 128 postings into Whoosh's block format at once, and at the end writes the terms
-in order. The files are Whoosh's own format (codec ``W3``), byte for byte what Whoosh's writer
-writes for the same documents (tests/test_segment.py), so readers, merges and searches are
-Whoosh's.
+and a sort per posting), sorts them all at commit, and hands them one by one to its postings
+writer, which looks each document's field length up again and checks and appends it posting
+by posting. Those per-posting Python calls were about half of a build's time
+(benchmarks/README.md). This writer keeps each term's postings in a list as documents arrive
+(documents arrive in document order, so nothing needs sorting but the terms), encodes each full
+list of 128 postings as one block at once (full blocks wait in a temporary file), and at the
+end writes the terms in order.
 
-The full-text fields analysed by :class:`~searchkit.schema.NewsAnalyzer` with positions are
-tokenised straight into per-word position lists, without Whoosh's token objects; every other
-field goes through Whoosh's own ``field.index``.
+The files are Whoosh's own format (codec ``W3``), so Whoosh's readers, merges and searches take
+them as they are. With Whoosh's choices (``min_compress=0`` and no shared position values) they
+are byte for byte what Whoosh's writer writes for the same documents (tests/test_segment.py).
+By default, blocks shorter than ``MIN_COMPRESS`` bytes are left uncompressed and equal
+position values are pickled once: smaller files, read as fast or faster.
 
-Merges (Whoosh's ``add_reader``, which its merge policies call at commit) copy the merged
-segments' postings into the same buffers, after the new documents.
+The full-text fields (analysed by :class:`~searchkit.schema.NewsAnalyzer`, with positions) are
+tokenised straight into per-word position lists, and the fields of words as written (spelling,
+completion) into word counts, without Whoosh's token objects; every other field goes through
+Whoosh's own ``field.index``. Merges (Whoosh's ``add_reader``, which its merge policies call at
+commit) copy the merged segments' postings into the same buffers, after the new documents.
 """
 
 from __future__ import annotations
@@ -151,8 +154,8 @@ class _Term:
 
 
 class _FieldPostings:
-    """The postings of one field, by term (str for the fast text path, else bytes): postings
-    not yet in a full block, and the terms with full blocks."""
+    """The postings of one field, by term (str in the fields tokenised here, else bytes):
+    postings not yet in a full block, and the terms with full blocks."""
 
     __slots__ = ("buffered", "buffers", "fixed_size", "min_compress", "store", "terms")
 
