@@ -269,6 +269,9 @@ class Indexer:
             except BaseException as exc:
                 if not writer.is_closed:
                     writer.cancel()
+                # Segments a writer process finished before the run failed: not in any TOC.
+                with contextlib.suppress(OSError):
+                    _remove_unused_files(ix)
                 # A full disk, say (a file that cannot be read is a FileError in the report).
                 if isinstance(exc, OSError):
                     raise IndexWriteError(f"cannot write the index: {exc}; "

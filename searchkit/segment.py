@@ -262,10 +262,10 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
         schema = self.schema
         perdoc = self.perdocwriter
         docnum = self.docnum
-        names = sorted(name for name in fields if not name.startswith("_"))
-        self._check_fields(schema, names)
         if any(name.startswith("_") for name in fields):
             raise ValueError("BlockSegmentWriter takes no boosts or custom stored values")
+        names = sorted(fields)
+        self._check_fields(schema, names)
         weights = _WEIGHTS
         perdoc.start_doc(docnum)
         for fieldname in names:

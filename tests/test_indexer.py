@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -467,3 +468,28 @@ def test_writer_processes_start_new_segments_when_memory_is_full(
         with SearchIndex.open(tmp_path / "one") as one, SearchIndex.open(tmp_path / "split") as split:
             expected = [(hit.id, round(hit.score or 0, 6)) for hit in one.search(text).hits]
             assert expected == [(hit.id, round(hit.score or 0, 6)) for hit in split.search(text).hits]
+
+
+def test_failed_run_leaves_no_segment_files(make_corpus: MakeCorpus, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segments that writer processes finished before one of them died are in no TOC: the
+    failed run removes their files."""
+    skip_without_writer_processes()
+    corpus = make_corpus(ITEMS)
+    monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(indexer_module, "JOB_BATCH", 1)
+    monkeypatch.setattr(indexer_module, "SEGMENT_MEMORY", 1)  # a segment per file
+    real = indexer_module.item_document
+
+    def dying(item: NewsItem, *args: Any) -> dict[str, Any]:
+        if item.id == ITEMS[-1]["id"]:
+            os._exit(3)
+        return real(item, *args)
+
+    monkeypatch.setattr(indexer_module, "item_document", dying)
+    with SearchIndex.create(tmp_path / "index") as index, \
+            pytest.raises(IndexWriteError, match="exit code 3"):
+        index.update(corpus)
+    gen = IndexLocation(tmp_path / "index").require()
+    assert [name for name in os.listdir(gen) if re.match(r"MAIN_\w+\.", name)] == []
+    assert on_disk(tmp_path / "index") == {}
