@@ -51,20 +51,22 @@ def iter_corpus_files(root: str | Path) -> Iterator[Path]:
     Hidden files and folders (name starting with a dot) are skipped, and so are symlinked
     folders, which could loop.
     """
-    for path in corpus_file_paths(root):
+    for _ident, path in corpus_files(root):
         yield Path(path)
 
 
-def corpus_file_paths(root: str | Path) -> Iterator[str]:
-    """``iter_corpus_files`` as strings (``root`` joined with the path under it): no Path
-    objects, for scanning large corpora."""
+def corpus_files(root: str | Path) -> Iterator[tuple[str, str]]:
+    """(item id, path) of each file ``iter_corpus_files`` yields, as strings (the id as
+    ``item_id`` makes it): no Path objects, for scanning large corpora."""
+    skip = len(os.path.join(root, ""))  # root and its separator
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             if os.path.splitext(name)[1].lower() in SUFFIXES:
-                yield os.path.join(dirpath, name)
+                path = os.path.join(dirpath, name)
+                yield path[skip:].replace(os.sep, "/"), path
 
 
 def item_id(path: Path, root: Path) -> str:

@@ -534,18 +534,16 @@ def _corpus_root(corpus: str | Path) -> Path:
 
 
 def _scan(root: Path) -> list[_Scanned]:
-    from .documents import corpus_file_paths
+    from .documents import corpus_files
 
     scanned = []
-    skip = len(str(os.path.join(root, "")))  # root and its separator
     try:
-        for path in corpus_file_paths(root):
+        for ident, path in corpus_files(root):
             try:
                 st = os.stat(path)
             except OSError:
                 continue  # vanished while walking
-            scanned.append(_Scanned(path[skip:].replace(os.sep, "/"), path, st.st_size,
-                                    st.st_mtime_ns))
+            scanned.append(_Scanned(ident, path, st.st_size, st.st_mtime_ns))
     except OSError as exc:
         raise CorpusError(f"cannot read corpus folder {root}: {exc.strerror or exc}") from exc
     return scanned

@@ -63,6 +63,12 @@ _CACHED_POSITIONS = 4096
 _ONE_POSITION = [_ONE + dumps([pos], 2) for pos in range(_CACHED_POSITIONS)]
 
 
+def _positions_value(poses: list[int]) -> bytes:
+    """A posting's value for positions ``poses``, as Whoosh's ``Positions`` format encodes it."""
+    count: bytes = pack_uint(len(poses))
+    return count + dumps([poses[0], *map(sub, poses[1:], poses)], 2)
+
+
 def _encode_block(postings: list[tuple[int, float, bytes, int]], fixed_size: int | None,
                   min_compress: int) -> tuple[bytes, tuple[Any, ...]]:
     """One block of postings (docnum, weight, value bytes, field length) in Whoosh's W3 block
@@ -168,7 +174,7 @@ class _FieldPostings:
         self.buffered = 0  # postings in ``buffers``
 
     def add(self, key: Any, posting: tuple[int, float, bytes, int]) -> None:
-        """Buffer one posting of ``key`` (the full-text fields' loops do this inline)."""
+        """Buffer one posting of ``key`` (``add_document``'s loop over words does this inline)."""
         buffer = self.buffers.get(key)
         if buffer is None:
             self.buffers[key] = [posting]
@@ -278,34 +284,22 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
                 postings = self._field_postings(fieldname, field)
                 buffers = postings.buffers
                 analyzer = self._fast.get(fieldname)
-                if analyzer is not None:
-                    positions, length = analyzer.positions(value)
-                    postings.buffered += len(positions)
-                    for word, poses in positions.items():
-                        count = len(poses)
-                        if count == 1:
-                            pos = poses[0]
-                            vbytes = (_ONE_POSITION[pos] if pos < _CACHED_POSITIONS
-                                      else _ONE + dumps(poses, 2))
-                        else:
-                            vbytes = pack_uint(count) + dumps(
-                                [poses[0], *map(sub, poses[1:], poses)], 2)
+                if analyzer is not None or fieldname in self._words:
+                    # (word, frequency, encoded value) of each word; then one loop buffers them
+                    if analyzer is not None:
+                        positions, length = analyzer.positions(value)
+                        found = [(word, len(poses), _ONE_POSITION[poses[0]]
+                                  if len(poses) == 1 and poses[0] < _CACHED_POSITIONS
+                                  else _positions_value(poses))
+                                 for word, poses in positions.items()]
+                    else:
+                        counts = Counter(map(str.lower, _WORD.findall(value)))
+                        length = sum(counts.values())
+                        found = [(word, count, pack_uint(count)) for word, count in counts.items()]
+                    postings.buffered += len(found)
+                    for word, count, vbytes in found:
                         posting = (docnum, weights[count] if count < 256 else float(count),
                                    vbytes, length)
-                        buffer = buffers.get(word)
-                        if buffer is None:
-                            buffers[word] = [posting]
-                        else:
-                            buffer.append(posting)
-                            if len(buffer) >= BLOCK_LIMIT:
-                                postings.spill(word, buffer)
-                elif fieldname in self._words:
-                    counts = Counter(map(str.lower, _WORD.findall(value)))
-                    postings.buffered += len(counts)
-                    length = sum(counts.values())
-                    for word, count in counts.items():
-                        posting = (docnum, weights[count] if count < 256 else float(count),
-                                   pack_uint(count), length)
                         buffer = buffers.get(word)
                         if buffer is None:
                             buffers[word] = [posting]

@@ -247,6 +247,20 @@ def test_failing_writer_process_commits_nothing(built: tuple[Path, Path],
     assert on_disk(index_dir)[TABLE[0]["id"]].title.startswith("Chipmakers")
 
 
+def die_indexing(monkeypatch: pytest.MonkeyPatch, ident: str) -> Any:
+    """Make the process that indexes item ``ident`` exit with code 3; the real
+    ``item_document``, to put back."""
+    real = indexer_module.item_document
+
+    def dying(item: NewsItem, *args: Any) -> dict[str, Any]:
+        if item.id == ident:
+            os._exit(3)
+        return real(item, *args)
+
+    monkeypatch.setattr(indexer_module, "item_document", dying)
+    return real
+
+
 def test_writer_process_that_dies_fails_the_run(make_corpus: MakeCorpus, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer process killed mid-run (out of memory, say) is noticed: the run fails with a
@@ -254,14 +268,7 @@ def test_writer_process_that_dies_fails_the_run(make_corpus: MakeCorpus, tmp_pat
     skip_without_writer_processes()
     corpus = make_corpus(TABLE)
     monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
-    real = indexer_module.item_document
-
-    def dying(item: NewsItem, *args: Any) -> dict[str, Any]:
-        if item.id == TABLE[-1]["id"]:
-            os._exit(3)
-        return real(item, *args)
-
-    monkeypatch.setattr(indexer_module, "item_document", dying)
+    real = die_indexing(monkeypatch, TABLE[-1]["id"])
     with SearchIndex.create(tmp_path / "index") as index, \
             pytest.raises(IndexWriteError, match="exit code 3"):
         index.update(corpus)
@@ -479,14 +486,7 @@ def test_failed_run_leaves_no_segment_files(make_corpus: MakeCorpus, tmp_path: P
     monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr(indexer_module, "JOB_BATCH", 1)
     monkeypatch.setattr(indexer_module, "SEGMENT_MEMORY", 1)  # a segment per file
-    real = indexer_module.item_document
-
-    def dying(item: NewsItem, *args: Any) -> dict[str, Any]:
-        if item.id == ITEMS[-1]["id"]:
-            os._exit(3)
-        return real(item, *args)
-
-    monkeypatch.setattr(indexer_module, "item_document", dying)
+    die_indexing(monkeypatch, ITEMS[-1]["id"])
     with SearchIndex.create(tmp_path / "index") as index, \
             pytest.raises(IndexWriteError, match="exit code 3"):
         index.update(corpus)
