@@ -173,6 +173,10 @@ class Session:
         self.searcher = self.ix.searcher()
         self.parser = MultifieldParser(["title", "excerpt", "body"], self.ix.schema,
                                        fieldboosts={"title": 2.0}, group=OrGroup)
+        # The parser's default grouping, AND, as the docs teach it: for the queries drawn from
+        # single titles (benchmarks/corpora.py, title_queries).
+        self.and_parser = MultifieldParser(["title", "excerpt", "body"], self.ix.schema,
+                                           fieldboosts={"title": 2.0})
         years = _read_years(index_dir) or (1970, 1970)
         self.year_facet = sorting.DateRangeFacet(
             "published_at", datetime(years[0], 1, 1), datetime(years[1] + 1, 1, 1),
@@ -184,9 +188,11 @@ class Session:
     def search(self, text: str, *, topic: str | None = None, provider: str | None = None,
                min_quality: int | None = None, since: str | None = None,
                until: str | None = None, sort: str | None = None, facets: bool = False,
-               limit: int = 10) -> dict[str, Any]:
-        """Top ``limit`` hits (stored fields), the total, and facet counts when asked."""
-        q = self.parser.parse(text) if text.strip() else Every()
+               limit: int = 10, group: str = "or") -> dict[str, Any]:
+        """Top ``limit`` hits (stored fields), the total, and facet counts when asked; words
+        joined by OR, or by AND with ``group="and"``."""
+        parser = self.and_parser if group == "and" else self.parser
+        q = parser.parse(text) if text.strip() else Every()
         filters = []
         if topic:
             filters.append(Term("topics", topic.lower()))

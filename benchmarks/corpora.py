@@ -217,6 +217,9 @@ class Query:
     since: str | None = None  # YYYY-MM-DD
     until: str | None = None  # YYYY-MM-DD, inclusive
     sort: str | None = None  # None (relevance, or newest for match-all), "heat", "newest"
+    #: How the baseline joins the words: "or" (as for the main set) or "and" (the default of
+    #: Whoosh's QueryParser, as its docs teach; the set of queries drawn from single titles).
+    group: str = "or"
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,9 @@ class Workload:
     related_ids: list[str]
     prefixes: list[str]
     cli_queries: list[str]
+    #: Queries a person types to find one story: 1-3 of the rarest words of a single Reuters
+    #: title, and two-word phrases of titles (see ``title_queries``).
+    title_queries: list[Query] = field(default_factory=list)
 
 
 def _front_and_body(path: Path) -> tuple[str, str]:
@@ -311,7 +317,40 @@ def make_workload(seed: int = 20240501) -> Workload:
         prefixes.append(f"{words(1)} {stem}" if i % 3 == 2 else stem)
     cli_queries = [q.text for q in queries if q.kind == "2 words"][:3]
     return Workload(queries=queries, related_ids=related_ids, prefixes=prefixes,
-                    cli_queries=cli_queries)
+                    cli_queries=cli_queries, title_queries=title_queries(rng, titles, counts))
+
+
+#: Sizes of the set of queries drawn from single titles: word queries and two-word phrases.
+TITLE_WORD_QUERIES = 300
+TITLE_PHRASE_QUERIES = 50
+
+
+def title_queries(rng: random.Random, titles: list[tuple[str, list[str]]],
+                  counts: Counter[str]) -> list[Query]:
+    """Queries to find one story, as a person types them: for each of ``TITLE_WORD_QUERIES``
+    Reuters titles drawn at random, 1 to 3 of its rarest content words (in title order); then
+    ``TITLE_PHRASE_QUERIES`` two adjacent content words of a title, as a phrase. Few items
+    match them, so a search's fixed cost (hits, snippets, spelling check) is most of its time.
+    The baseline joins the words with AND, its parser's default."""
+    reuters = [words for name, words in titles if name.startswith("reuters")]
+    queries: list[Query] = []
+    while len(queries) < TITLE_WORD_QUERIES:
+        words = rng.choice(reuters)
+        content = list(dict.fromkeys(w for w in words if w not in FUNCTION_WORDS and len(w) >= 3))
+        if not content:
+            continue
+        rarest = sorted(content, key=lambda w: (counts[w], w))[:rng.choice((1, 2, 3))]
+        chosen = [w for w in content if w in rarest]
+        queries.append(Query(f"title {len(chosen)} word{'s' if len(chosen) > 1 else ''}",
+                             " ".join(chosen), group="and"))
+    while len(queries) < TITLE_WORD_QUERIES + TITLE_PHRASE_QUERIES:
+        words = rng.choice(reuters)
+        pairs = [(a, b) for a, b in pairwise(words)
+                 if all(w not in FUNCTION_WORDS and len(w) >= 3 for w in (a, b))]
+        if pairs:
+            a, b = rng.choice(pairs)
+            queries.append(Query("title phrase", f'"{a} {b}"', group="and"))
+    return queries
 
 
 def workload_to_json(workload: Workload) -> str:
@@ -322,4 +361,5 @@ def workload_from_json(text: str) -> Workload:
     data = json.loads(text)
     return Workload(queries=[Query(**q) for q in data["queries"]],
                     related_ids=data["related_ids"], prefixes=data["prefixes"],
-                    cli_queries=data["cli_queries"])
+                    cli_queries=data["cli_queries"],
+                    title_queries=[Query(**q) for q in data.get("title_queries", ())])

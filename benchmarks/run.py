@@ -17,7 +17,9 @@ of them, see corpora.py) it measures, for both engines:
 - query latency: a fixed, seeded query set (corpora.make_workload: 1-3 word queries drawn from the
   corpus vocabulary, phrases, filtered queries, queries sorted by heat and by date, match-all),
   top 10 with stored fields; the median over repetitions of each query, then p50/p95 over the set;
-  the same queries with topics+provider+year facets; related-item lookups; autocompletion
+  the same queries with topics+provider+year facets; queries drawn from single titles
+  (corpora.title_queries: 1-3 rare words, two-word phrases; the baseline joins words with AND,
+  its parser's default); related-item lookups; autocompletion
   (searchkit only). All in one fresh child process per engine, after one warm-up pass;
 - the whole-process time of ``searchkit search "<query>" --index-dir ...`` (and of
   ``python benchmarks/baseline.py search``), median over repetitions.
@@ -151,7 +153,8 @@ class BaselineEngine:
         def search(self, q: corpora.Query, facets: bool) -> int:
             return int(self.session.search(
                 q.text, topic=q.topic, provider=q.provider, min_quality=q.min_quality,
-                since=q.since, until=q.until, sort=q.sort, facets=facets, limit=10)["total"])
+                since=q.since, until=q.until, sort=q.sort, facets=facets, limit=10,
+                group=q.group)["total"])
 
         def related(self, ident: str) -> int:
             return len(self.session.related(ident, limit=10))
@@ -322,6 +325,8 @@ def child_queries(spec: dict[str, Any]) -> dict[str, Any]:
                                    for q in workload.queries], repeat)
         faceted, faceted_totals, _ = _timed(
             [lambda q=q: session.search(q, True) for q in workload.queries], repeat)
+        title, title_totals, _ = _timed([lambda q=q: session.search(q, False)
+                                         for q in workload.title_queries], repeat)
         related, related_counts, related_first = _timed(
             [lambda i=i: session.related(i) for i in workload.related_ids], repeat)
         suggest = None
@@ -331,7 +336,8 @@ def child_queries(spec: dict[str, Any]) -> dict[str, Any]:
     finally:
         session.close()
     return {"open_seconds": opened, "query_ms": plain, "totals": totals,
-            "faceted_ms": faceted, "faceted_totals": faceted_totals, "related_ms": related,
+            "faceted_ms": faceted, "faceted_totals": faceted_totals,
+            "title_ms": title, "title_totals": title_totals, "related_ms": related,
             "related_first_ms": related_first, "related_counts": related_counts,
             "suggest_ms": suggest}
 
@@ -466,10 +472,14 @@ def summarize(builds: list[dict[str, Any]], incremental: list[dict[str, Any]],
     for i, q in enumerate(workload.queries):
         kinds.setdefault(q.kind, []).append(i)
 
-    def latency(values: list[float]) -> dict[str, Any]:
+    title_kinds: dict[str, list[int]] = {}
+    for i, q in enumerate(workload.title_queries):
+        title_kinds.setdefault(q.kind, []).append(i)
+
+    def latency(values: list[float], by_kind: dict[str, list[int]] = kinds) -> dict[str, Any]:
         return {"p50_ms": percentile(values, 50), "p95_ms": percentile(values, 95),
                 "by_kind_p50_ms": {kind: median([values[i] for i in idx])
-                                   for kind, idx in kinds.items()},
+                                   for kind, idx in by_kind.items()},
                 "per_query_ms": values}
 
     suggest = queries["suggest_ms"]
@@ -490,6 +500,8 @@ def summarize(builds: list[dict[str, Any]], incremental: list[dict[str, Any]],
         "open_seconds": queries["open_seconds"],
         "query": {**latency(queries["query_ms"]), "totals": queries["totals"]},
         "faceted": {**latency(queries["faceted_ms"]), "totals": queries["faceted_totals"]},
+        "title": ({**latency(queries["title_ms"], title_kinds), "totals": queries["title_totals"]}
+                  if queries.get("title_ms") else None),
         "related": {"p50_ms": percentile(queries["related_ms"], 50),
                     "p95_ms": percentile(queries["related_ms"], 95),
                     "first_p50_ms": percentile(queries["related_first_ms"], 50),
@@ -568,6 +580,10 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, float | None, float | 
         ("same + topics/provider/year facets, p50, ms", "ms",
          *both(lambda e: e["faceted"]["p50_ms"])),
         ("same + facets, p95, ms", "ms", *both(lambda e: e["faceted"]["p95_ms"])),
+        ("queries from single titles (300 of 1-3 rare words, 50 phrases; baseline: AND), p50, ms",
+         "ms", *both(lambda e: e["title"]["p50_ms"] if e.get("title") else None)),
+        ("queries from single titles, p95, ms", "ms",
+         *both(lambda e: e["title"]["p95_ms"] if e.get("title") else None)),
         ("match-all + facets (newest; heat with quality>=50), p50, ms", "ms",
          *both(lambda e: e["faceted"]["by_kind_p50_ms"]["match all"])),
         ("related items (top 10), p50, ms", "ms", *both(lambda e: e["related"]["p50_ms"])),
@@ -639,6 +655,11 @@ def render(data: dict[str, Any]) -> str:
             fb, fs = b["faceted"]["by_kind_p50_ms"][kind], s["faceted"]["by_kind_p50_ms"][kind]
             out.append(f"| {kind} | {_num(pb, 'ms')} | {_num(ps, 'ms')} | {_ratio(ps, pb)} | "
                        f"{_num(fb, 'ms')} | {_num(fs, 'ms')} | {_ratio(fs, fb)} |")
+        if b.get("title") and s.get("title"):
+            for kind, pb in b["title"]["by_kind_p50_ms"].items():
+                ps = s["title"]["by_kind_p50_ms"][kind]
+                out.append(f"| {kind} | {_num(pb, 'ms')} | {_num(ps, 'ms')} | {_ratio(ps, pb)} "
+                           "| | | |")
         out.append("")
     if len(scales) > 1:
         first = scales[0]
