@@ -6,7 +6,7 @@ Takes the first N files (sorted by name, default 5,000) of the scale-1 corpus (b
 benchmarks/run.py; the Reuters corpus if it is missing), hard-links them into a temporary corpus
 and builds an index of them in one process under cProfile: searchkit with its parallel paths
 turned off (so the profile sees parsing, analysis and writing in one place) and with the block
-segment writer its writer processes use (searchkit/segment.py), the baseline as
+segment writer its writer processes use (searchkit/whoosh_internals/segment.py), the baseline as
 benchmarks/baseline.py does. Prints the share of the build in each phase and the functions with
 the most time of their own.
 
@@ -57,7 +57,7 @@ SEGMENT_COMMIT = {"_encode_block", "_flush_segment", "write", "spill", "put", "g
 
 def phase_of(key: tuple[str, int, str]) -> str:
     filename, line, name = key
-    if filename.endswith("searchkit/segment.py"):
+    if filename.endswith("searchkit/whoosh_internals/segment.py"):
         return "commit" if name in SEGMENT_COMMIT else "indexing"
     text = f"{filename}:{line}({name})"
     for phase, marks in PHASES:
@@ -79,7 +79,7 @@ def sample_corpus(items: int, target: Path) -> Path:
 
 def build_searchkit(corpus: Path, index_dir: Path) -> None:
     from searchkit import SearchIndex, indexer
-    from searchkit.segment import BlockSegmentWriter
+    from searchkit.whoosh_internals.segment import BlockSegmentWriter
 
     # One process, so that the profile sees every phase, writing with what a writer process
     # of a large run writes with.

@@ -10,8 +10,10 @@ CLI) can catch them all at once::
      ├── IndexCorruptError      the location holds something that is not a readable searchkit index
      ├── IndexVersionError      the index was written by an incompatible searchkit version
      ├── IndexLockedError       another writer holds the index lock past the timeout
+     ├── IndexWriteError        writing the index failed part-way; nothing of the run is committed
      ├── QueryError             a query string or a filter/sort/facet argument is invalid
-     └── ItemNotFoundError      no indexed item has the given id or url
+     ├── ItemNotFoundError      no indexed item has the given id or url
+     └── WhooshVersionError     the installed Whoosh is not the release searchkit is written for
 
 Per-file problems met while indexing are not raised: they are collected in the ``IndexReport``.
 """
@@ -69,3 +71,8 @@ class QueryError(SearchkitError):
 
 class ItemNotFoundError(SearchkitError):
     """Raised when no indexed item has the requested id or url."""
+
+
+class WhooshVersionError(SearchkitError):
+    """Raised when searchkit is imported with a Whoosh release whose internals differ from the
+    one it is written against (``searchkit.whoosh_internals.REQUIRED_WHOOSH``)."""

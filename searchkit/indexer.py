@@ -14,26 +14,21 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.multiproc import SubWriterTask
-from whoosh.writing import IndexWriter, SegmentWriter
+from whoosh.writing import IndexWriter
 
 from .errors import CorpusError, DocumentError, IndexCorruptError, IndexWriteError
 from .models import Duplicate, FileError, IndexReport, NewsItem
 from .schema import SCHEMA_VERSION, item_document
-from .segment import BlockSegmentWriter
 from .store import IndexLocation, create_whoosh, open_whoosh
-
-#: Called with (files done, files to do) while an indexing run reads files.
-Progress = Callable[[int, int], None]
+from .whoosh_internals.writers import ParallelWriter, Progress, open_writer, remove_unused_files
 
 #: Read, parse and index in writer processes when at least this many files must be read.
 PARALLEL_THRESHOLD = 2_000
@@ -250,10 +245,12 @@ class Indexer:
 
         outcomes: list[_Outcome] = []
         if jobs or gone:
-            writer = _open_writer(ix, len(jobs))
+            writer = open_writer(ix, len(jobs), parallel_threshold=PARALLEL_THRESHOLD,
+                                 max_procs=MAX_WRITER_PROCS, handle=_index_file,
+                                 segment_memory=SEGMENT_MEMORY)
             try:
-                if isinstance(writer, _ParallelWriter):
-                    outcomes = writer.index_files(jobs, progress)
+                if isinstance(writer, ParallelWriter):
+                    outcomes = writer.index_files(jobs, progress, batch=JOB_BATCH)
                 else:
                     outcomes = _index_in_process(writer, jobs, progress)
                 replaced = [ident for ident, kind, _ in outcomes if kind == _CHANGED]
@@ -265,13 +262,13 @@ class Indexer:
                     writer.commit()
                 else:  # only touched files: nothing to commit
                     writer.cancel()
-                    _remove_unused_files(ix)
+                    remove_unused_files(ix)
             except BaseException as exc:
                 if not writer.is_closed:
                     writer.cancel()
                 # Segments a writer process finished before the run failed: not in any TOC.
                 with contextlib.suppress(OSError):
-                    _remove_unused_files(ix)
+                    remove_unused_files(ix)
                 # A full disk, say (a file that cannot be read is a FileError in the report).
                 if isinstance(exc, OSError):
                     raise IndexWriteError(f"cannot write the index: {exc}; "
@@ -338,173 +335,6 @@ def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job],
     return outcomes
 
 
-def _remove_unused_files(ix: whoosh_index.Index) -> None:
-    """Remove the files a cancelled writer created (Whoosh does so at its next commit)."""
-    from whoosh.index import clean_files
-
-    toc = ix._read_toc()
-    clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
-
-
-def _open_writer(ix: whoosh_index.Index, files: int) -> SegmentWriter:
-    """A writer for a run that reads ``files`` files: for large runs, one that spreads them
-    over writer processes (both cores at work); for small ones, a block segment writer in
-    this process. A large run on one core gets Whoosh's own writer, whose memory is bounded
-    (it sorts its postings on disk); a block segment writer holds a segment's postings until
-    its commit."""
-    procs = min(os.cpu_count() or 1, MAX_WRITER_PROCS)
-    if files >= PARALLEL_THRESHOLD:
-        if procs > 1:
-            return _ParallelWriter(ix, procs, limitmb=128, compound=False)
-        return ix.writer(limitmb=256, compound=False)
-    return BlockSegmentWriter(ix, compound=False)
-
-
-class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no type hints
-    """A writer process: reads, parses and indexes the batches of files the parent hands out,
-    writes them as one segment (more when they would not fit in ``SEGMENT_MEMORY``), and sends
-    back the segments and what became of each file.
-
-    Files, not parsed items, travel between the processes: nothing is pickled twice and the
-    parent never holds the corpus in memory. Segments are written by
-    :class:`~searchkit.segment.BlockSegmentWriter` (Whoosh's format, about twice as fast as
-    Whoosh's own writer).
-    """
-
-    parent = 0
-    done: Any = None  # a shared counter of files handled, for progress
-
-    def run(self) -> None:
-        _exit_with_parent(self.parent)
-        outcomes: list[_Outcome] = []
-        try:
-            ix = self.storage.open_index(self.indexname)
-            segments = []
-            writer = BlockSegmentWriter(ix, _lk=False, **self.kwargs)
-            while (jobs := self.jobqueue.get()) is not None:
-                for job in jobs:
-                    outcomes.append(_index_file(writer, job))
-                with self.done.get_lock():
-                    self.done.value += len(jobs)
-                if writer.memory() > SEGMENT_MEMORY:
-                    segments.append(writer._finalize_segment())
-                    writer = BlockSegmentWriter(ix, _lk=False, **self.kwargs)
-            # Not _finish() or cancel(): they would remove the temporary folder all the
-            # writers share; the parent removes it when it commits or cancels.
-            if writer._added:
-                segments.append(writer._finalize_segment())
-            else:
-                writer._close_segment()
-        except BaseException as exc:  # reported to the parent, which raises it
-            self.resultqueue.put(("failed", f"{type(exc).__name__}: {exc}", []))
-        else:
-            self.resultqueue.put(("ok", segments, outcomes))
-
-
-class _ParallelWriter(SegmentWriter):  # type: ignore[misc]
-    """The parent of the writer processes: hands out the files, collects the processes'
-    segments and outcomes, and commits them, with its own deletions, in one TOC.
-
-    Built from the parts of Whoosh's ``MpWriter`` (multisegment mode), whose own processes take
-    pickled documents from the parent and whose commit runs before the parent knows which
-    items to delete.
-    """
-
-    def __init__(self, ix: whoosh_index.Index, procs: int, **kwargs: Any) -> None:
-        import multiprocessing
-
-        super().__init__(ix, **kwargs)
-        self.jobqueue: Any = multiprocessing.Queue(procs * 2)
-        self.resultqueue: Any = multiprocessing.Queue()
-        self.done: Any = multiprocessing.Value("q", 0)
-        self.tasks: list[_FileWriterTask] = []
-        for _ in range(procs):
-            task = _FileWriterTask(self.storage, self.indexname, self.jobqueue,
-                                   self.resultqueue, kwargs, True)
-            task.parent = os.getpid()
-            task.done = self.done
-            task.start()
-            self.tasks.append(task)
-        self.segments_written: list[Any] = []
-
-    def index_files(self, jobs: Sequence[_Job], progress: Progress | None) -> list[_Outcome]:
-        """Index ``jobs`` in the writer processes; what became of each file, in no set order."""
-        total = len(jobs)
-        if progress:
-            progress(0, total)
-        for start in range(0, total, JOB_BATCH):
-            self._put(list(jobs[start:start + JOB_BATCH]), progress, total)
-        for _ in self.tasks:
-            self._put(None, progress, total)
-        outcomes: list[_Outcome] = []
-        for _ in self.tasks:
-            status, payload, done = self._get(progress, total)
-            if status != "ok":
-                raise IndexWriteError(f"a writer process failed: {payload}; "
-                                      "nothing of this run was committed")
-            outcomes.extend(done)
-            self.segments_written.extend(payload)
-        for task in self.tasks:
-            task.join()
-        if progress:
-            progress(total, total)
-        return outcomes
-
-    def _report(self, progress: Progress | None, total: int) -> None:
-        if progress:
-            progress(min(self.done.value, total), total)
-
-    def _put(self, jobs: list[_Job] | None, progress: Progress | None, total: int) -> None:
-        import queue
-
-        while True:
-            try:
-                self.jobqueue.put(jobs, timeout=0.2)
-                return
-            except queue.Full:
-                self._report(progress, total)
-                self._check_alive()
-
-    def _get(self, progress: Progress | None, total: int) -> Any:
-        import queue
-
-        while True:
-            try:
-                return self.resultqueue.get(timeout=0.2)
-            except queue.Empty:
-                self._report(progress, total)
-                if not any(task.is_alive() for task in self.tasks):
-                    try:  # a process that ended after sending has its result in the pipe
-                        return self.resultqueue.get(timeout=1)
-                    except queue.Empty:
-                        self._check_alive()
-                        raise IndexWriteError("a writer process ended without its result; "
-                                              "nothing of this run was committed") from None
-
-    def _check_alive(self) -> None:
-        for task in self.tasks:
-            if task.exitcode not in (None, 0):
-                raise IndexWriteError(f"a writer process died (exit code {task.exitcode}); "
-                                      "nothing of this run was committed")
-
-    def commit(self) -> None:  # type: ignore[override]
-        final = self._merge_segments(None, None, None) + self.segments_written
-        if self._added:  # small segments merged into this writer
-            final.append(self._finalize_segment())
-        else:
-            self._close_segment()
-        self._commit_toc(final)
-        self._finish()
-
-    def cancel(self) -> None:
-        for task in self.tasks:
-            if task.is_alive():
-                task.terminate()
-        for task in self.tasks:
-            task.join()
-        super().cancel()
-
-
 def _duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
     """Urls that more than one (live) item declares, with those items' ids."""
     if not reader.doc_count_all() or "url" not in reader.indexed_field_names():
@@ -547,18 +377,3 @@ def _scan(root: Path) -> list[_Scanned]:
     except OSError as exc:
         raise CorpusError(f"cannot read corpus folder {root}: {exc.strerror or exc}") from exc
     return scanned
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Make a worker process (parsing, or Whoosh's writing) exit when the indexer dies.
-
-    Forked workers inherit the indexer's open files, the write lock's among them; a worker
-    orphaned by a killed indexer would wait for work forever and keep the index locked.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.1)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="searchkit-parent-watch", daemon=True).start()

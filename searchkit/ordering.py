@@ -10,14 +10,12 @@ or by ranking just the matching documents when it is small.
 from __future__ import annotations
 
 import heapq
-import sys
 import threading
-from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from whoosh.columns import NumericColumn
+from .whoosh_internals.postings import column_values
 
 #: Field sorts this module orders by (relevance is ordered by score).
 FIELD_SORTS = ("newest", "oldest", "quality", "heat")
@@ -178,16 +176,3 @@ def segment_values(segment: Any, field: str) -> list[int]:
     if not segment.has_column(field):
         return [0] * size
     return column_values(segment.column_reader(field, translate=False), size)
-
-
-def column_values(column: Any, size: int) -> list[int]:
-    """The raw values of the first ``size`` documents in a Whoosh column reader: a numeric
-    column is read as one array, any other a value at a time."""
-    if isinstance(column, NumericColumn.Reader):
-        stored = min(column._count, size)
-        values = array(column._typecode, column._dbfile.get(column._basepos,
-                                                            stored * column._fixedlen))
-        if sys.byteorder == "little":  # stored big-endian
-            values.byteswap()
-        return values.tolist() + [column._default] * (size - stored)
-    return [column[n] for n in range(size)]

@@ -22,7 +22,6 @@ from typing import Any
 
 from whoosh import query
 from whoosh.collectors import FilterCollector, TopCollector
-from whoosh.matching import AndNotMatcher
 from whoosh.qparser import (
     FieldAliasPlugin,
     FuzzyTermPlugin,
@@ -62,6 +61,7 @@ from .postings import Norms, Postings, bm25_scores
 from .schema import exact_values, make_analyzer, make_weighting
 from .store import IndexLocation, open_whoosh
 from .suggest import complete, correct_query
+from .whoosh_internals.matching import MendedAndNotMatcher
 
 #: Accepted values of ``sort``.
 SORTS = ("relevance", "newest", "oldest", "quality", "heat")
@@ -794,35 +794,11 @@ def _group_negations(q: query.Query) -> query.Query:
     return q
 
 
-class _AndNotMatcher(AndNotMatcher):  # type: ignore[misc]  # Whoosh ships no type hints
-    """Whoosh's AndNotMatcher, mended: at the start it only checks whether both sides stand on
-    the same document, without first moving the excluded side up to the first candidate, so
-    a segment's first match is kept even when it holds an excluded word (``airship NOT vote``
-    found an item with both words)."""
-
-    def _find_first(self) -> None:
-        self._find_next()
-
-    def _find_next(self) -> bool:
-        pos, neg = self.a, self.b
-        moved = False
-        while pos.is_active() and neg.is_active():
-            pos_id = pos.id()
-            if neg.id() < pos_id:
-                neg.skip_to(pos_id)
-                if not neg.is_active():
-                    break
-            if neg.id() != pos_id:
-                break
-            moved = bool(pos.next()) or moved
-        return moved
-
-
 class _AndNot(query.AndNot):  # type: ignore[misc]
     """``a`` without the items ``b`` matches, through the mended matcher."""
 
     def matcher(self, searcher: Any, context: Any = None) -> Any:
-        return _AndNotMatcher(self.a.matcher(searcher, context),
+        return MendedAndNotMatcher(self.a.matcher(searcher, context),
                               self.b.matcher(searcher, searcher.boolean_context()))
 
 

@@ -16,7 +16,8 @@ from whoosh import query
 
 from searchkit import NewsItem, SearchIndex
 from searchkit.ordering import positions
-from searchkit.postings import Norms, Postings, bm25_scores, field_lengths
+from searchkit.postings import Norms, Postings, bm25_scores
+from searchkit.whoosh_internals.postings import field_lengths
 
 WORDS = ["harbour", "storm", "vote", "market", "airship"]
 

@@ -40,7 +40,7 @@ from whoosh.system import pack_int, pack_uint, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .schema import WORD_PATTERN, NewsAnalyzer, make_word_analyzer
+from ..schema import WORD_PATTERN, NewsAnalyzer, make_word_analyzer
 
 #: Postings per block, and the block compression level: Whoosh's W3 codec's defaults.
 BLOCK_LIMIT = 128

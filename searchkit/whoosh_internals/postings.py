@@ -1,0 +1,102 @@
+"""Postings, field lengths and columns read in bulk from Whoosh's W3 codec.
+
+Whoosh's matchers hand out one posting per call, through several layers of Python calls, and
+look up each document's field length the same way. These functions read a whole block of
+document numbers and term frequencies at a time, a segment's field lengths at once, and a
+numeric column as one array (searchkit/postings.py scores them).
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
+from typing import Any
+
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.columns import NumericColumn
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import TermNotFound
+from whoosh.util.numeric import byte_to_length
+
+_LENGTHS = [byte_to_length(byte) for byte in range(256)]
+
+#: What is read of a W3 postings matcher (the default codec of Whoosh 2.7.4, its last release):
+#: any other matcher is read one posting at a time.
+_W3_MATCHER = ("_ids", "_weights", "_data", "_byteids", "_read_data", "_read_ids",
+               "_read_weights", "_next_block")
+
+
+def term_blocks(segment: Any, fieldname: str, text: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
+    """(document numbers, term frequencies) of one term in one segment, a block at a time,
+    deleted documents left out; nothing when the segment lacks the term."""
+    try:
+        matcher = segment.postings(fieldname, text)
+    except TermNotFound:
+        return
+    deleted: frozenset[int] = frozenset()
+    if isinstance(matcher, FilterMatcher) and matcher._exclude:
+        # Whoosh's way of leaving out a segment's deleted documents
+        deleted = frozenset(matcher._ids)
+        matcher = matcher.child
+    if not all(hasattr(matcher, name) for name in _W3_MATCHER):  # another codec: one at a time
+        all_ids: list[int] = []
+        all_weights: list[float] = []
+        while matcher.is_active():
+            all_ids.append(matcher.id())
+            all_weights.append(matcher.weight())
+            matcher.next()
+        blocks: Iterator[tuple[Sequence[int], Sequence[float]]] = iter([(all_ids, all_weights)])
+    else:
+        blocks = _w3_blocks(matcher)
+    for ids, weights in blocks:
+        if deleted:
+            kept = [i for i, doc in enumerate(ids) if doc not in deleted]
+            ids, weights = [ids[i] for i in kept], [weights[i] for i in kept]
+        yield ids, weights
+
+
+def _w3_blocks(matcher: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
+    while matcher.is_active():
+        if matcher._ids is None:
+            if matcher._byteids:
+                matcher._read_ids()
+            else:  # document numbers are stored as gaps: Whoosh adds them up in a generator
+                if matcher._data is None:
+                    matcher._read_data()
+                matcher._ids = tuple(accumulate(matcher._data[0]))
+        if matcher._weights is None:
+            matcher._read_weights()
+        yield matcher._ids, matcher._weights
+        matcher._next_block()
+
+
+def field_lengths(segment: Any, fieldname: str) -> list[int]:
+    """The length of ``fieldname`` in each document of ``segment``, as Whoosh's scoring sees
+    it (stored as one byte, decoded); 0 where the document has none."""
+    count = segment.doc_count_all()
+    perdoc = getattr(segment, "_perdoc", None)
+    column = (perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+              if perdoc is not None and hasattr(perdoc, "_cached_reader") else None)
+    if column is not None:  # a column of length bytes (0: none)
+        return [_LENGTHS[byte] for byte in column_values(column, count)]
+    return [segment.doc_field_length(doc, fieldname, 0) or 0 for doc in range(count)]
+
+
+def column_values(column: Any, size: int) -> list[Any]:
+    """The raw values of the first ``size`` documents in a Whoosh column reader: a numeric
+    column is read as one array, any other a value at a time."""
+    if isinstance(column, NumericColumn.Reader):
+        stored = min(column._count, size)
+        values = array(column._typecode, column._dbfile.get(column._basepos,
+                                                            stored * column._fixedlen))
+        if sys.byteorder == "little":  # stored big-endian
+            values.byteswap()
+        return values.tolist() + [column._default] * (size - stored)
+    return [column[n] for n in range(size)]
+
+
+def bm25_field_b(weighting: Any, fieldname: str) -> float:
+    """The B parameter a Whoosh ``BM25F`` weighting uses for ``fieldname``."""
+    return float(weighting._field_B.get(fieldname, weighting.B))
