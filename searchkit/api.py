@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .errors import IndexNotFoundError
 from .models import Completions, IndexInfo, IndexReport, NewsItem, RelatedResults, SearchResults
-from .search import Filters, Reader, normalize_sequence, parse_time_bound
+from .options import FilterArguments, Filters, with_filter_parameters
+from .search import Reader
 from .store import LOCK_TIMEOUT, IndexLocation
 
 if TYPE_CHECKING:  # the indexer (Whoosh's writers, multiprocessing) loads on first write
-    from .indexer import Indexer, Progress
+    from typing_extensions import Unpack
 
-TimeBound = str | date | datetime
+    from .indexer import Indexer, Progress
 
 
 class SearchIndex:
@@ -124,48 +124,36 @@ class SearchIndex:
 
     # -- read side --------------------------------------------------------------------------
 
+    @with_filter_parameters
     def search(
         self,
         query: str = "",
         *,
-        topics: str | Sequence[str] | None = None,
-        providers: str | Sequence[str] | None = None,
-        category: str | None = None,
-        type: str | None = None,
-        since: TimeBound | None = None,
-        until: TimeBound | None = None,
-        min_quality: int | None = None,
-        min_heat: int | None = None,
         sort: str | None = None,
         limit: int = 10,
         page: int = 1,
         facets: Sequence[str] = (),
         facet_limit: int = 10,
+        **filters: Unpack[FilterArguments],
     ) -> SearchResults:
         """Full-text search in Whoosh query syntax, narrowed by filters.
 
         An empty query (or ``*``) matches every item. ``sort`` is one of ``relevance`` (the
         default with a query; ties go to the newest), ``newest`` (the default without one),
-        ``oldest``, ``quality`` or ``heat`` (highest first). ``since``/``until`` take a date,
-        a datetime, ``YYYY-MM-DD``, an ISO 8601 time or a span such as ``7d``. Filters never
-        change scores. ``facets`` names facets to count over every matching item (``topics``,
-        ``provider``, ``category``, ``type``, ``year``, ``month``, ``quality``, ``heat``), each
-        ignoring its own filter; ``facet_limit`` caps each list. When the query finds few or no
-        hits and a spelling correction finds more, ``suggestion`` carries the corrected query.
-        Raises ``QueryError`` for a query or argument that is not valid.
+        ``oldest``, ``quality`` or ``heat`` (highest first). The filters (``FilterArguments``,
+        defined in ``searchkit.options.FILTERS``) are ``topics``, ``providers`` (one value or
+        several, any of them), ``category``, ``type``, ``since``/``until`` (a date, a datetime,
+        ``YYYY-MM-DD``, an ISO 8601 time or a span such as ``7d``), ``min_quality`` and
+        ``min_heat``; filters never change scores. ``facets`` names facets to count over every
+        matching item (``topics``, ``provider``, ``category``, ``type``, ``year``, ``month``,
+        ``quality``, ``heat``), each ignoring its own filter; ``facet_limit`` caps each list.
+        When the query finds few or no hits and a spelling correction finds more,
+        ``suggestion`` carries the corrected query. Raises ``QueryError`` for a query or
+        argument that is not valid.
         """
-        filters = Filters(
-            topics=normalize_sequence(topics),
-            providers=normalize_sequence(providers),
-            category=category,
-            type=type,
-            since=None if since is None else parse_time_bound(since),
-            until=None if until is None else parse_time_bound(until, end=True),
-            min_quality=min_quality,
-            min_heat=min_heat,
-        )
-        return self._read().search(query, filters=filters, sort=sort, limit=limit, page=page,
-                                   facets=facets, facet_limit=facet_limit)
+        return self._read().search(query, filters=Filters.from_arguments(filters), sort=sort,
+                                   limit=limit, page=page, facets=facets,
+                                   facet_limit=facet_limit)
 
     def related(self, id_or_url: str, *, limit: int = 10) -> RelatedResults:
         """Items related to the item with this id or url: its own ``related`` entries

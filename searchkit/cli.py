@@ -7,11 +7,13 @@ prints text or JSON; every expected error is one ``Error: ...`` line on stderr a
 
 from __future__ import annotations
 
+import html
+import inspect
 import json
 import re
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from importlib import resources
@@ -25,6 +27,7 @@ from rich.markup import escape
 from .api import SearchIndex
 from .errors import SearchkitError
 from .models import IndexReport, SearchResults, format_datetime
+from .options import FACET_NAMES, FILTERS, MAX_LIMIT, SORTS, Kind
 from .store import LOCK_TIMEOUT
 
 app = typer.Typer(
@@ -44,25 +47,6 @@ DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
 
 
-class Facet(str, Enum):
-    topics = "topics"
-    provider = "provider"
-    category = "category"
-    type = "type"
-    year = "year"
-    month = "month"
-    quality = "quality"
-    heat = "heat"
-
-
-class Sort(str, Enum):
-    relevance = "relevance"
-    newest = "newest"
-    oldest = "oldest"
-    quality = "quality"
-    heat = "heat"
-
-
 IndexDir = Annotated[Path | None, typer.Option(
     "--index-dir", envvar="SEARCHKIT_INDEX", show_default=False,
     help="Index directory [default: ./index].")]
@@ -70,7 +54,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"Error: {escape(message)}")
+    err.print(f"Error: {_text(message)}")
     # SystemExit, not typer.Exit: this runs outside the app, where nothing turns Exit into a status.
     raise SystemExit(1) from None
 
@@ -138,16 +122,16 @@ def _run_index(index: SearchIndex, corpus: Path, *, rebuild: bool, show_progress
 
 
 def _print_report(report: IndexReport) -> None:
-    out.print(f"Indexed {escape(report.corpus)} into {escape(report.index_dir)} "
+    out.print(f"Indexed {_text(report.corpus)} into {_text(report.index_dir)} "
               f"in {report.seconds:.2f} s: {report.added} added, {report.updated} updated, "
               f"{report.deleted} deleted, {report.unchanged} unchanged; "
               f"{report.documents} items in the index.")
     for duplicate in report.duplicates:
-        err.print(f"Duplicate url {escape(duplicate.url)} in: {escape(', '.join(duplicate.ids))}")
+        err.print(f"Duplicate url {_text(duplicate.url)} in: {_text(', '.join(duplicate.ids))}")
     if report.errors:
         err.print(f"Skipped {report.skipped} file(s):")
         for error in report.errors:
-            err.print(f"  {escape(error.path)}: {escape(error.message)}")
+            err.print(f"  {_text(error.path)}: {_text(error.message)}")
 
 
 LockTimeout = Annotated[float, typer.Option(
@@ -203,11 +187,11 @@ def watch_command(
         line = (f"{stamp} {report.added} added, {report.updated} updated, {report.deleted} "
                 f"deleted, {report.skipped} skipped in {report.seconds:.2f} s; "
                 f"{report.documents} items")
-        out.print(escape(line))
+        out.print(_text(line))
         for error in report.errors:
-            err.print(f"  {escape(error.path)}: {escape(error.message)}")
+            err.print(f"  {_text(error.path)}: {_text(error.message)}")
 
-    err.print(f"Watching {escape(str(folder))} for changes (index {escape(str(path))}); "
+    err.print(f"Watching {_text(str(folder))} for changes (index {_text(str(path))}); "
               "Ctrl-C to stop.")
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -231,7 +215,7 @@ def _open_for_search(index_dir: Path | None) -> SearchIndex:
         return index
     if index_dir is None and (not path.exists() or _only_gitignore(path)):
         corpus = _default_corpus()
-        err.print(f"No index at {escape(str(path))} yet: building it from {escape(str(corpus))} ...")
+        err.print(f"No index at {_text(str(path))} yet: building it from {_text(str(corpus))} ...")
         report = _run_index(index, corpus, rebuild=False, show_progress=True)
         err.print(f"Indexed {report.documents} items"
                   + (f" ({report.skipped} files skipped)" if report.skipped else "") + ".")
@@ -245,58 +229,89 @@ def _only_gitignore(path: Path) -> bool:
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 
+#: Control characters (C0 but tab and newline, DEL, C1): item text is data, and a terminal would
+#: take an escape sequence in a title for a command (clear the screen, set the window title).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _text(value: str) -> str:
+    """Text for the terminal: control characters replaced by U+FFFD, rich markup escaped."""
+    return escape(_CONTROL.sub("\ufffd", value))
+
 
 def _rich_marks(text: str) -> str:
-    """Turn <mark>…</mark> highlights into rich markup, escaping everything else."""
+    """Turn highlights (HTML-escaped text with <mark>…</mark>) into rich markup."""
     parts = []
     last = 0
     for match in _MARK.finditer(text):
-        parts.append(escape(text[last:match.start()]))
-        parts.append(f"[bold yellow]{escape(match.group(1))}[/]")
+        parts.append(_text(html.unescape(text[last:match.start()])))
+        parts.append(f"[bold yellow]{_text(html.unescape(match.group(1)))}[/]")
         last = match.end()
-    parts.append(escape(text[last:]))
+    parts.append(_text(html.unescape(text[last:])))
     return "".join(parts)
 
 
+def _choices(name: str, values: Sequence[str]) -> Any:
+    """A str Enum of ``values``: Typer lists an Enum's values in the help and checks them."""
+    return Enum(name, [(value, value) for value in values], type=str)
+
+
+def _with_search_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Build a search command's options from the tables of searchkit/options.py: ``--sort``
+    and ``--facet`` take their choices from ``SORTS`` and ``FACETS``, and every filter
+    parameter of ``FILTERS`` becomes an option after the first argument, which the command
+    receives in ``**filters`` keyed as ``SearchIndex.search`` takes them."""
+    signature = inspect.signature(command, eval_str=True)
+    first, *rest = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    added = []
+    for spec in FILTERS:
+        for param in spec.params:
+            kind: Any = {Kind.ANY_OF: list[str] | None, Kind.AT_LEAST: int | None}.get(
+                spec.kind, str | None)
+            added.append(inspect.Parameter(
+                param.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                annotation=Annotated[kind, typer.Option(param.option, help=param.help,
+                                                        show_default=False)]))
+    choices = {"sort": _choices("Sort", SORTS) | None,
+               "facet": list[_choices("Facet", FACET_NAMES)] | None}  # type: ignore[misc]
+    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY,
+                      annotation=Annotated[(choices[p.name], *p.annotation.__metadata__)]
+                      if p.name in choices else p.annotation)
+            for p in rest]
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[first, *added, *rest])
+    command.__annotations__ = {**command.__annotations__,
+                               **{p.name: p.annotation for p in [*added, *rest]}}
+    return command
+
+
 @app.command("search")
+@_with_search_options
 def search_command(
     query: Annotated[str, typer.Argument(help="Query in Whoosh syntax; empty or * matches all.")] = "",
-    topic: Annotated[list[str] | None, typer.Option(
-        "--topic", help="Only items with this topic (repeatable: any of them).")] = None,
-    provider: Annotated[list[str] | None, typer.Option(
-        "--provider", help="Only items from this provider (repeatable: any of them).")] = None,
-    category: Annotated[str | None, typer.Option(help="Only items of this category.")] = None,
-    type_: Annotated[str | None, typer.Option("--type", help="Only items of this type.")] = None,
-    since: Annotated[str | None, typer.Option(
-        help="Published at or after: YYYY-MM-DD, ISO 8601, or a span like 7d, 24h.")] = None,
-    until: Annotated[str | None, typer.Option(help="Published at or before (same forms as --since).")] = None,
-    min_quality: Annotated[int | None, typer.Option(help="Only items with quality >= N.")] = None,
-    min_heat: Annotated[int | None, typer.Option(help="Only items with heat >= N.")] = None,
-    sort: Annotated[Sort | None, typer.Option(
-        help="Order [default: relevance with a query, newest without].",
-        show_default=False)] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Hits per page.")] = 10,
+    sort: Annotated[str | None, typer.Option(
+        show_default=False, help="Order [default: relevance with a query, newest without].")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="Hits per page.")] = 10,
     page: Annotated[int, typer.Option(min=1, help="Page number, from 1.")] = 1,
-    facet: Annotated[list[Facet] | None, typer.Option(
+    facet: Annotated[list[str] | None, typer.Option(
         "--facet", help="Count matching items per value of this facet (repeatable).")] = None,
     facet_limit: Annotated[int, typer.Option(min=1, help="Values shown per facet.")] = 10,
     index_dir: IndexDir = None,
     as_json: Json = False,
+    **filters: Any,
 ) -> None:
     """Search the index, with filters, sorting, facets and highlighted snippets."""
+    arguments = {name: value for name, value in filters.items() if value is not None}
     with _open_for_search(index_dir) as index:
-        results = index.search(
-            query, topics=topic or (), providers=provider or (), category=category, type=type_,
-            since=since, until=until, min_quality=min_quality, min_heat=min_heat,
-            sort=sort.value if sort else None, limit=limit, page=page,
-            facets=[f.value for f in facet or ()], facet_limit=facet_limit,
-        )
+        results = index.search(query, sort=sort and str(sort.value), limit=limit, page=page,  # type: ignore[attr-defined]
+                               facets=[str(f.value) for f in facet or ()],  # type: ignore[attr-defined]
+                               facet_limit=facet_limit, **arguments)
     if as_json:
         _print_json(results.to_dict())
         return
     lines = []  # printed at once: rich's per-call overhead adds up over a page of hits
     if results.suggestion:
-        lines.append(f"Did you mean: [bold]{escape(results.suggestion)}[/]")
+        lines.append(f"Did you mean: [bold]{_text(results.suggestion)}[/]")
     first = (results.page - 1) * results.page_size
     shown = f"{first + 1}-{first + len(results.hits)}" if results.hits else "none"
     lines.append(f"{results.total} hit{'s' if results.total != 1 else ''} (showing {shown})")
@@ -307,10 +322,10 @@ def search_command(
                 (format_datetime(hit.published_at) or "undated")[:10]]
         if hit.topics:
             meta.append(", ".join(hit.topics))
-        lines.append(f"     [dim]{escape(' · '.join(meta))}[/]")
+        lines.append(f"     [dim]{_text(' · '.join(meta))}[/]")
         if hit.highlights.excerpt:
             lines.append(f"     {_rich_marks(hit.highlights.excerpt)}")
-        lines.append(f"     [dim]{escape(hit.url or hit.id)}[/]")
+        lines.append(f"     [dim]{_text(hit.url or hit.id)}[/]")
     out.print("\n".join(lines))
     if results.facets:
         _print_facets(results)
@@ -338,13 +353,13 @@ def _print_facets(results: SearchResults) -> None:
 
 def _facet_cell(row: tuple[str, int | None]) -> str:
     value, count = row
-    return escape(value) if count is None else f"{escape(value)} [dim]{count}[/]"
+    return _text(value) if count is None else f"{_text(value)} [dim]{count}[/]"
 
 
 @app.command("related")
 def related_command(
     item: Annotated[str, typer.Argument(help="Item id (path in the corpus) or url.")],
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Most related items to show.")] = 10,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="Most related items to show.")] = 10,
     index_dir: IndexDir = None,
     as_json: Json = False,
 ) -> None:
@@ -352,21 +367,21 @@ def related_command(
     result = _answer(index_dir, as_json, lambda index: index.related(item, limit=limit))
     if result is None:
         return
-    out.print(f"Related to: [bold]{escape(result.item.title)}[/]")
+    out.print(f"Related to: [bold]{_text(result.item.title)}[/]")
     if not result.related:
         out.print("nothing related found")
     for rank, hit in enumerate(result.related, start=1):
         where = "" if hit.in_index else " [dim](not in the index)[/]"
         meta = [hit.reason, hit.provider.name or hit.provider.domain or "unknown provider",
                 (format_datetime(hit.published_at) or "undated")[:10]]
-        out.print(f"[bold]{rank:>3}.[/] {escape(hit.title)}{where}")
-        out.print(f"     [dim]{escape(' · '.join(meta))} · {escape(hit.url or hit.id or '')}[/]")
+        out.print(f"[bold]{rank:>3}.[/] {_text(hit.title)}{where}")
+        out.print(f"     [dim]{_text(' · '.join(meta))} · {_text(hit.url or hit.id or '')}[/]")
 
 
 @app.command("suggest")
 def suggest_command(
     prefix: Annotated[str, typer.Argument(help="The start of a query; its last word is completed.")],
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Most completions to show.")] = 10,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="Most completions to show.")] = 10,
     index_dir: IndexDir = None,
     as_json: Json = False,
 ) -> None:
@@ -375,7 +390,7 @@ def suggest_command(
     if result is None:
         return
     for completion in result.completions:
-        out.print(escape(completion))
+        out.print(_text(completion))
 
 
 @app.command("show")
@@ -389,24 +404,24 @@ def show_command(
     if news is None:
         return
     data = news.to_dict()
-    out.print(f"[bold]{escape(news.title)}[/]")
+    out.print(f"[bold]{_text(news.title)}[/]")
     for key in ("id", "url", "original_url", "amp_url", "cdn_amp_url", "category", "type",
                 "published_at", "quality", "heat", "published"):
         if data[key] not in ("", None):
-            out.print(f"{key}: {escape(str(data[key]))}")
-    out.print(f"provider: {escape(news.provider.name)} ({escape(news.provider.domain)})")
+            out.print(f"{key}: {_text(str(data[key]))}")
+    out.print(f"provider: {_text(news.provider.name)} ({_text(news.provider.domain)})")
     if news.topics:
-        out.print(f"topics: {escape(', '.join(news.topics))}")
+        out.print(f"topics: {_text(', '.join(news.topics))}")
     for image in news.images:
-        out.print(f"image: {escape(image.url)}")
+        out.print(f"image: {_text(image.url)}")
     for link in news.related:
-        out.print(f"related: {escape(link.title)} <{escape(link.url)}>")
+        out.print(f"related: {_text(link.title)} <{_text(link.url)}>")
     if news.excerpt:
         out.print()
-        out.print(escape(news.excerpt))
+        out.print(_text(news.excerpt))
     if news.body:
         out.print()
-        out.print(escape(news.body))
+        out.print(_text(news.body))
 
 
 @app.command("info")
@@ -418,12 +433,12 @@ def info_command(
     info = _answer(index_dir, as_json, lambda index: index.info())
     if info is None:
         return
-    out.print(f"index:       {escape(info.index_dir)}")
+    out.print(f"index:       {_text(info.index_dir)}")
     out.print(f"items:       {info.documents}")
     out.print(f"size:        {info.size_bytes / 1024:.1f} KiB")
     out.print(f"date range:  {format_datetime(info.oldest) or '-'} .. {format_datetime(info.newest) or '-'}")
     out.print(f"last update: {format_datetime(info.last_update) or '-'}")
-    out.print(f"corpus:      {escape(info.corpus or '-')}")
+    out.print(f"corpus:      {_text(info.corpus or '-')}")
 
 
 def main() -> None:

@@ -1,5 +1,9 @@
 """Highlighting: matched words wrapped in ``<mark>``…``</mark>``, and snippets around them.
 
+Item text is data, not markup: what the highlighter returns is HTML-escaped (``<`` becomes
+``&lt;``, ``&`` ``&amp;``, quotes ``&quot;`` and ``&#x27;``), so that its own ``<mark>`` is
+the only markup in it and a page can show it as HTML.
+
 A word matches when it analyses (lower-case, accents folded, stemmed) to one of the query's
 terms, so "Recognition" is marked for the query "recognise". Analysed forms are cached per
 distinct word, which makes this several times faster than Whoosh's general highlighter on
@@ -9,11 +13,15 @@ the short texts a hit shows.
 from __future__ import annotations
 
 import re
-import threading
+from html import escape
 from typing import Any
 
+from .cache import Cache
+from .schema import WORD_PATTERN
+
 #: The tokenizer's pattern (see schema.make_analyzer).
-_TOKEN = re.compile(r"\w+(?:\.?\w+)*")
+_TOKEN = re.compile(WORD_PATTERN)
+#: Distinct words whose analysed form is kept.
 _CACHE_LIMIT = 200_000
 
 
@@ -22,18 +30,13 @@ class Highlighter:
 
     def __init__(self, analyzer: Any) -> None:
         self._analyzer = analyzer
-        self._forms: dict[str, str | None] = {}
-        self._lock = threading.Lock()
+        self._forms: Cache[str, str | None] = Cache(_CACHE_LIMIT)
 
     def _form(self, word: str) -> str | None:
         form = self._forms.get(word, "")
         if form == "":
             tokens = [t.text for t in self._analyzer(word, mode="index")]
-            form = tokens[0] if len(tokens) == 1 else None
-            with self._lock:
-                if len(self._forms) > _CACHE_LIMIT:
-                    self._forms.clear()
-                self._forms[word] = form
+            form = self._forms.put(word, tokens[0] if len(tokens) == 1 else None)
         return form
 
     def _matches(self, text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
@@ -45,15 +48,15 @@ class Highlighter:
         return [m.span() for m in _TOKEN.finditer(text) if m.group() in matching]
 
     def mark(self, text: str, terms: frozenset[str]) -> str:
-        """The whole text with matches marked, or "" when nothing matches."""
+        """The whole text, escaped, with matches marked; "" when nothing matches."""
         if not text or not terms:
             return ""
         spans = self._matches(text, terms)
         return _wrap(text, spans, 0, len(text)) if spans else ""
 
     def snippet(self, text: str, terms: frozenset[str], *, size: int = 240) -> str:
-        """About ``size`` characters of ``text`` around its densest run of matches, marked;
-        "" when nothing matches."""
+        """About ``size`` characters of ``text`` around its densest run of matches, escaped and
+        marked; "" when nothing matches."""
         if not text or not terms:
             return ""
         spans = self._matches(text, terms)
@@ -86,8 +89,8 @@ def _wrap(text: str, spans: list[tuple[int, int]], start: int, end: int) -> str:
     parts = []
     last = start
     for s, e in spans:
-        parts.append(text[last:s])
-        parts.append(f"<mark>{text[s:e]}</mark>")
+        parts.append(escape(text[last:s]))
+        parts.append(f"<mark>{escape(text[s:e])}</mark>")
         last = e
-    parts.append(text[last:end])
+    parts.append(escape(text[last:end]))
     return "".join(parts)

@@ -24,9 +24,9 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
 
-from .errors import CorpusError, DocumentError, IndexCorruptError, IndexWriteError
-from .models import Duplicate, FileError, IndexReport, NewsItem
-from .schema import SCHEMA_VERSION, item_document
+from .errors import CorpusError, DocumentError, IndexCorruptError, IndexWriteError, SearchkitError
+from .models import Duplicate, FileError, IndexReport, NewsItem, item_from_dict
+from .schema import SCHEMA_VERSION, F, item_document
 from .store import IndexLocation, create_whoosh, open_whoosh
 from .whoosh_internals.writers import ParallelWriter, Progress, open_writer, remove_unused_files
 
@@ -129,18 +129,22 @@ class Indexer:
             return self._sync(gen, root, progress, fresh=False)
 
     def rebuild(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
-        """Build a fresh index of ``corpus`` in a new generation, then switch readers to it."""
+        """Build a fresh index of ``corpus`` in a new generation, then switch readers to it.
+        A file that is broken now keeps the version the live index has of it, as in an update."""
         root = _corpus_root(corpus)
         self.location.prepare(replace_foreign=False)
         with self._lock():
             # A damaged CURRENT is no obstacle: the switch below rewrites it, then clears the rest.
             with contextlib.suppress(IndexCorruptError):
                 self.location.remove_stale_generations()
+            live = None
+            with contextlib.suppress(IndexCorruptError):
+                live = self.location.current()
             gen = self.location.new_generation()
             try:
                 self.location.write_meta(gen, schema=SCHEMA_VERSION, corpus=str(root))
                 create_whoosh(gen)
-                report = self._sync(gen, root, progress, fresh=True)
+                report = self._sync(gen, root, progress, fresh=True, carry_from=live)
             except BaseException:
                 shutil.rmtree(gen, ignore_errors=True)
                 raise
@@ -161,7 +165,7 @@ class Indexer:
             with ix.searcher() as searcher:
                 for item in items:
                     if item.id in existing:
-                        writer.delete_by_term("id", item.id, searcher=searcher)
+                        writer.delete_by_term(F.ID, item.id, searcher=searcher)
                         updated += 1
                     else:
                         added += 1
@@ -183,7 +187,7 @@ class Indexer:
             removed = 0
             with ix.searcher() as searcher:
                 for ident in ids:
-                    removed += writer.delete_by_term("id", ident, searcher=searcher) or 0
+                    removed += writer.delete_by_term(F.ID, ident, searcher=searcher) or 0
             writer.commit()
             self.location.write_meta(gen)
             return removed
@@ -205,10 +209,10 @@ class Indexer:
         try:
             with ix.reader() as reader:
                 for segment_reader, _offset in reader.leaf_readers():
-                    if not segment_reader.has_column("manifest"):
+                    if not segment_reader.has_column(F.MANIFEST):
                         continue  # an empty index
-                    ids = segment_reader.column_reader("id")
-                    manifest = segment_reader.column_reader("manifest")
+                    ids = segment_reader.column_reader(F.ID)
+                    manifest = segment_reader.column_reader(F.MANIFEST)
                     for docnum in segment_reader.all_doc_ids():
                         raw = manifest[docnum]
                         if raw:
@@ -223,7 +227,11 @@ class Indexer:
         doc_json = json.dumps(item.to_dict(), ensure_ascii=False, separators=(",", ":"))
         writer.add_document(**item_document(item, doc_json, recorded.encode()))
 
-    def _sync(self, gen: Path, root: Path, progress: Progress | None, *, fresh: bool) -> IndexReport:
+    def _sync(self, gen: Path, root: Path, progress: Progress | None, *, fresh: bool,
+              carry_from: Path | None = None) -> IndexReport:
+        """Bring the index of ``gen`` in line with the corpus ``root`` (``fresh``: ``gen`` is
+        empty, nothing is compared). Files broken now keep the version ``carry_from`` (the
+        live generation, for a rebuild) has of them."""
         start = time.perf_counter()
         ix = open_whoosh(gen)
         recorded = {} if fresh else self._manifest(ix)
@@ -254,11 +262,14 @@ class Indexer:
                 else:
                     outcomes = _index_in_process(writer, jobs, progress)
                 replaced = [ident for ident, kind, _ in outcomes if kind == _CHANGED]
-                if gone or replaced or any(kind == _NEW for _, kind, _ in outcomes):
+                broken = [ident for ident, kind, _ in outcomes if kind == _BROKEN]
+                carried = (_carry_over(writer, carry_from, broken)
+                           if carry_from is not None and broken else 0)
+                if gone or replaced or carried or any(kind == _NEW for _, kind, _ in outcomes):
                     # New versions sit in new segments, which these deletions cannot touch.
                     with ix.searcher() as searcher:
                         for ident in gone + replaced:
-                            writer.delete_by_term("id", ident, searcher=searcher)
+                            writer.delete_by_term(F.ID, ident, searcher=searcher)
                     writer.commit()
                 else:  # only touched files: nothing to commit
                     writer.cancel()
@@ -335,21 +346,43 @@ def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job],
     return outcomes
 
 
+def _carry_over(writer: IndexWriter, previous: Path, idents: list[str]) -> int:
+    """Add to ``writer`` the version the index in ``previous`` has of each of ``idents`` (files
+    that are broken now, as it recorded them); how many it had. An index that cannot be read
+    carries nothing over (the files are reported as broken all the same)."""
+    try:
+        ix = open_whoosh(previous)
+        recorded = Indexer._manifest(ix)
+        carried = 0
+        with ix.searcher() as searcher:
+            for ident in idents:
+                old = recorded.get(ident)
+                docnum = searcher.document_number(**{F.ID: ident})
+                if old is None or docnum is None or old.origin != ORIGIN_FILE:
+                    continue
+                item = item_from_dict(json.loads(searcher.stored_fields(docnum)[F.DOC]))
+                Indexer._add(writer, item, old)
+                carried += 1
+        return carried
+    except (SearchkitError, OSError):
+        return 0
+
+
 def _duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
     """Urls that more than one (live) item declares, with those items' ids."""
-    if not reader.doc_count_all() or "url" not in reader.indexed_field_names():
+    if not reader.doc_count_all() or F.URL not in reader.indexed_field_names():
         return ()
     # Each segment's url terms with their document counts, read in one pass over its term
     # table (a lookup per url and segment took a third of an incremental run).
     counts: Counter[bytes] = Counter()
     for segment, _base in reader.leaf_readers():
-        for raw, info in segment.iter_field("url"):
+        for raw, info in segment.iter_field(F.URL):
             counts[raw] += info.doc_frequency()
     found = []
     for raw in sorted(raw for raw, count in counts.items() if count > 1):
-        docs = list(reader.postings("url", raw).all_ids())
+        docs = list(reader.postings(F.URL, raw).all_ids())
         if len(docs) > 1:
-            ids = sorted(reader.stored_fields(doc)["id"] for doc in docs)
+            ids = sorted(reader.stored_fields(doc)[F.ID] for doc in docs)
             found.append(Duplicate(raw.decode("utf-8"), tuple(ids)))
     return tuple(found)
 

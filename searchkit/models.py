@@ -2,15 +2,19 @@
 
 Every value is a frozen dataclass holding plain Python data (no Whoosh object ever leaves the
 package), so results can be kept, compared and sent to other threads freely. ``to_dict()``
-gives the JSON shape the CLI prints.
+gives the JSON shape the CLI prints; ``from_json`` reads it back. That one mapping is how an
+item is stored in the index (``NewsItem.to_dict()`` as JSON) and how hits and related items
+are built from what is stored.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timezone
-from typing import Any
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 
 def parse_datetime(value: Any) -> datetime:
@@ -47,19 +51,90 @@ def format_datetime(value: datetime | None) -> str | None:
     return text.replace("+00:00", "Z")
 
 
+class JsonModel:
+    """A model whose JSON shape is its fields, in order, under their own names (``to_dict``);
+    the one mapping between a model and its JSON, both ways (``from_json``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready: datetimes as ISO 8601 UTC with ``Z``, nested models as
+        dicts, tuples as lists; a field may round its value (``metadata["json"]``)."""
+        return _to_json(self)  # type: ignore[no-any-return]
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, JsonModel):
+        result = {}
+        for spec in fields(value):  # type: ignore[arg-type]
+            item = getattr(value, spec.name)
+            convert = spec.metadata.get("json")
+            result[spec.name] = _to_json(convert(item) if convert and item is not None else item)
+        return result
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, (tuple, list)):
+        return [_to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _to_json(item) for key, item in value.items()}
+    return value
+
+
+#: Rounds a score in JSON (to 6 decimals).
+_ROUNDED: dict[str, Any] = {"json": lambda value: round(value, 6)}
+
+Model = TypeVar("Model", bound=JsonModel)
+
+
+def from_json(cls: type[Model], data: dict[str, Any], **given: Any) -> Model:
+    """Rebuild a model from its JSON (``to_dict`` output); ``given`` sets fields directly.
+
+    Keys the model has no field for are ignored (a ``Hit`` is built from a stored item's
+    JSON); a field missing from ``data`` takes its default.
+    """
+    kwargs = dict(given)
+    for name, convert in _decoders(cls):
+        if name not in kwargs and name in data:
+            value = data[name]
+            kwargs[name] = convert(value) if convert is not None else value
+    return cls(**kwargs)
+
+
+def item_from_dict(data: dict[str, Any]) -> NewsItem:
+    """Rebuild a ``NewsItem`` from ``NewsItem.to_dict()`` output (as stored in the index)."""
+    return from_json(NewsItem, data)
+
+
+@functools.cache
+def _decoders(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """(field name, how to turn its JSON value back into the field's type) of a model."""
+    hints = get_type_hints(cls)
+    return tuple((spec.name, _decoder(hints[spec.name])) for spec in fields(cls))
+
+
+def _decoder(hint: Any) -> Callable[[Any], Any] | None:
+    args = [arg for arg in get_args(hint) if arg is not type(None)]
+    if hint is datetime or (args == [datetime]):
+        return lambda value: parse_datetime(value) if value else None
+    if isinstance(hint, type) and issubclass(hint, JsonModel):
+        return lambda value: from_json(hint, value or {})
+    if get_origin(hint) is tuple:
+        inner = args[0] if args else Any
+        if isinstance(inner, type) and issubclass(inner, JsonModel):
+            return lambda value: tuple(from_json(inner, item) for item in value or ())
+        return lambda value: tuple(value or ())
+    return None
+
+
 @dataclass(frozen=True)
-class Provider:
+class Provider(JsonModel):
     """Who published an item: a display name and a web domain (either may be empty)."""
 
     name: str = ""
     domain: str = ""
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "domain": self.domain}
 
 
 @dataclass(frozen=True)
-class Image:
+class Image(JsonModel):
     """An image attached to an item."""
 
     url: str
@@ -67,13 +142,10 @@ class Image:
     height: int | None = None
     is_cached: bool | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "width": self.width, "height": self.height,
-                "is_cached": self.is_cached}
 
 
 @dataclass(frozen=True)
-class RelatedLink:
+class RelatedLink(JsonModel):
     """One entry of an item's ``related`` list: a small news item of its own, as the feed gave it.
 
     It may point at an item of the corpus (same ``url``) or outside it.
@@ -90,23 +162,10 @@ class RelatedLink:
     cdn_amp_url: str = ""
     images: tuple[Image, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "url": self.url,
-            "excerpt": self.excerpt,
-            "published_at": format_datetime(self.published_at),
-            "type": self.type,
-            "provider": self.provider.to_dict(),
-            "quality": self.quality,
-            "amp_url": self.amp_url,
-            "cdn_amp_url": self.cdn_amp_url,
-            "images": [image.to_dict() for image in self.images],
-        }
 
 
 @dataclass(frozen=True)
-class NewsItem:
+class NewsItem(JsonModel):
     """One news item, parsed from a corpus file or handed in by a program.
 
     ``id`` is the file's path relative to the corpus root with POSIX separators; ``url`` is the
@@ -133,43 +192,19 @@ class NewsItem:
     images: tuple[Image, ...] = ()
     related: tuple[RelatedLink, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        """Every field, JSON-ready (datetimes as ISO 8601 UTC with ``Z``)."""
-        return {
-            "id": self.id,
-            "url": self.url,
-            "original_url": self.original_url,
-            "amp_url": self.amp_url,
-            "cdn_amp_url": self.cdn_amp_url,
-            "title": self.title,
-            "excerpt": self.excerpt,
-            "body": self.body,
-            "category": self.category,
-            "type": self.type,
-            "topics": list(self.topics),
-            "provider": self.provider.to_dict(),
-            "published_at": format_datetime(self.published_at),
-            "quality": self.quality,
-            "heat": self.heat,
-            "published": self.published,
-            "images": [image.to_dict() for image in self.images],
-            "related": [link.to_dict() for link in self.related],
-        }
 
 
 @dataclass(frozen=True)
-class Highlights:
+class Highlights(JsonModel):
     """Matched words wrapped in ``<mark>``…``</mark>``; text is not HTML-escaped."""
 
     title: str
     excerpt: str
 
-    def to_dict(self) -> dict[str, str]:
-        return {"title": self.title, "excerpt": self.excerpt}
 
 
 @dataclass(frozen=True)
-class Hit:
+class Hit(JsonModel):
     """One search result: the item's display fields, its score and its highlights.
 
     ``score`` is the relevance score (the same for every hit of a match-all query).
@@ -186,36 +221,18 @@ class Hit:
     published_at: datetime | None
     quality: int | None
     heat: int
-    score: float
+    score: float = field(metadata=_ROUNDED)
     highlights: Highlights
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "title": self.title,
-            "excerpt": self.excerpt,
-            "provider": self.provider.to_dict(),
-            "topics": list(self.topics),
-            "category": self.category,
-            "type": self.type,
-            "published_at": format_datetime(self.published_at),
-            "quality": self.quality,
-            "heat": self.heat,
-            "score": round(self.score, 6),
-            "highlights": self.highlights.to_dict(),
-        }
 
 
 @dataclass(frozen=True)
-class FacetCount:
+class FacetCount(JsonModel):
     """One value of a facet and how many matching items have it."""
 
     value: str
     count: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "count": self.count}
 
 
 @dataclass(frozen=True)
@@ -266,7 +283,7 @@ class SearchResults:
 
 
 @dataclass(frozen=True)
-class RelatedHit:
+class RelatedHit(JsonModel):
     """An item related to another, and why: ``reason`` is ``listed`` (in the item's own
     ``related`` entries), ``backlink`` (an indexed item lists it) or ``similar`` (close in
     content, topics and time). ``in_index`` is False for a listed entry that points outside
@@ -277,69 +294,50 @@ class RelatedHit:
     title: str
     provider: Provider
     published_at: datetime | None
-    score: float | None
+    score: float | None = field(metadata=_ROUNDED)
     reason: str
     in_index: bool
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "title": self.title,
-            "provider": self.provider.to_dict(),
-            "published_at": format_datetime(self.published_at),
-            "score": None if self.score is None else round(self.score, 6),
-            "reason": self.reason,
-            "in_index": self.in_index,
-        }
 
 
 @dataclass(frozen=True)
-class RelatedResults:
+class RelatedResults(JsonModel):
     """An item and the items related to it, listed first, then backlinks, then similar."""
 
     item: Hit
     related: tuple[RelatedHit, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"item": self.item.to_dict(), "related": [r.to_dict() for r in self.related]}
 
 
 @dataclass(frozen=True)
-class Completions:
+class Completions(JsonModel):
     """Autocompletions of a prefix, most frequent first."""
 
     prefix: str
     completions: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "completions": list(self.completions)}
 
 
 @dataclass(frozen=True)
-class FileError:
+class FileError(JsonModel):
     """A corpus file that could not be indexed: its path and a one-line reason."""
 
     path: str
     message: str
 
-    def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "message": self.message}
 
 
 @dataclass(frozen=True)
-class Duplicate:
+class Duplicate(JsonModel):
     """Items (ids) in the index that declare the same url; all of them are kept."""
 
     url: str
     ids: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "ids": list(self.ids)}
 
 
 @dataclass(frozen=True)
-class IndexReport:
+class IndexReport(JsonModel):
     """What one indexing run did.
 
     ``added``/``updated``/``deleted``/``unchanged`` count items; ``skipped`` counts files that
@@ -356,7 +354,7 @@ class IndexReport:
     skipped: int
     errors: tuple[FileError, ...]
     documents: int
-    seconds: float
+    seconds: float = field(metadata={"json": lambda v: round(v, 3)})
     duplicates: tuple[Duplicate, ...] = ()
 
     @property
@@ -364,24 +362,10 @@ class IndexReport:
         """True when every file of the corpus was indexed."""
         return not self.errors
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "corpus": self.corpus,
-            "index_dir": self.index_dir,
-            "added": self.added,
-            "updated": self.updated,
-            "deleted": self.deleted,
-            "unchanged": self.unchanged,
-            "skipped": self.skipped,
-            "errors": [error.to_dict() for error in self.errors],
-            "documents": self.documents,
-            "seconds": round(self.seconds, 3),
-            "duplicates": [duplicate.to_dict() for duplicate in self.duplicates],
-        }
 
 
 @dataclass(frozen=True)
-class IndexInfo:
+class IndexInfo(JsonModel):
     """A summary of an index: size, date range, when it was last updated and from where."""
 
     index_dir: str
@@ -391,63 +375,3 @@ class IndexInfo:
     newest: datetime | None
     last_update: datetime | None
     corpus: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index_dir": self.index_dir,
-            "documents": self.documents,
-            "size_bytes": self.size_bytes,
-            "oldest": format_datetime(self.oldest),
-            "newest": format_datetime(self.newest),
-            "last_update": format_datetime(self.last_update),
-            "corpus": self.corpus,
-        }
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def _provider(data: Any) -> Provider:
-    data = data or {}
-    return Provider(name=data.get("name", ""), domain=data.get("domain", ""))
-
-
-def _images(data: Any) -> tuple[Image, ...]:
-    return tuple(Image(url=i["url"], width=i.get("width"), height=i.get("height"),
-                       is_cached=i.get("is_cached")) for i in data or ())
-
-
-def item_from_dict(data: dict[str, Any]) -> NewsItem:
-    """Rebuild a ``NewsItem`` from ``NewsItem.to_dict()`` output (as stored in the index)."""
-    return NewsItem(
-        id=data["id"],
-        title=data["title"],
-        url=data.get("url", ""),
-        original_url=data.get("original_url", ""),
-        amp_url=data.get("amp_url", ""),
-        cdn_amp_url=data.get("cdn_amp_url", ""),
-        excerpt=data.get("excerpt", ""),
-        body=data.get("body", ""),
-        category=data.get("category", ""),
-        type=data.get("type", ""),
-        topics=tuple(data.get("topics", ())),
-        provider=_provider(data.get("provider")),
-        published_at=_parse_time(data.get("published_at")),
-        quality=data.get("quality"),
-        heat=data.get("heat", -1),
-        published=data.get("published", True),
-        images=_images(data.get("images")),
-        related=tuple(
-            RelatedLink(
-                title=r["title"], url=r.get("url", ""), excerpt=r.get("excerpt", ""),
-                published_at=_parse_time(r.get("published_at")), type=r.get("type", ""),
-                provider=_provider(r.get("provider")), quality=r.get("quality"),
-                amp_url=r.get("amp_url", ""), cdn_amp_url=r.get("cdn_amp_url", ""),
-                images=_images(r.get("images")),
-            )
-            for r in data.get("related", ())
-        ),
-    )

@@ -1,8 +1,8 @@
-"""Sort orders kept between searches, and bitmap helpers for match sets.
+"""Sort orders kept between searches, column values, and bitmap helpers for match sets.
 
 Whoosh sorts a result set by calling a Python key function for every matching document on
-every search. Here each field sort (newest, oldest, quality, heat) is computed once per set of
-index segments, as the list of all document numbers in that order, and a search picks its page
+every search. Here each field sort (newest, oldest, quality, heat) is computed once per state
+of the index, as the list of all document numbers in that order, and a search picks its page
 from it: by walking the order and keeping documents in the match set when the set is large,
 or by ranking just the matching documents when it is small.
 """
@@ -10,15 +10,18 @@ or by ranking just the matching documents when it is small.
 from __future__ import annotations
 
 import heapq
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
 
+from .cache import IndexCaches
+from .options import SORTS
+from .schema import F
 from .whoosh_internals.postings import column_values
 
 #: Field sorts this module orders by (relevance is ordered by score).
-FIELD_SORTS = ("newest", "oldest", "quality", "heat")
+FIELD_SORTS = tuple(sort for sort in SORTS if sort != "relevance")
 
 
 def bitmap(docnums: Iterable[int], size: int) -> int:
@@ -54,40 +57,30 @@ def segments_key(reader: Any) -> tuple[str, ...]:
 
 
 class OrderCache:
-    """All document numbers in each field-sort order, per set of segments."""
+    """All document numbers in each field-sort order, per state of the index (``IndexCaches``
+    generation)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: tuple[str, ...] | None = None
-        self._orders: dict[str, list[int]] = {}
-        self._ranks: dict[str, list[int]] = {}
+    def __init__(self, caches: IndexCaches) -> None:
+        self._caches = caches
+        self._orders = caches.cache(2 * len(FIELD_SORTS))  # orders and ranks
+        self._ranks = caches.cache(len(FIELD_SORTS))
 
     def order(self, reader: Any, sort: str) -> list[int]:
         """Every document number of ``reader`` (deleted ones too) in ``sort`` order."""
-        key = segments_key(reader)
-        with self._lock:
-            if key != self._key:
-                self._key, self._orders, self._ranks = key, {}, {}
-            order = self._orders.get(sort)
-        if order is None:
-            order = _compute_order(reader, sort)
-            with self._lock:
-                if key == self._key:
-                    self._orders[sort] = order
-        return order
+        return self._orders.get_or_put((self._caches.generation, sort),
+                                       lambda: _compute_order(reader, sort))
 
     def rank(self, reader: Any, sort: str) -> list[int]:
         """rank[docnum] = the document's position in ``sort`` order."""
-        order = self.order(reader, sort)
-        with self._lock:
-            ranks = self._ranks.get(sort)
-        if ranks is None:
+
+        def compute() -> list[int]:
+            order = self.order(reader, sort)
             ranks = [0] * len(order)
             for position, docnum in enumerate(order):
                 ranks[docnum] = position
-            with self._lock:
-                self._ranks[sort] = ranks
-        return ranks
+            return ranks
+
+        return self._ranks.get_or_put((self._caches.generation, sort), compute)
 
     def newest_key(self, reader: Any, docs: list[int]) -> Callable[[int], Any]:
         """A key that orders ``docs`` newest first, as ``order(reader, "newest")`` does.
@@ -95,17 +88,16 @@ class OrderCache:
         Uses the cached order when there is one; otherwise reads the few documents' values from
         the columns, so that a one-off search (a CLI process) does not sort the whole index.
         """
-        with self._lock:
-            cached = self._key == segments_key(reader) and "newest" in self._orders
+        cached = (self._caches.generation, "newest") in self._orders
         if cached or len(docs) * 8 > reader.doc_count_all():
             return self.rank(reader, "newest").__getitem__
-        dates = raw_values(reader, "published_at", docs)
+        dates = raw_values(reader, F.PUBLISHED_AT, docs)
         shared = Counter(dates.values())
         keys = {}
         for doc, date in dates.items():
             # The id breaks ties of dates; read (from the stored fields: opening the id column
             # reads an offset per document) only where two dates are the same.
-            ident = reader.stored_fields(doc)["id"] if shared[date] > 1 else ""
+            ident = reader.stored_fields(doc)[F.ID] if shared[date] > 1 else ""
             keys[doc] = _newest_key(date, ident, doc)
         return keys.__getitem__
 
@@ -129,10 +121,10 @@ def _compute_order(reader: Any, sort: str) -> list[int]:
     keyed: list[tuple[Any, ...]] = []
     for segment, offset in reader.leaf_readers():
         size = segment.doc_count_all()
-        if not size or not segment.has_column("id"):
+        if not size or not segment.has_column(F.ID):
             continue
-        ids = segment.column_reader("id")
-        dates = segment_values(segment, "published_at")
+        ids = segment.column_reader(F.ID)
+        dates = segment_values(segment, F.PUBLISHED_AT)
         if sort == "newest":
             keyed += [_newest_key(d, ids[n], offset + n) for n, d in enumerate(dates)]
         elif sort == "oldest":
@@ -176,3 +168,26 @@ def segment_values(segment: Any, field: str) -> list[int]:
     if not segment.has_column(field):
         return [0] * size
     return column_values(segment.column_reader(field, translate=False), size)
+
+
+def undated_values(schema: Any) -> frozenset[int]:
+    """Raw ``published_at`` column values that mean "no date"."""
+    field = schema[F.PUBLISHED_AT]
+    return frozenset({0, field.column_type.default_value()})
+
+
+def dates(reader: Any) -> list[datetime]:
+    """The publication time of every live item that has one (UTC).
+
+    Raw values are compared with the column's "no date" values before translating: the
+    default of an undated item is not a representable datetime.
+    """
+    field = reader.schema[F.PUBLISHED_AT]
+    missing = undated_values(reader.schema)
+    found = []
+    for segment, _offset in reader.leaf_readers():
+        raw = segment_values(segment, F.PUBLISHED_AT)
+        for docnum in segment.all_doc_ids():
+            if raw[docnum] not in missing:
+                found.append(field.from_column_value(raw[docnum]).replace(tzinfo=timezone.utc))
+    return found

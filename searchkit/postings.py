@@ -14,12 +14,12 @@ operations, with the same idf and average length (``bm25_scores``).
 
 from __future__ import annotations
 
-import threading
 from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
+from .cache import Cache
 from .ordering import bitmap, segment_id
 from .schema import NewsBM25
 from .whoosh_internals.postings import bm25_field_b, field_lengths, term_blocks
@@ -88,25 +88,18 @@ def _extend(target: array[Any], values: Sequence[Any]) -> None:
 
 class Norms:
     """BM25's length normalisation ``K1 * ((1 - B) + B * length / average)`` of every document
-    of a segment, per field, computed once per segment, field and average length."""
+    of a segment, per field, computed once per segment, field and average length and kept in
+    ``cache`` (scoped by segment, see searchkit/cache.py; a cache of its own by default)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str, float, float, float], list[float]] = {}
+    def __init__(self, cache: Cache[Any, list[float]] | None = None) -> None:
+        self._cache: Cache[Any, list[float]] = cache if cache is not None else Cache(NORMS_CACHE_SIZE)
 
     def get(self, segment: Any, fieldname: str, average: float, b: float, k1: float) -> list[float]:
-        key = (segment_id(segment), fieldname, average, b, k1)
-        with self._lock:
-            norms = self._cache.get(key)
-        if norms is None:
-            # Grouped as whoosh.scoring.bm25 groups it, so the scores are the same to the bit.
-            norms = [k1 * ((1 - b) + b * length / average)
-                     for length in field_lengths(segment, fieldname)]
-            with self._lock:
-                if len(self._cache) >= NORMS_CACHE_SIZE:
-                    self._cache.clear()
-                self._cache[key] = norms
-        return norms
+        # Grouped as whoosh.scoring.bm25 groups it, so the scores are the same to the bit.
+        return self._cache.get_or_put(
+            (segment_id(segment), fieldname, average, b, k1),
+            lambda: [k1 * ((1 - b) + b * length / average)
+                     for length in field_lengths(segment, fieldname)])
 
 
 def bm25_parameters(searcher: Any, fieldname: str) -> tuple[float, float] | None:

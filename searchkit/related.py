@@ -13,20 +13,20 @@ Three sources, in this order, each hit saying which:
    the item's, boosted when it shares a topic with the item and when it was published close in
    time.
 
-The item itself, its duplicates (same url, or same title and provider) and items already
-returned are left out.
+What the item lists is returned whole, in its order (a daily report that lists yesterday's
+report of the same headline keeps it); a backlink that the item also lists is not repeated.
+Similar items leave out the item itself, items already returned, and duplicates by content:
+an item whose words' tf-idf vector has a cosine of at least ``DUPLICATE_COSINE`` with the
+item's or with an item already returned (a re-sent or corrected copy), never by headline.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import re
-import threading
-import weakref
 from array import array
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,9 +36,11 @@ from typing import Any
 
 from whoosh import query
 
-from .models import NewsItem, Provider, RelatedHit
-from .postings import Norms, Postings, bm25_scores
-from .schema import WORD_PATTERN, normalize_value, probabilistic_idf
+from .cache import Cache, IndexCaches
+from .hits import related_hit, stored_item, stored_json
+from .models import NewsItem, RelatedHit
+from .postings import NORMS_CACHE_SIZE, Norms, Postings, bm25_scores
+from .schema import WORD_PATTERN, F, normalize_value, probabilistic_idf
 
 #: How many key terms describe an item's content: its words with the highest tf-idf that occur
 #: in at least one other item (Lucene's MoreLikeThis uses 25 too). More terms cost time (their
@@ -64,6 +66,12 @@ TOPIC_WEIGHT = 0.75
 TIME_HALF_LIFE_DAYS = 30.0
 #: Boost of a candidate published at the same time as the item: 1 + TIME_WEIGHT.
 TIME_WEIGHT = 0.25
+#: Similar items whose word-count vectors (term frequencies, no idf: the measure does not move
+#: as the index changes) have at least this cosine are copies of one text (a re-sent or
+#: corrected version: the same words but for a changed sentence or figure), and only the first
+#: is returned. Different stories under one recurring headline (daily rate reports) share far
+#: fewer words.
+DUPLICATE_COSINE = 0.95
 #: Items whose tf-idf vectors (about 3.5 KB each on Reuters) a reader's cache keeps, the most
 #: recently ranked ones.
 VECTOR_CACHE_SIZE = 2048
@@ -80,52 +88,64 @@ SCORE_CACHE_SIZE = 1_000_000
 TERM_CANDIDATES = 1000
 
 
-def find_related(searcher: Any, docnum: int, item: NewsItem, *, limit: int) -> tuple[RelatedHit, ...]:
+def find_related(searcher: Any, docnum: int, item: NewsItem, *, limit: int,
+                 cache: RelatedCache) -> tuple[RelatedHit, ...]:
     """Related items of ``item`` (document ``docnum``), at most ``limit`` of them."""
     found: list[RelatedHit] = []
-    seen_urls = {item.url} if item.url else set()
     seen_docs = {docnum}
-    seen_keys = {_dup_key(item.title, item.provider.name)}
+    seen_urls = {item.url} if item.url else set()
 
     def take(hit: RelatedHit, doc: int | None) -> None:
-        if len(found) >= limit:
-            return
-        key = _dup_key(hit.title, hit.provider.name)
-        if (hit.url and hit.url in seen_urls) or (doc is not None and doc in seen_docs) \
-                or key in seen_keys:
+        """Add a hit unless it is the item or one already taken (same document or url)."""
+        if len(found) >= limit or doc in seen_docs or (hit.url and hit.url in seen_urls):
             return
         found.append(hit)
-        if hit.url:
-            seen_urls.add(hit.url)
         if doc is not None:
             seen_docs.add(doc)
-        seen_keys.add(key)
+        if hit.url:
+            seen_urls.add(hit.url)
 
+    # What the item lists, in its order: every entry, whatever its headline.
     for link in item.related:
         doc = searcher.document_number(url=link.url) if link.url else None
         if doc is not None:
-            take(_from_doc(searcher, doc, "listed", None), doc)
+            take(related_hit(stored_json(searcher, doc), "listed", None), doc)
         else:
             take(RelatedHit(id=None, url=link.url, title=link.title, provider=link.provider,
                             published_at=link.published_at, score=None, reason="listed",
                             in_index=False), None)
 
+    # Every item that lists this one, newest first.
     if item.url and len(found) < limit:
-        backlinks = sorted(searcher.docs_for_query(query.Term("related_url", item.url)))
-        hits = [_from_doc(searcher, doc, "backlink", None) for doc in backlinks]
-        for doc, hit in sorted(zip(backlinks, hits, strict=True), key=lambda pair: _newest_first(pair[1])):
+        backlinks = sorted(searcher.docs_for_query(query.Term(F.RELATED_URL, item.url)))
+        hits = [related_hit(stored_json(searcher, doc), "backlink", None) for doc in backlinks]
+        for doc, hit in sorted(zip(backlinks, hits, strict=True),
+                               key=lambda pair: _newest_first(pair[1])):
             take(hit, doc)
 
     if len(found) < limit:
+        # Similar items leave out the item's duplicates and each other's: items whose words
+        # are (nearly) the same as the item's or as an item already returned.
+        analyzer = searcher.schema[F.CONTENT].analyzer
+        taken = [cache.doc(searcher, analyzer, doc, partial(_stored_record, searcher, doc)).words
+                 for doc in seen_docs]
         # Ask for more than the free places: duplicates and items already returned are skipped.
-        for doc, score in similar(searcher, docnum, item, count=limit - len(found) + len(seen_docs)):
+        for doc, score in similar(searcher, docnum, item, cache=cache,
+                                  count=limit - len(found) + len(seen_docs)):
             if len(found) >= limit:
                 break
-            take(_from_doc(searcher, doc, "similar", score), doc)
+            if doc in seen_docs:
+                continue
+            vector = cache.doc(searcher, analyzer, doc, partial(_stored_record, searcher, doc)).words
+            if any(_cosine(vector, other) >= DUPLICATE_COSINE for other in taken):
+                continue
+            take(related_hit(stored_json(searcher, doc), "similar", score), doc)
+            taken.append(vector)
     return tuple(found)
 
 
-def similar(searcher: Any, docnum: int, item: NewsItem, *, count: int) -> list[tuple[int, float]]:
+def similar(searcher: Any, docnum: int, item: NewsItem, *, count: int,
+            cache: RelatedCache) -> list[tuple[int, float]]:
     """(docnum, score) of the items most like ``item``, best first, the item excluded.
 
     At least ``count`` of them when that many items share a key term with the item (the caller
@@ -148,10 +168,9 @@ def similar(searcher: Any, docnum: int, item: NewsItem, *, count: int) -> list[t
 
     What stays the same while the index does (document frequencies, each word's analysis,
     terms' BM25 scores, recently ranked items' vectors) is kept between calls: see
-    ``_ReaderCache``.
+    ``RelatedCache``.
     """
-    cache = _reader_cache(searcher)
-    analyzer = searcher.schema["content"].analyzer
+    analyzer = searcher.schema[F.CONTENT].analyzer
     mine = cache.doc(searcher, analyzer, docnum, partial(_item_record, item))
     key_terms = _key_terms(searcher, cache, mine.vector)
     if not key_terms:
@@ -177,7 +196,7 @@ def similar(searcher: Any, docnum: int, item: NewsItem, *, count: int) -> list[t
     return scored
 
 
-def _key_terms(searcher: Any, cache: _ReaderCache, vector: dict[str, float]) -> list[tuple[float, str]]:
+def _key_terms(searcher: Any, cache: RelatedCache, vector: dict[str, float]) -> list[tuple[float, str]]:
     """(tf-idf, term) of the item's key terms, heaviest first (see ``similar``)."""
     key_terms = heapq.nlargest(KEY_TERMS, ((weight, term) for term, weight in vector.items()
                                            if cache.shared(searcher, term)))
@@ -187,7 +206,7 @@ def _key_terms(searcher: Any, cache: _ReaderCache, vector: dict[str, float]) -> 
     return [(w, t) for w, t in key_terms if w >= floor]
 
 
-def _gather(searcher: Any, cache: _ReaderCache, key_terms: list[tuple[float, str]]) -> dict[int, float]:
+def _gather(searcher: Any, cache: RelatedCache, key_terms: list[tuple[float, str]]) -> dict[int, float]:
     """docnum -> the sum over the key terms of tf-idf times BM25 on ``content``."""
     gathered: dict[int, float] = {}
     get = gathered.get
@@ -209,11 +228,13 @@ class _Record:
 
 @dataclass(frozen=True)
 class _Doc:
-    """An item as the ranking sees it: its unit tf-idf vector, topics and time."""
+    """An item as the ranking sees it: its unit tf-idf vector, topics and time, and its unit
+    word-count vector (what duplicates are told by)."""
 
     vector: dict[str, float]
     topics: frozenset[str]
     published_at: datetime | None
+    words: dict[str, float]
 
 
 def _item_record(item: NewsItem) -> _Record:
@@ -222,11 +243,7 @@ def _item_record(item: NewsItem) -> _Record:
 
 
 def _stored_record(searcher: Any, doc: int) -> _Record:
-    data = json.loads(searcher.stored_fields(doc)["doc"])
-    published = data.get("published_at")
-    return _Record(_words_text(data.get("title", ""), data.get("excerpt", ""), data.get("body", "")),
-                   _topic_set(data.get("topics", ())),
-                   datetime.fromisoformat(published.replace("Z", "+00:00")) if published else None)
+    return _item_record(stored_item(searcher, doc))
 
 
 def _topic_set(topics: Iterable[str]) -> frozenset[str]:
@@ -234,146 +251,110 @@ def _topic_set(topics: Iterable[str]) -> frozenset[str]:
     return frozenset(normalize_value(t) for t in topics) - {""}
 
 
-_CACHES_LOCK = threading.Lock()
-_CACHES: weakref.WeakKeyDictionary[Any, _ReaderCache] = weakref.WeakKeyDictionary()
-
-
-def _reader_cache(searcher: Any) -> _ReaderCache:
-    """The cache of the searcher's reader: made on first use, dropped with the reader."""
-    reader = searcher.reader()
-    with _CACHES_LOCK:
-        cache = _CACHES.get(reader)
-        if cache is None:
-            cache = _CACHES[reader] = _ReaderCache(searcher.doc_count())
-    return cache
-
-
-class _ReaderCache:
-    """What ``similar`` keeps between calls on one state of the index (one Whoosh reader).
-
-    A reader never changes (a commit or a rebuild gives a new one), so nothing here goes stale.
-    Kept: document frequencies and idf over ``content``, each distinct word's analysis, each
+class RelatedCache:
+    """What ``similar`` keeps between calls, in the reader's caches (searchkit/cache.py), each
+    entry scoped by the reader generation: document frequencies and idf over ``content``, each
     segment's ``content`` length normalisation, the documents of each topic, and, for the most
-    recently used ones, terms' BM25 scores (``SCORE_CACHE_SIZE``) and items' vectors
-    (``VECTOR_CACHE_SIZE``).
-    It holds no reference to the reader, which would keep it alive (``_reader_cache``). Plain
-    dicts are filled without a lock: a race only computes a value twice.
+    recently used ones, terms' BM25 scores (``SCORE_CACHE_SIZE`` pairs) and items' vectors
+    (``VECTOR_CACHE_SIZE``). Each distinct word's analysis is kept apart: it does not depend on
+    the index.
     """
 
-    def __init__(self, total: int) -> None:
-        self._total = total
-        self._freq: dict[str, int] = {}
-        self._idf: dict[str, float] = {}
-        self._terms: dict[str, tuple[str, ...]] = {}
-        self._norms = Norms()
-        self._topics: dict[str, frozenset[int]] = {}
-        self._lock = threading.Lock()
-        self._scores: OrderedDict[str, tuple[array[int], array[float]]] = OrderedDict()
-        self._score_entries = 0
-        self._docs: OrderedDict[int, _Doc] = OrderedDict()
-
-    def frequency(self, searcher: Any, term: str) -> int:
-        freq = self._freq.get(term)
-        if freq is None:
-            freq = self._freq[term] = searcher.doc_frequency("content", term)
-        return freq
+    def __init__(self, caches: IndexCaches) -> None:
+        self._caches = caches
+        self._idf = caches.cache(_TERM_CACHE_SIZE)
+        self._topics = caches.cache(_TERM_CACHE_SIZE)
+        self._norms = Norms(caches.cache(NORMS_CACHE_SIZE))
+        self._scores = caches.cache(SCORE_CACHE_SIZE, weigh=lambda found: max(1, len(found[0])))
+        self._docs = caches.cache(VECTOR_CACHE_SIZE)
+        self._terms: Cache[str, tuple[str, ...]] = Cache(_WORD_CACHE_LIMIT)
 
     def idf(self, searcher: Any, term: str) -> float:
-        # The probabilistic idf of the index's scoring (schema.NewsBM25): near 0 for words in
-        # most items.
-        idf = self._idf.get(term)
-        if idf is None:
-            freq = self.frequency(searcher, term)
-            idf = self._idf[term] = probabilistic_idf(self._total, freq)
-        return idf
+        """The term's probabilistic idf over ``content`` (schema.NewsBM25): near 0 for words in
+        most items."""
+        return self._term_stats(searcher, term)[1]
 
     def shared(self, searcher: Any, term: str) -> bool:
         """Whether some item other than the one the term comes from has it."""
-        return self.frequency(searcher, term) >= 2
+        return self._term_stats(searcher, term)[0] >= 2
+
+    def _term_stats(self, searcher: Any, term: str) -> tuple[int, float]:
+        key = (self._caches.generation, term)
+        found = self._idf.get(key)
+        if found is None:
+            frequency = searcher.doc_frequency(F.CONTENT, term)
+            found = self._idf.put(key, (frequency, probabilistic_idf(searcher.doc_count(),
+                                                                     frequency)))
+        return found  # type: ignore[no-any-return]
 
     def topic_docs(self, searcher: Any, topics: frozenset[str]) -> set[int]:
         """The documents that have at least one of ``topics``."""
         docs: set[int] = set()
         for topic in topics:
-            found = self._topics.get(topic)
-            if found is None:
-                found = self._topics[topic] = frozenset(searcher.docs_for_query(query.Term("topic", topic)))
-            docs.update(found)
+            docs.update(self._topics.get_or_put(
+                (self._caches.generation, topic),
+                lambda topic=topic: frozenset(searcher.docs_for_query(query.Term(F.TOPIC, topic)))))
         return docs
 
     def term_scores(self, searcher: Any, term: str) -> tuple[array[int], array[float]]:
         """The ``TERM_CANDIDATES`` documents where ``term`` scores highest in ``content`` (all
         that hold it, when fewer do), ascending, and its BM25 score in each; kept for the most
         recently used terms."""
-        with self._lock:
-            found = self._scores.get(term)
-            if found is not None:
-                self._scores.move_to_end(term)
-                return found
-        found = bm25_scores(searcher, self._norms, Postings(searcher.reader()), "content", term)
-        assert found is not None  # content is scored with BM25
-        docs, scores = found
+        key = (self._caches.generation, term)
+        found = self._scores.touch(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        scored = bm25_scores(searcher, self._norms, Postings(searcher.reader()), F.CONTENT, term)
+        assert scored is not None  # content is scored with BM25
+        docs, scores = scored
         if len(docs) > TERM_CANDIDATES:
             best = sorted(heapq.nlargest(TERM_CANDIDATES, range(len(scores)),
                                          key=scores.__getitem__))
-            found = array("I", [docs[i] for i in best]), array("d", [scores[i] for i in best])
-        with self._lock:
-            if term not in self._scores:
-                self._scores[term] = found
-                self._score_entries += len(found[0])
-            while self._score_entries > SCORE_CACHE_SIZE:
-                _, (docs, _) = self._scores.popitem(last=False)
-                self._score_entries -= len(docs)
-        return found
+            docs, scores = array("I", [docs[i] for i in best]), array("d", [scores[i] for i in best])
+        return self._scores.put(key, (docs, scores))  # type: ignore[no-any-return]
 
     def doc(self, searcher: Any, analyzer: Any, docnum: int, record: Callable[[], _Record]) -> _Doc:
         """Document ``docnum`` as the ranking sees it; ``record`` gives its data when it is not
         kept."""
-        with self._lock:
-            found = self._docs.get(docnum)
-            if found is not None:
-                self._docs.move_to_end(docnum)
-                return found
-        data = record()
-        found = _Doc(self.tfidf(searcher, analyzer, data.text), data.topics, data.published_at)
-        with self._lock:
-            self._docs[docnum] = found
-            while len(self._docs) > VECTOR_CACHE_SIZE:
-                self._docs.popitem(last=False)
-        return found
+        key = (self._caches.generation, docnum)
+        found = self._docs.touch(key)
+        if found is None:
+            data = record()
+            counts = self.term_counts(analyzer, data.text)
+            found = self._docs.put(key, _Doc(self.tfidf(searcher, counts), data.topics,
+                                             data.published_at, _unit(counts)))
+        return found  # type: ignore[no-any-return]
 
-    def tfidf(self, searcher: Any, analyzer: Any, text: str) -> dict[str, float]:
-        """Unit-length tf-idf vector of the analysed words of ``text``; tf is 1 + log(count)."""
-        known = self._idf
+    def tfidf(self, searcher: Any, counts: dict[str, int]) -> dict[str, float]:
+        """Unit-length tf-idf vector of analysed words and their counts; tf is 1 + log(count)."""
         vector = {}
-        for term, n in self.term_counts(analyzer, text).items():
-            idf = known.get(term)
-            if idf is None:
-                idf = self.idf(searcher, term)
+        known, generation = self._idf, self._caches.generation
+        for term, n in counts.items():
+            stats = known.get((generation, term))
+            idf = stats[1] if stats is not None else self.idf(searcher, term)
             vector[term] = (1 + math.log(n)) * idf if n > 1 else idf
-        norm = math.sqrt(sum(w * w for w in vector.values()))
-        return {term: w / norm for term, w in vector.items()} if norm else {}
+        return _unit(vector)
 
     def term_counts(self, analyzer: Any, text: str) -> dict[str, int]:
         """How many times each term occurs in ``text`` analysed as in the index.
 
         The index's analysis (schema.NewsAnalyzer) finds words with ``WORD_PATTERN`` and makes
         each one a term, or none, on its own: the words are counted first (in C), and each
-        distinct word is analysed once per reader.
+        distinct word is analysed once.
         """
         counts: dict[str, int] = {}
         terms_of = self._terms
         for word, n in Counter(_WORDS.findall(text)).items():
             terms = terms_of.get(word)
             if terms is None:
-                if len(terms_of) >= _WORD_CACHE_LIMIT:
-                    terms_of.clear()
-                terms = terms_of[word] = tuple(token.text for token in analyzer(word))
+                terms = terms_of.put(word, tuple(token.text for token in analyzer(word)))
             for term in terms:
                 counts[term] = counts.get(term, 0) + n
         return counts
 
 
+#: Terms whose document frequency and idf, and topics whose documents, are kept.
+_TERM_CACHE_SIZE = 200_000
 #: Words as the index's analysis finds them.
 _WORDS = re.compile(WORD_PATTERN)
 #: Distinct words whose analysis a reader's cache keeps (it starts over beyond).
@@ -382,6 +363,12 @@ _WORD_CACHE_LIMIT = 500_000
 
 def _words_text(title: str, excerpt: str, body: str) -> str:
     return "\n".join((title, excerpt, body))
+
+
+def _unit(vector: dict[str, Any]) -> dict[str, float]:
+    """``vector`` scaled to length 1 (empty when it is all zeros)."""
+    norm = math.sqrt(sum(w * w for w in vector.values()))
+    return {term: w / norm for term, w in vector.items()} if norm else {}
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -397,22 +384,7 @@ def _closeness(when: datetime | None, other: datetime | None) -> float:
     return math.pow(0.5, days / TIME_HALF_LIFE_DAYS)
 
 
-def _from_doc(searcher: Any, doc: int, reason: str, score: float | None) -> RelatedHit:
-    data = json.loads(searcher.stored_fields(doc)["doc"])
-    published = data.get("published_at")
-    return RelatedHit(
-        id=data["id"], url=data.get("url", ""), title=data["title"],
-        provider=Provider(**data.get("provider", {})),
-        published_at=datetime.fromisoformat(published.replace("Z", "+00:00")) if published else None,
-        score=score, reason=reason, in_index=True,
-    )
-
-
 def _newest_first(hit: RelatedHit) -> tuple[int, float, str]:
     if hit.published_at is None:
         return (1, 0.0, hit.id or "")
     return (0, -hit.published_at.timestamp(), hit.id or "")
-
-
-def _dup_key(title: str, provider: str) -> tuple[str, str]:
-    return (" ".join(title.split()).casefold(), provider.casefold())

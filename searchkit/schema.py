@@ -24,7 +24,36 @@ from whoosh.columns import VarBytesColumn
 from whoosh.lang import stemmer_for_language
 from whoosh.support.charset import accent_map
 
+from .cache import Cache
 from .models import NewsItem
+
+
+class F:
+    """The index's field names, each written once: every module names a field through these."""
+
+    ID = "id"
+    URL = "url"
+    CONTENT = "content"  # what free text searches and ranks: title (repeated), topics, excerpt, body
+    TITLE = "title"
+    EXCERPT = "excerpt"
+    TOPICS = "topics"  # topics as text
+    TOPIC = "topic"  # topics as exact values (filter, facet)
+    PROVIDER = "provider"  # provider name and domain as text
+    PROVIDER_EXACT = "provider_exact"  # provider name as an exact value (filter, facet)
+    DOMAIN = "domain"
+    CATEGORY = "category"
+    TYPE = "type"
+    PUBLISHED_AT = "published_at"
+    QUALITY = "quality"
+    HEAT = "heat"
+    PUBLISHED = "published"
+    LABELS = "labels"
+    RELATED_URL = "related_url"
+    SPELL = "spell"
+    TITLE_WORDS = "title_words"
+    DOC = "doc"
+    MANIFEST = "manifest"
+
 
 #: Bumped whenever the schema or the analysis changes in a way old indexes cannot serve.
 SCHEMA_VERSION = 3
@@ -55,7 +84,7 @@ PROBABILISTIC_IDF = True
 #: Fields a user may name in a query (``title:vision``), besides their aliases. The body has no
 #: field of its own (it would double the postings a build writes): ``body:`` searches
 #: ``content``, the whole text.
-TEXT_FIELDS = ("title", "excerpt", "topics", "provider", "content")
+TEXT_FIELDS = (F.TITLE, F.EXCERPT, F.TOPICS, F.PROVIDER, F.CONTENT)
 
 
 #: Words: letters and digits, with inner dots (``U.S.``, ``3.5``).
@@ -75,14 +104,14 @@ class NewsAnalyzer(Tokenizer):  # type: ignore[misc]  # Whoosh ships no type hin
 
     def __init__(self, stoplist: Iterable[str] = STOP_WORDS) -> None:
         self.stoplist = frozenset(stoplist)
-        self._cache: dict[str, str | None] = {}
+        self._cache: Cache[str, str | None] = Cache(self._CACHE_LIMIT)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"stoplist": self.stoplist}  # the cache is not part of the schema
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.stoplist = state["stoplist"]
-        self._cache = {}
+        self._cache = Cache(self._CACHE_LIMIT)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NewsAnalyzer) and other.stoplist == self.stoplist
@@ -93,11 +122,7 @@ class NewsAnalyzer(Tokenizer):  # type: ignore[misc]  # Whoosh ships no type hin
     def _analyse(self, word: str) -> str | None:
         """The stem of ``word``, or None for a stop word (cached)."""
         folded = word.lower().translate(accent_map)
-        result = None if folded in self.stoplist else _stem(folded)
-        if len(self._cache) >= self._CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[word] = result
-        return result
+        return self._cache.put(word, None if folded in self.stoplist else _stem(folded))
 
     def positions(self, value: str) -> tuple[dict[str, list[int]], int]:
         """Each stem of ``value`` with its positions, and the number of positions: what
@@ -188,41 +213,42 @@ def make_schema() -> fields.Schema:
     # takes its default when it is made, hence set_sortable after setting it.
     published_at.default = 0
     published_at.set_sortable(True)
-    return fields.Schema(
-        id=fields.ID(stored=True, unique=True, sortable=True),
-        url=fields.ID(stored=True),
-        content=fields.TEXT(analyzer=text, phrase=True),
-        title=fields.TEXT(analyzer=text, phrase=True, stored=True),
-        excerpt=fields.TEXT(analyzer=text, phrase=True),
-        topics=fields.TEXT(analyzer=text, phrase=True),
-        topic=fields.KEYWORD(commas=True, lowercase=True, scorable=False),
-        provider=fields.TEXT(analyzer=text, phrase=True),
-        provider_exact=fields.ID(),
-        domain=fields.ID(),
-        category=fields.ID(),
-        type=fields.ID(),
-        published_at=published_at,
+    return fields.Schema(**{
+        F.ID: fields.ID(stored=True, unique=True, sortable=True),
+        F.URL: fields.ID(stored=True),
+        F.CONTENT: fields.TEXT(analyzer=text, phrase=True),
+        F.TITLE: fields.TEXT(analyzer=text, phrase=True, stored=True),
+        F.EXCERPT: fields.TEXT(analyzer=text, phrase=True),
+        F.TOPICS: fields.TEXT(analyzer=text, phrase=True),
+        F.TOPIC: fields.KEYWORD(commas=True, lowercase=True, scorable=False),
+        F.PROVIDER: fields.TEXT(analyzer=text, phrase=True),
+        F.PROVIDER_EXACT: fields.ID(),
+        F.DOMAIN: fields.ID(),
+        F.CATEGORY: fields.ID(),
+        F.TYPE: fields.ID(),
+        F.PUBLISHED_AT: published_at,
         # A column default is stored as is, in the column's unsigned form: 0 is the smallest
         # value, so an item without quality sorts last under "quality".
         # Quality and heat are indexed at 4 precisions (Whoosh's default is 8): their few
         # distinct values need no more for range queries, and each item writes 8 postings less.
-        quality=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0, shift_step=8),
-        heat=fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0, shift_step=8),
-        published=fields.BOOLEAN(),
+        F.QUALITY: fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0,
+                                  shift_step=8),
+        F.HEAT: fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0, shift_step=8),
+        F.PUBLISHED: fields.BOOLEAN(),
         # Facet labels as written, "<kind>:<value>" (kinds in FACET_LABEL_KINDS): facets count
         # on the case-folded fields above and show the most common spelling from here.
-        labels=fields.KEYWORD(commas=True, lowercase=False, scorable=False),
+        F.LABELS: fields.KEYWORD(commas=True, lowercase=False, scorable=False),
         # Urls of the item's `related` entries: finds the items that link to a given item.
-        related_url=fields.KEYWORD(scorable=False),
+        F.RELATED_URL: fields.KEYWORD(scorable=False),
         # Unstemmed words of title, topics and excerpt: the vocabulary of "did you mean".
-        spell=fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
+        F.SPELL: fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
         # Unstemmed title words: the vocabulary of autocompletion.
-        title_words=fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
-        # The whole item as JSON, so a hit or `show` never reopens its file.
-        doc=fields.STORED(),
+        F.TITLE_WORDS: fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
+        # The whole item as JSON (models.item_to_json), so a hit or `show` never reopens its file.
+        F.DOC: fields.STORED(),
         # "size mtime_ns sha256 origin" per item: what incremental updates compare against.
-        manifest=fields.COLUMN(VarBytesColumn()),
-    )
+        F.MANIFEST: fields.COLUMN(VarBytesColumn()),
+    })
 
 
 class NewsBM25(scoring.BM25F):  # type: ignore[misc]
@@ -273,43 +299,43 @@ def content_text(item: NewsItem) -> str:
 def item_document(item: NewsItem, doc_json: str, manifest: str) -> dict[str, Any]:
     """The Whoosh document (field name -> value) for one item."""
     document: dict[str, Any] = {
-        "id": item.id,
-        "url": item.url,
-        "content": content_text(item),
-        "title": item.title,
-        "excerpt": item.excerpt,
-        "topics": " ".join(item.topics),
-        "topic": ",".join(normalize_value(t) for t in item.topics),
-        "provider": f"{item.provider.name} {item.provider.domain}",
-        "provider_exact": normalize_value(item.provider.name),
-        "domain": item.provider.domain.lower(),
-        "category": normalize_value(item.category),
-        "type": normalize_value(item.type),
-        "heat": item.heat,
-        "published": item.published,
-        "labels": ",".join(_labels(item)),
-        "related_url": " ".join(link.url for link in item.related if link.url and " " not in link.url),
-        "spell": "\n".join((item.title, " ".join(item.topics), item.excerpt)),
-        "title_words": item.title,
-        "doc": doc_json,
-        "manifest": manifest.encode("utf-8"),
+        F.ID: item.id,
+        F.URL: item.url,
+        F.CONTENT: content_text(item),
+        F.TITLE: item.title,
+        F.EXCERPT: item.excerpt,
+        F.TOPICS: " ".join(item.topics),
+        F.TOPIC: ",".join(normalize_value(t) for t in item.topics),
+        F.PROVIDER: f"{item.provider.name} {item.provider.domain}",
+        F.PROVIDER_EXACT: normalize_value(item.provider.name),
+        F.DOMAIN: item.provider.domain.lower(),
+        F.CATEGORY: normalize_value(item.category),
+        F.TYPE: normalize_value(item.type),
+        F.HEAT: item.heat,
+        F.PUBLISHED: item.published,
+        F.LABELS: ",".join(_labels(item)),
+        F.RELATED_URL: " ".join(link.url for link in item.related if link.url and " " not in link.url),
+        F.SPELL: "\n".join((item.title, " ".join(item.topics), item.excerpt)),
+        F.TITLE_WORDS: item.title,
+        F.DOC: doc_json,
+        F.MANIFEST: manifest.encode("utf-8"),
     }
     if item.published_at is not None:
-        document["published_at"] = item.published_at.replace(tzinfo=None)
+        document[F.PUBLISHED_AT] = item.published_at.replace(tzinfo=None)
     if item.quality is not None:
-        document["quality"] = item.quality
-    return {key: value for key, value in document.items() if value != "" or key == "id"}
+        document[F.QUALITY] = item.quality
+    return {key: value for key, value in document.items() if value != "" or key == F.ID}
 
 
 #: Kinds of facet label: topic, provider name, category, type.
-FACET_LABEL_KINDS = {"topic": "t", "provider_exact": "p", "category": "c", "type": "y"}
+FACET_LABEL_KINDS = {F.TOPIC: "t", F.PROVIDER_EXACT: "p", F.CATEGORY: "c", F.TYPE: "y"}
 
 
 def _labels(item: NewsItem) -> list[str]:
     kinds = FACET_LABEL_KINDS
-    values = [(kinds["topic"], topic) for topic in item.topics]
-    values += [(kinds["provider_exact"], item.provider.name), (kinds["category"], item.category),
-               (kinds["type"], item.type)]
+    values = [(kinds[F.TOPIC], topic) for topic in item.topics]
+    values += [(kinds[F.PROVIDER_EXACT], item.provider.name), (kinds[F.CATEGORY], item.category),
+               (kinds[F.TYPE], item.type)]
     return [f"{kind}:{clean_value(value)}" for kind, value in values if clean_value(value)]
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .schema import F
+
 _WORD = re.compile(r"(?<![\w:.])(\w+:)?([^\W\d_][\w'’-]*)(?![\w:~*?])")  # noqa: RUF001
 _OPERATORS = {"AND", "OR", "NOT", "TO", "ANDNOT", "ANDMAYBE"}
 
@@ -23,9 +25,9 @@ def correct_query(searcher: Any, text: str) -> str | None:
     Returns None when no word needs (or has) a correction. Field values (``title:word``),
     operators and words inside quotes are left alone.
     """
-    analyzer = searcher.schema["content"].analyzer
+    analyzer = searcher.schema[F.CONTENT].analyzer
     reader = searcher.reader()
-    corrector = searcher.corrector("spell")
+    corrector = searcher.corrector(F.SPELL)
     quoted = _quoted_spans(text)
     pieces: list[str] = []
     last = 0
@@ -35,7 +37,7 @@ def correct_query(searcher: Any, text: str) -> str | None:
         if match.group(1) or word in _OPERATORS or any(a <= match.start() < b for a, b in quoted):
             continue
         stems = [token.text for token in analyzer(word, mode="query")]
-        if not stems or all(live_frequency(reader, "content", stem) for stem in stems):
+        if not stems or all(live_frequency(reader, F.CONTENT, stem) for stem in stems):
             continue  # a stop word, or a word the index knows: never corrected
         correction = _best_correction(reader, corrector, word.lower())
         if correction is None:
@@ -64,14 +66,14 @@ def complete(searcher: Any, prefix: str, topic_labels: dict[str, str], *,
     reader = searcher.reader()
     scored: dict[str, int] = {}
     if reader.doc_count_all():
-        for raw in reader.expand_prefix("title_words", stem):
+        for raw in reader.expand_prefix(F.TITLE_WORDS, stem):
             word = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            count = live_frequency(reader, "title_words", word)
+            count = live_frequency(reader, F.TITLE_WORDS, word)
             if count:
                 scored[word] = max(scored.get(word, 0), count)
         for norm, label in topic_labels.items():
             if norm.startswith(stem.casefold()):
-                count = live_frequency(reader, "topic", norm)
+                count = live_frequency(reader, F.TOPIC, norm)
                 if count:
                     scored[label] = max(scored.get(label, 0), count)
     ranked = sorted(scored.items(), key=lambda pair: (-pair[1], pair[0].casefold()))
@@ -97,7 +99,7 @@ def _best_correction(reader: Any, corrector: Any, word: str) -> str | None:
     for maxdist in (1, 2) if len(word) > 4 else (1,):
         candidates = [s for s in corrector.suggest(word, limit=20, maxdist=maxdist, prefix=1)
                       if s != word]
-        counted = [(live_frequency(reader, "spell", s), s) for s in candidates]
+        counted = [(live_frequency(reader, F.SPELL, s), s) for s in candidates]
         counted = [(count, s) for count, s in counted if count]
         if counted:
             return min(counted, key=lambda pair: (-pair[0], pair[1]))[1]

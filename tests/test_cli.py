@@ -420,3 +420,66 @@ def test_sample_corpus_is_complete_for_the_cli(tmp_path: Path) -> None:
     assert result.code == 0, result.json["errors"]
     files = [p for p in (tmp_path / "corpus").rglob("*") if p.suffix in {".md", ".txt", ".markdown"}]
     assert result.json["documents"] == len(files) >= 41
+
+
+# -- item text is data --------------------------------------------------------------------
+
+HOSTILE_TITLE = "<script>alert(1)</script> Zorblax & Co <img src=x onerror=alert(2)>"
+CONTROL_TITLE = "Zorblax \x1b[2J\x1b]0;owned\x07 markets\r"
+
+
+@pytest.fixture(scope="module")
+def hostile_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hostile")
+    corpus = write_corpus(root / "corpus", [
+        {"id": "script.md", "title": HOSTILE_TITLE, "excerpt": "A \"Zorblax\" <b>report</b>.",
+         "body": "Body text about Zorblax.", "provider": {"name": "Wire \x1b[31m", "domain": "w.example"},
+         "topics": ["<i>tag</i>"]},
+        {"id": "control.md", "title": CONTROL_TITLE, "excerpt": "Zorblax\x1b[1A\x1b[2K rises.",
+         "body": "Text \x1b[H\x1b[2J with \x9b31m controls.", "related": [{"title": "Link \x1b[5m", "webUrl": "https://x.example/\x1b"}]},
+    ])
+    run("index", corpus, "--index-dir", root / "index")
+    return root / "index"
+
+
+def test_highlights_escape_item_markup(hostile_index: Path) -> None:
+    data = run("search", "Zorblax", "--index-dir", hostile_index, "--json").json
+    hit = next(h for h in data["hits"] if h["id"] == "script.md")
+    assert hit["title"] == HOSTILE_TITLE  # the data as it is
+    assert hit["highlights"]["title"] == ("&lt;script&gt;alert(1)&lt;/script&gt; <mark>Zorblax</mark> "
+                                          "&amp; Co &lt;img src=x onerror=alert(2)&gt;")
+    assert hit["highlights"]["excerpt"] == "A &quot;<mark>Zorblax</mark>&quot; &lt;b&gt;report&lt;/b&gt;."
+    # Our <mark> is the only markup left in any highlight.
+    for found in data["hits"]:
+        for text in found["highlights"].values():
+            assert re.sub(r"</?mark>", "", text).count("<") == 0
+
+
+def test_highlights_without_a_match_are_escaped_too(hostile_index: Path) -> None:
+    data = run("search", "body", "--index-dir", hostile_index, "--json").json
+    hit = next(h for h in data["hits"] if h["id"] == "script.md")
+    assert "<mark>" not in hit["highlights"]["title"]
+    assert hit["highlights"]["title"].startswith("&lt;script&gt;")
+
+
+@pytest.mark.parametrize("args", [
+    ["search", "Zorblax"], ["search", "Zorblax", "--facet", "provider"], ["show", "control.md"],
+    ["show", "script.md"], ["related", "control.md"]])
+def test_text_output_passes_no_control_characters(hostile_index: Path, args: list[str]) -> None:
+    result = run(*args, "--index-dir", hostile_index)
+    assert result.code == 0
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.stdout + result.stderr)
+    # Item markup is shown as the text it is, not taken for markup.
+    if args[-1] == "script.md":
+        assert HOSTILE_TITLE in result.stdout
+
+
+def test_text_search_shows_item_text_unescaped(hostile_index: Path) -> None:
+    result = run("search", "Zorblax", "--index-dir", hostile_index)
+    assert "<script>alert(1)</script> Zorblax & Co" in result.stdout
+    assert "&lt;" not in result.stdout and "&amp;" not in result.stdout
+
+
+def test_json_keeps_control_characters_as_data(hostile_index: Path) -> None:
+    data = run("show", "control.md", "--index-dir", hostile_index, "--json").json
+    assert data["title"] == CONTROL_TITLE.strip()

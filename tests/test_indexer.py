@@ -301,6 +301,38 @@ def test_rebuild_follows_the_corpus(built: tuple[Path, Path]) -> None:
     assert set(on_disk(index_dir)) == {i["id"] for i in TABLE[1:]} | {ITEMS[-1]["id"]}
 
 
+def test_rebuild_keeps_the_last_good_version_of_a_broken_file(built: tuple[Path, Path]) -> None:
+    corpus, index_dir = built
+    victim = TABLE[3]
+    before = on_disk(index_dir)[victim["id"]]
+    (corpus / victim["id"]).write_text("---\ntitle: [oops\n---\n", encoding="utf-8")
+    with SearchIndex.open(index_dir) as index:
+        report = index.rebuild(corpus)
+    # Reported as an update reports it, and kept as it was.
+    assert counts(report) == expect(added=len(TABLE) - 1, skipped=1, documents=len(TABLE))
+    assert [e.path for e in report.errors] == [victim["id"]]
+    assert "line" in report.errors[0].message
+    assert on_disk(index_dir)[victim["id"]] == before
+    with SearchIndex.open(index_dir) as index:
+        assert victim["id"] in {h.id for h in index.search(victim["title"]).hits}
+    # The next update still finds it broken and keeps it; once fixed, it is updated.
+    assert counts(update(index_dir, corpus)) == expect(unchanged=len(TABLE) - 1, skipped=1,
+                                                       documents=len(TABLE))
+    assert on_disk(index_dir)[victim["id"]] == before
+    write_item(corpus, {**victim, "title": "Climate summit ends with a deal"})
+    assert counts(update(index_dir, corpus))["updated"] == 1
+    assert on_disk(index_dir)[victim["id"]].title == "Climate summit ends with a deal"
+
+
+def test_rebuild_does_not_invent_a_broken_file_it_never_had(built: tuple[Path, Path]) -> None:
+    corpus, index_dir = built
+    (corpus / "new-and-broken.md").write_text("---\ntitle: [oops\n---\n", encoding="utf-8")
+    with SearchIndex.open(index_dir) as index:
+        report = index.rebuild(corpus)
+    assert [e.path for e in report.errors] == ["new-and-broken.md"]
+    assert set(on_disk(index_dir)) == {i["id"] for i in TABLE}
+
+
 def programmatic(item_id: str, title: str) -> NewsItem:
     return NewsItem(id=item_id, title=title, url=f"https://example.org/{item_id}",
                     excerpt="Handed in by a program.", topics=("Airships",),

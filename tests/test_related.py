@@ -118,20 +118,18 @@ def expected_before_similar(table: list[dict[str, Any]], ident: str) -> list[dic
     for other in table:
         by_url.setdefault(item_url(other), other)
     seen_ids, seen_urls = {ident}, {item_url(item)}
-    seen_keys = {dup_key(item["title"], item.get("provider"))}
     found: list[dict[str, Any]] = []
 
     def take(entry: dict[str, Any]) -> None:
-        key = dup_key(entry["title"], entry["provider"])
-        if (entry["id"] and entry["id"] in seen_ids) or (entry["url"] and entry["url"] in seen_urls) \
-                or key in seen_keys:
+        # The item itself and an entry already taken (same id or url) are not repeated; a
+        # headline is no reason to drop an entry (a daily report lists yesterday's).
+        if (entry["id"] and entry["id"] in seen_ids) or (entry["url"] and entry["url"] in seen_urls):
             return
         found.append(entry)
         if entry["id"]:
             seen_ids.add(entry["id"])
         if entry["url"]:
             seen_urls.add(entry["url"])
-        seen_keys.add(key)
 
     def indexed(other: Item, reason: str) -> dict[str, Any]:
         return {"id": other["id"], "url": item_url(other), "title": other["title"],
@@ -511,11 +509,12 @@ def test_a_key_term_brings_the_items_where_it_scores_highest(related_index: Sear
     # Each key term counts for its TERM_CANDIDATES best items only (the cost of a lookup
     # would grow with the corpus otherwise): those are the items where its BM25 score is
     # highest, and they are all of them when fewer hold it.
+    from searchkit.cache import IndexCaches
     from searchkit.postings import Norms, Postings, bm25_scores
 
     monkeypatch.setattr(related_module, "TERM_CANDIDATES", 2)
     searcher = related_index._read()._refresh()
-    cache = related_module._ReaderCache(searcher.doc_count())
+    cache = related_module.RelatedCache(IndexCaches())
     cut = 0
     for term in ("wheat", "drought", "farmer", "soil", "yield"):
         every = bm25_scores(searcher, Norms(), Postings(searcher.reader()), "content", term)
@@ -529,3 +528,86 @@ def test_a_key_term_brings_the_items_where_it_scores_highest(related_index: Sear
         assert all(score <= min(kept) for score in left_out)
         cut += bool(left_out)
     assert cut >= 2  # the test corpus has terms in more items than are kept
+
+
+# -- what a user listed is never dropped for its headline ----------------------------------------
+
+RATES_TITLE = "CENTRAL BANK SETS LIRA/DOLLAR, DM RATES"
+RATES = [  # one headline every day, each day's figures and words its own
+    {"id": f"rates-{day}.md", "title": RATES_TITLE, "provider": {"name": "Reuters", "domain": "reuters.com"},
+     "topics": ["money-fx"], "publishedDateTime": f"1987-03-{day:02d}T10:00:00Z",
+     "excerpt": f"The central bank set the lira at {1290 + day} to the dollar.",
+     "body": f"{words} The previous rate was {1280 + day}.",
+     "related": related}
+    for day, words, related in [
+        (2, "Dealers said demand for marks was steady in thin trading.",
+         [link("rates-3.md"), link("rates-4.md")]),
+        (3, "Importers bought dollars early after a weak opening in Milan.", []),
+        (4, "Exporters sold marks as the treasury auction drew bids.", [link("rates-2.md")]),
+        (5, "Banks held back ahead of the weekend and the budget vote.", [link("rates-2.md")]),
+    ]
+]
+
+
+def test_listed_entries_and_backlinks_with_the_items_headline_are_kept(tmp_path: Path) -> None:
+    path = build_index(write_corpus(tmp_path / "corpus", RATES), tmp_path / "index")
+    with SearchIndex.open(path) as index:
+        result = index.related("rates-2.md", limit=100)
+    head = [(hit.id, hit.reason) for hit in result.related if hit.reason != "similar"]
+    # Both listed reports in their order, then rates-5 (rates-4 links back but is listed).
+    assert head == [("rates-3.md", "listed"), ("rates-4.md", "listed"), ("rates-5.md", "backlink")]
+    assert all(hit.title == RATES_TITLE for hit in result.related)
+
+
+def test_similar_items_leave_out_copies_by_content_not_by_headline(tmp_path: Path) -> None:
+    copy = {**RATES[1], "id": "rates-3-resent.md", "title": "CORRECTED - " + RATES_TITLE,
+            "related": []}  # the same report re-sent under another headline
+    items = [{**item, "related": []} for item in RATES] + [copy]
+    path = build_index(write_corpus(tmp_path / "corpus", items), tmp_path / "index")
+    with SearchIndex.open(path) as index:
+        similar = [hit.id for hit in index.related("rates-3.md", limit=100).related]
+    # The other days' reports share the headline but not the text: similar, and kept.
+    assert {"rates-2.md", "rates-4.md", "rates-5.md"} <= set(similar)
+    assert "rates-3-resent.md" not in similar
+
+
+def _front_matter(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.load(text.split("\n---", 1)[0].removeprefix("---"),
+                                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return data
+
+
+def test_reuters_listed_entries_come_back_whole_and_in_order(reuters_index: Any,
+                                                            reuters_corpus: Path) -> None:
+    _report, path = reuters_index
+    files = {p.name: _front_matter(p) for p in sorted(reuters_corpus.glob("*.md"))}
+    url_to_id = {meta["webUrl"]: name for name, meta in files.items()}
+    linking: dict[str, list[str]] = {}
+    for name, meta in files.items():
+        for entry in meta.get("related") or []:
+            target = url_to_id.get(entry.get("webUrl", ""))
+            if target is not None:
+                linking.setdefault(target, []).append(name)
+    # Items whose listed entries or backlinks share the item's headline are the ones the old rule
+    # cut short; take them all, then a fixed sample of the rest.
+    same_headline = [name for name, meta in files.items()
+                     if any(files[url_to_id[e["webUrl"]]]["title"] == meta["title"]
+                            for e in meta.get("related") or [] if e.get("webUrl") in url_to_id)
+                     or any(files[other]["title"] == meta["title"] for other in linking.get(name, ()))]
+    assert len(same_headline) >= 5
+    sample = same_headline[::max(1, len(same_headline) // 60)] + sorted(files)[::1000]
+    with SearchIndex.open(path) as index:
+        for name in sample:
+            meta = files[name]
+            listed = []
+            for entry in meta.get("related") or []:
+                url = entry.get("webUrl", "")
+                if url != meta["webUrl"] and url not in listed:
+                    listed.append(url)
+            # Room for every listed entry and backlink (and a similar item or so after them).
+            found = index.related(name, limit=len(listed) + len(linking.get(name, ())) + 1).related
+            assert [hit.url for hit in found if hit.reason == "listed"] == listed, name
+            backlinks = {url_to_id.get(hit.url) for hit in found if hit.reason == "backlink"}
+            listed_ids = {url_to_id.get(url) for url in listed}
+            assert backlinks == set(linking.get(name, ())) - listed_ids, name

@@ -19,10 +19,10 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from searchkit.whoosh_internals import segment as segment_module
 from searchkit.documents import parse_bytes
 from searchkit.models import NewsItem
 from searchkit.schema import item_document, make_schema
+from searchkit.whoosh_internals import segment as segment_module
 from searchkit.whoosh_internals.segment import BLOCK_LIMIT, BlockSegmentWriter
 
 REPO = Path(__file__).resolve().parent.parent
