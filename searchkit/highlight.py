@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from html import escape
+from itertools import compress, filterfalse
 from typing import Any
 
 from .cache import Cache
@@ -40,12 +41,26 @@ class Highlighter:
         return form
 
     def _matches(self, text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
-        # Each distinct word is analysed once; only a text with a match is walked word by word.
-        form = self._form
-        matching = {word for word in set(_TOKEN.findall(text)) if form(word) in terms}
-        if not matching:
-            return []
-        return [m.span() for m in _TOKEN.finditer(text) if m.group() in matching]
+        """The spans of the words of ``text`` that analyse to one of ``terms``.
+
+        Each distinct word is analysed once (and kept); the loops over a text's words run in C
+        (a body has hundreds of words, a snippet's matches are few)."""
+        forms = self._forms
+        words = list(set(_TOKEN.findall(text)))
+        matching = set(compress(words, map(terms.__contains__, map(forms.get, words))))
+        for word in filterfalse(forms.__contains__, words):
+            if self._form(word) in terms:
+                matching.add(word)
+        spans = []
+        for word in matching:  # found in C; kept where they are a whole token
+            size = len(word)
+            start = text.find(word)
+            while start >= 0:
+                if _TOKEN_START.match(text, start) and _TOKEN_END.match(text, start + size):
+                    spans.append((start, start + size))
+                start = text.find(word, start + 1)
+        spans.sort()
+        return spans
 
     def mark(self, text: str, terms: frozenset[str]) -> str:
         """The whole text, escaped, with matches marked; "" when nothing matches."""
@@ -94,3 +109,10 @@ def _wrap(text: str, spans: list[tuple[int, int]], start: int, end: int) -> str:
         last = e
     parts.append(escape(text[last:end]))
     return "".join(parts)
+
+
+#: Match (empty) where a token (as ``_TOKEN`` splits a text) can start: not after a word
+#: character, nor after a dot that follows one (``U.S`` is one token); and where one can end:
+#: not before a word character, nor before a dot and a word character.
+_TOKEN_START = re.compile(r"(?<!\w)(?<!\w\.)")
+_TOKEN_END = re.compile(r"(?!\w)(?!\.\w)")

@@ -28,7 +28,9 @@ class Matches:
     """The documents a query and its filters match, as bitmaps, computed once per search.
 
     ``without(name)`` gives the matches of the query and every filter but ``name``: what a
-    facet whose own filter is ``name`` counts over (the disjunctive rule).
+    facet whose own filter is ``name`` counts over (the disjunctive rule). The query's own
+    bitmap is made when first needed: a query ranked by relevance from its postings, without
+    facets, never needs it (its ranking counts the matches, ``count``).
     """
 
     def __init__(self, searcher: Searcher, parsed: query.Query, filters: Filters,
@@ -39,16 +41,39 @@ class Matches:
             return cache.get_or_put((generation, repr(q)),
                                     lambda: self._compute(searcher, q, postings))
 
-        self.base = bits(parsed)
+        self._bits = bits
+        self._parsed = parsed
+        self._base: int | None = None
+        self._all: int | None = None
+        self._total: int | None = None
         self.filters = {name: bits(q) for name, q in filters.parts().items()}
-        self._all = self.without(None)
-        self.total = self._all.bit_count()
 
     def _compute(self, searcher: Searcher, q: query.Query, postings: Postings) -> int:
         found = _range_from_column(searcher.reader(), q, self.size)
         return found if found is not None else _query_bits(searcher, q, self.size, postings)
 
+    @property
+    def base(self) -> int:
+        """The documents the query matches, filters aside."""
+        if self._base is None:
+            self._base = self._bits(self._parsed)
+        return self._base
+
+    @property
+    def total(self) -> int:
+        """How many documents the query and every filter match."""
+        if self._total is None:
+            self._total = self.all().bit_count()
+        return self._total
+
+    def count(self, total: int) -> None:
+        """Record how many documents match, counted by whoever listed them all."""
+        self._total = total
+
     def all(self) -> int:
+        """The documents the query and every filter match."""
+        if self._all is None:
+            self._all = self.without(None)
         return self._all
 
     def without(self, own: str | None) -> int:

@@ -27,6 +27,9 @@ def parse_datetime(value: Any) -> datetime:
         result = value
     elif isinstance(value, date):
         result = datetime.combine(value, time())
+    elif isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+        # The form searchkit writes (format_datetime), read back for every hit: no rewriting.
+        result = datetime.fromisoformat(value[:19]).replace(tzinfo=timezone.utc)
     elif isinstance(value, str):
         text = value.strip()
         if text.endswith(("Z", "z")):

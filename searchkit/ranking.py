@@ -42,8 +42,8 @@ class Ranker:
 
         A query made of words is scored a term at a time (``_word_scores``): several times
         faster than Whoosh's collector, which scores one match at a time and can rarely skip
-        a block of postings here. The optional title-phrase clause is scored apart, by
-        Whoosh, for the items whose title has the phrase, and added to their scores.
+        a block of postings here. The optional title-phrase clause is scored apart for the
+        items whose title has the phrase (``_phrase_scores``), and added to their scores.
 
         Other queries (phrases, prefixes, fuzzy terms: never with the title-phrase clause,
         which is added to plain words only) are ranked by Whoosh. With at most
@@ -58,10 +58,14 @@ class Ranker:
             if allowed is not None:
                 scores = {doc: score for doc, score in scores.items() if allowed(doc)}
             if bonus is not None:
-                phrased = [doc for doc in searcher.docs_for_query(bonus)
-                           if allowed is None or allowed(doc)]
-                for doc, extra in _with_scores(searcher, bonus, phrased):
+                # Only items whose title holds every word can hold the phrase.
+                candidates = -1
+                for word in bonus.words:
+                    candidates &= postings.bits(bonus.fieldname, word)
+                phrased = [doc for doc in positions(candidates) if allowed is None or allowed(doc)]
+                for doc, extra in self._phrase_scores(searcher, bonus, postings, phrased).items():
                     scores[doc] = scores.get(doc, 0.0) + extra
+            matches.count(len(scores))  # the query's and the filters' matches, all scored
             scored = [(doc, scores[doc]) for doc in _best(scores, wanted)]
         elif matches.total <= SCORE_EACH_MATCH:
             scores = dict(_with_scores(searcher, parsed, positions(matches.all())))
@@ -86,8 +90,47 @@ class Ranker:
         scores = _word_scores(searcher, words, self.norms, postings, sorted(docs)) if docs else None
         if scores is None:
             return _with_scores(searcher, parsed, docs)
-        extra = dict(_with_scores(searcher, bonus, docs)) if bonus is not None else {}
+        extra = (self._phrase_scores(searcher, bonus, postings, sorted(docs))
+                 if bonus is not None else {})
         return [(doc, scores.get(doc, 0.0) + extra.get(doc, 0.0)) for doc in docs]
+
+    def _phrase_scores(self, searcher: Searcher, phrase: query.Phrase, postings: Postings,
+                       docs: list[int]) -> dict[int, float]:
+        """docnum -> what Whoosh scores the title-phrase clause, for those of ``docs``
+        (ascending) whose title holds the phrase.
+
+        Whoosh's phrase matcher (a ``SpanNear2`` over the words' term matchers) costs most of a
+        millisecond to set up, more than a search for a few rare words takes otherwise. Here
+        the few items' stored titles are analysed as the index analysed them, the words looked
+        for at consecutive positions (slop 1, in order), and the score is Whoosh's: each word's
+        BM25 in the title (``bm25_scores``), summed in the order of Whoosh's binary tree of
+        intersections, times the clause's boost.
+        """
+        if not docs:
+            return {}
+        words = list(phrase.words)
+        analyzer = searcher.schema[phrase.fieldname].analyzer
+        found = []
+        for doc in docs:
+            title = searcher.stored_fields(doc).get(phrase.fieldname) or ""
+            where, _count = analyzer.positions(title)
+            starts = where.get(words[0], ())
+            if any(all(start + i in where.get(word, ()) for i, word in enumerate(words))
+                   for start in starts):
+                found.append(doc)
+        if not found:
+            return {}
+        per_word = []
+        for word in words:
+            scored = bm25_scores(searcher, self.norms, postings, phrase.fieldname, word,
+                                 only=found)
+            if scored is None or len(scored[0]) != len(found):
+                raise AssertionError("title-phrase words are scored with BM25 in every match")
+            per_word.append(scored[1])
+        boost = phrase.boost
+        return {doc: _tree_sum([scores[i] for scores in per_word]) * boost if boost != 1.0
+                else _tree_sum([scores[i] for scores in per_word])
+                for i, doc in enumerate(found)}
 
 
 def _whoosh_top(searcher: Searcher, q: query.Query, allowed: set[int] | None,
@@ -113,9 +156,10 @@ def _whoosh_top(searcher: Searcher, q: query.Query, allowed: set[int] | None,
     return scored
 
 
-def _with_scores(searcher: Searcher, parsed: query.Query,
-                 docs: list[int]) -> list[tuple[int, float]]:
-    """Relevance scores of the given documents (in their order)."""
+def _with_scores(searcher: Searcher, parsed: query.Query, docs: list[int], *,
+                 matched_only: bool = False) -> list[tuple[int, float]]:
+    """Relevance scores of the given documents (in their order): 0 for those ``parsed`` does
+    not match, or, with ``matched_only``, only those it matches."""
     if not docs:
         return []
     # Skip the query's matcher to each document, segment by segment, rather than run a
@@ -138,6 +182,8 @@ def _with_scores(searcher: Searcher, parsed: query.Query,
                     break
             if matcher.id() == doc:
                 scores[doc + offset] = float(matcher.score() or 0.0)
+    if matched_only:
+        return [(doc, scores[doc]) for doc in docs if doc in scores]
     return [(doc, scores.get(doc, 0.0)) for doc in docs]
 
 
@@ -184,3 +230,12 @@ def _word_scores(searcher: Searcher, q: query.Query, norms: Norms, postings: Pos
             combined = {doc: score + scores[doc] for doc, score in combined.items()
                         if doc in scores}
     return combined
+
+
+def _tree_sum(values: list[float]) -> float:
+    """The sum of ``values`` in the order Whoosh adds the scores of an intersection's matchers
+    (``whoosh.util.make_binary_tree``: halves, recursively), so that it is the same to the bit."""
+    if len(values) == 1:
+        return values[0]
+    half = len(values) // 2
+    return _tree_sum(values[:half]) + _tree_sum(values[half:])

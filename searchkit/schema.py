@@ -87,8 +87,10 @@ PROBABILISTIC_IDF = True
 TEXT_FIELDS = (F.TITLE, F.EXCERPT, F.TOPICS, F.PROVIDER, F.CONTENT)
 
 
-#: Words: letters and digits, with inner dots (``U.S.``, ``3.5``).
-WORD_PATTERN = r"\w+(?:\.?\w+)*"
+#: Words: letters and digits, with inner dots (``U.S.``, ``3.5``). The same words as the
+#: pattern of earlier releases, ``\w+(?:\.?\w+)*``, whose optional dot made the regex engine
+#: backtrack: this one finds them about a fifth faster (tests/test_documents.py compares them).
+WORD_PATTERN = r"\w+(?:\.\w+)*"
 
 
 class NewsAnalyzer(Tokenizer):  # type: ignore[misc]  # Whoosh ships no type hints

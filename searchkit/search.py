@@ -99,6 +99,12 @@ class Reader:
         raise AssertionError("unreachable")
 
     def _refresh_once(self) -> Searcher:
+        if self._searcher is not None:
+            # The usual case, cheaply: the same generation (checked when it was opened) and no
+            # commit since.
+            with contextlib.suppress(IndexCorruptError):
+                if self.location.current() == self._gen and self._searcher.up_to_date():
+                    return self._searcher
         gen = self.location.require()
         if self._searcher is not None and gen == self._gen:
             if self._searcher.up_to_date():

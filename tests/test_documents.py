@@ -905,3 +905,14 @@ def test_example_round_trips_through_dict(example: NewsItem) -> None:
 def test_parsed_item_round_trips_through_dict(tmp_path: Path, content: str) -> None:
     item = read_item(tmp_path, content)
     assert item_from_dict(json.loads(json.dumps(item.to_dict()))) == item
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["a", "Z", "é", "1", "_", ".", " ", "-", "ß", "٣", "'", "\n", "..",
+                                  "U.S.", "3.5"]), max_size=40))
+def test_the_word_pattern_finds_the_words_the_earlier_pattern_found(pieces: list[str]) -> None:
+    from searchkit.schema import WORD_PATTERN
+
+    text = "".join(pieces)
+    earlier = re.compile(r"\w+(?:\.?\w+)*")
+    assert [m.span() for m in re.finditer(WORD_PATTERN, text)] == [m.span() for m in earlier.finditer(text)]
