@@ -25,8 +25,7 @@ def unpacked(archive: str, member: str) -> Path:
     target = CACHE / member
     if not target.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=CACHE) as tmp, \
-                tarfile.open(shared_data_dir() / archive) as tar:
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp, tarfile.open(shared_data_dir() / archive) as tar:
             tar.extractall(tmp, filter="data")
             (Path(tmp) / member).rename(target)
     return target
@@ -55,4 +54,4 @@ def median(values: list[float]) -> float:
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]

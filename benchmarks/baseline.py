@@ -161,8 +161,7 @@ def incremental(corpus: Path, index_dir: Path) -> dict[str, int]:
                 years.add(doc["published_at"].year)
         writer.commit()
     _write_years(index_dir, years)
-    return {"added": added, "updated": updated, "deleted": deleted,
-            "documents": ix.doc_count()}
+    return {"added": added, "updated": updated, "deleted": deleted, "documents": ix.doc_count()}
 
 
 class Session:
@@ -171,24 +170,40 @@ class Session:
     def __init__(self, index_dir: Path) -> None:
         self.ix = index.open_dir(str(index_dir))
         self.searcher = self.ix.searcher()
-        self.parser = MultifieldParser(["title", "excerpt", "body"], self.ix.schema,
-                                       fieldboosts={"title": 2.0}, group=OrGroup)
+        self.parser = MultifieldParser(
+            ["title", "excerpt", "body"], self.ix.schema, fieldboosts={"title": 2.0}, group=OrGroup
+        )
         # The parser's default grouping, AND, as the docs teach it: for the queries drawn from
         # single titles (benchmarks/corpora.py, title_queries).
-        self.and_parser = MultifieldParser(["title", "excerpt", "body"], self.ix.schema,
-                                           fieldboosts={"title": 2.0})
+        self.and_parser = MultifieldParser(
+            ["title", "excerpt", "body"], self.ix.schema, fieldboosts={"title": 2.0}
+        )
         years = _read_years(index_dir) or (1970, 1970)
         self.year_facet = sorting.DateRangeFacet(
-            "published_at", datetime(years[0], 1, 1), datetime(years[1] + 1, 1, 1),
-            relativedelta(years=1), maptype=sorting.Count)
+            "published_at",
+            datetime(years[0], 1, 1),
+            datetime(years[1] + 1, 1, 1),
+            relativedelta(years=1),
+            maptype=sorting.Count,
+        )
 
     def close(self) -> None:
         self.searcher.close()
 
-    def search(self, text: str, *, topic: str | None = None, provider: str | None = None,
-               min_quality: int | None = None, since: str | None = None,
-               until: str | None = None, sort: str | None = None, facets: bool = False,
-               limit: int = 10, group: str = "or") -> dict[str, Any]:
+    def search(
+        self,
+        text: str,
+        *,
+        topic: str | None = None,
+        provider: str | None = None,
+        min_quality: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sort: str | None = None,
+        facets: bool = False,
+        limit: int = 10,
+        group: str = "or",
+    ) -> dict[str, Any]:
         """Top ``limit`` hits (stored fields), the total, and facet counts when asked; words
         joined by OR, or by AND with ``group="and"``."""
         parser = self.and_parser if group == "and" else self.parser
@@ -202,8 +217,7 @@ class Session:
             filters.append(NumericRange("quality", min_quality, None))
         if since or until:
             start = datetime.fromisoformat(since) if since else None
-            end = (datetime.fromisoformat(until) + timedelta(days=1, microseconds=-1)
-                   if until else None)
+            end = datetime.fromisoformat(until) + timedelta(days=1, microseconds=-1) if until else None
             filters.append(DateRange("published_at", start, end))
         kwargs: dict[str, Any] = {}
         if filters:

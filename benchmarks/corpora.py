@@ -73,7 +73,7 @@ def _split(text: str) -> tuple[str, str]:
     end = text.find("\n", end + 4) if end >= 0 else -1
     if not text.startswith("---") or end < 0:
         return "", text
-    return text[: end + 1], text[end + 1:]
+    return text[: end + 1], text[end + 1 :]
 
 
 def rewrite_copy(text: str, copy: int) -> str:
@@ -90,8 +90,7 @@ def rewrite_copy(text: str, copy: int) -> str:
             match = _DATE.match(line)
             if match:
                 moved = datetime.strptime(match.group(3), "%Y-%m-%dT%H:%M:%SZ") + shift
-                line = (f"{match.group(1)}{match.group(2)}{moved:%Y-%m-%dT%H:%M:%SZ}"
-                        f"{match.group(4)}")
+                line = f"{match.group(1)}{match.group(2)}{moved:%Y-%m-%dT%H:%M:%SZ}{match.group(4)}"
         elif "name:" in line:
             match = _PROVIDER.match(line)
             if match:
@@ -142,16 +141,22 @@ def ensure_corpus(scale: int, log=print) -> CorpusInfo:  # type: ignore[no-untyp
                 total_bytes += len(data)
         by_source[source.name] = len(names) * scale
     tmp.rename(target)
-    info = CorpusInfo(scale=scale, path=str(target), items=sum(by_source.values()),
-                      bytes=total_bytes, by_source=by_source)
+    info = CorpusInfo(
+        scale=scale, path=str(target), items=sum(by_source.values()), bytes=total_bytes, by_source=by_source
+    )
     marker.write_text(json.dumps({**asdict(info), "generator": GENERATOR_VERSION}, indent=2))
     return info
 
 
 def corpus_files(root: Path) -> list[str]:
     """Relative paths (= searchkit ids) of the corpus files, sorted."""
-    return sorted(f"{d.name}/{n}" for d in sorted(root.iterdir()) if d.is_dir()
-                  for n in os.listdir(d) if n.endswith(".md"))
+    return sorted(
+        f"{d.name}/{n}"
+        for d in sorted(root.iterdir())
+        if d.is_dir()
+        for n in os.listdir(d)
+        if n.endswith(".md")
+    )
 
 
 def link_tree(source: Path, target: Path) -> None:
@@ -193,8 +198,10 @@ def apply_incremental_edits(work: Path, scale: int, seed: int = 5) -> Edits:
     for rel in changed:
         path = work / rel
         text = path.read_text(encoding="utf-8").rstrip("\n")
-        text += ("\n\nUpdate: this story was revised after publication; an earlier version "
-                 "misstated a figure in the fourth paragraph.\n")
+        text += (
+            "\n\nUpdate: this story was revised after publication; an earlier version "
+            "misstated a figure in the fourth paragraph.\n"
+        )
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
@@ -204,6 +211,7 @@ def apply_incremental_edits(work: Path, scale: int, seed: int = 5) -> Edits:
 
 
 # -- the workload -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Query:
@@ -257,8 +265,7 @@ def make_workload(seed: int = 20240501) -> Workload:
             words = _WORD.findall(title.lower())
             titles.append((f"{source.name}/{name}", words))
             counts.update(set(_WORD.findall(f"{title} {body}".lower())))
-    vocab = sorted(w for w, c in counts.items()
-                   if c >= 5 and len(w) >= 3 and w not in FUNCTION_WORDS)
+    vocab = sorted(w for w, c in counts.items() if c >= 5 and len(w) >= 3 and w not in FUNCTION_WORDS)
     # Words as likely as the items that hold them: frequent words, big result sets, as people
     # search; rare words still come up.
     cum_weights = list(accumulate(counts[w] for w in vocab))
@@ -275,8 +282,7 @@ def make_workload(seed: int = 20240501) -> Workload:
         while True:
             _, title_words = rng.choice(titles)
             content = [w for w in title_words if w not in FUNCTION_WORDS and len(w) >= 3]
-            pairs = [(a, b) for a, b in pairwise(title_words)
-                     if a in content and b in content]
+            pairs = [(a, b) for a, b in pairwise(title_words) if a in content and b in content]
             if pairs:
                 a, b = rng.choice(pairs)
                 return f'"{a} {b}"'
@@ -294,19 +300,27 @@ def make_workload(seed: int = 20240501) -> Workload:
         elif variant == 1:
             queries.append(Query("filtered", words(rng.choice((1, 2))), min_quality=50))
         elif variant == 2:
-            queries.append(Query("filtered", words(rng.choice((1, 2))),
-                                 since="1987-03-01", until="1987-04-30"))
+            queries.append(
+                Query("filtered", words(rng.choice((1, 2))), since="1987-03-01", until="1987-04-30")
+            )
         elif variant == 3:
-            queries.append(Query("filtered", words(rng.choice((1, 2))), provider="Reuters",
-                                 min_quality=50))
+            queries.append(Query("filtered", words(rng.choice((1, 2))), provider="Reuters", min_quality=50))
         else:
             queries.append(Query("filtered", words(2), topic=rng.choice(topics), min_quality=50))
-    queries += [Query("sorted by heat", words(rng.choice((1, 2))), sort="heat",
-                      min_quality=50 if i % 2 else None) for i in range(6)]
-    queries += [Query("sorted by date", words(rng.choice((1, 2))), sort="newest",
-                      topic=rng.choice(topics) if i % 3 == 2 else None) for i in range(6)]
-    queries += [Query("match all", "", sort="newest"),
-                Query("match all", "", sort="heat", min_quality=50)]
+    queries += [
+        Query("sorted by heat", words(rng.choice((1, 2))), sort="heat", min_quality=50 if i % 2 else None)
+        for i in range(6)
+    ]
+    queries += [
+        Query(
+            "sorted by date",
+            words(rng.choice((1, 2))),
+            sort="newest",
+            topic=rng.choice(topics) if i % 3 == 2 else None,
+        )
+        for i in range(6)
+    ]
+    queries += [Query("match all", "", sort="newest"), Query("match all", "", sort="heat", min_quality=50)]
 
     ids = sorted(t[0] for t in titles)
     related_ids = rng.sample(ids, 30)
@@ -316,8 +330,13 @@ def make_workload(seed: int = 20240501) -> Workload:
         stem = word[: rng.choice((2, 3, 4))]
         prefixes.append(f"{words(1)} {stem}" if i % 3 == 2 else stem)
     cli_queries = [q.text for q in queries if q.kind == "2 words"][:3]
-    return Workload(queries=queries, related_ids=related_ids, prefixes=prefixes,
-                    cli_queries=cli_queries, title_queries=title_queries(rng, titles, counts))
+    return Workload(
+        queries=queries,
+        related_ids=related_ids,
+        prefixes=prefixes,
+        cli_queries=cli_queries,
+        title_queries=title_queries(rng, titles, counts),
+    )
 
 
 #: Sizes of the set of queries drawn from single titles: word queries and two-word phrases.
@@ -325,8 +344,9 @@ TITLE_WORD_QUERIES = 300
 TITLE_PHRASE_QUERIES = 50
 
 
-def title_queries(rng: random.Random, titles: list[tuple[str, list[str]]],
-                  counts: Counter[str]) -> list[Query]:
+def title_queries(
+    rng: random.Random, titles: list[tuple[str, list[str]]], counts: Counter[str]
+) -> list[Query]:
     """Queries to find one story, as a person types them: for each of ``TITLE_WORD_QUERIES``
     Reuters titles drawn at random, 1 to 3 of its rarest content words (in title order); then
     ``TITLE_PHRASE_QUERIES`` two adjacent content words of a title, as a phrase. Few items
@@ -339,14 +359,16 @@ def title_queries(rng: random.Random, titles: list[tuple[str, list[str]]],
         content = list(dict.fromkeys(w for w in words if w not in FUNCTION_WORDS and len(w) >= 3))
         if not content:
             continue
-        rarest = sorted(content, key=lambda w: (counts[w], w))[:rng.choice((1, 2, 3))]
+        rarest = sorted(content, key=lambda w: (counts[w], w))[: rng.choice((1, 2, 3))]
         chosen = [w for w in content if w in rarest]
-        queries.append(Query(f"title {len(chosen)} word{'s' if len(chosen) > 1 else ''}",
-                             " ".join(chosen), group="and"))
+        queries.append(
+            Query(f"title {len(chosen)} word{'s' if len(chosen) > 1 else ''}", " ".join(chosen), group="and")
+        )
     while len(queries) < TITLE_WORD_QUERIES + TITLE_PHRASE_QUERIES:
         words = rng.choice(reuters)
-        pairs = [(a, b) for a, b in pairwise(words)
-                 if all(w not in FUNCTION_WORDS and len(w) >= 3 for w in (a, b))]
+        pairs = [
+            (a, b) for a, b in pairwise(words) if all(w not in FUNCTION_WORDS and len(w) >= 3 for w in (a, b))
+        ]
         if pairs:
             a, b = rng.choice(pairs)
             queries.append(Query("title phrase", f'"{a} {b}"', group="and"))
@@ -359,7 +381,10 @@ def workload_to_json(workload: Workload) -> str:
 
 def workload_from_json(text: str) -> Workload:
     data = json.loads(text)
-    return Workload(queries=[Query(**q) for q in data["queries"]],
-                    related_ids=data["related_ids"], prefixes=data["prefixes"],
-                    cli_queries=data["cli_queries"],
-                    title_queries=[Query(**q) for q in data.get("title_queries", ())])
+    return Workload(
+        queries=[Query(**q) for q in data["queries"]],
+        related_ids=data["related_ids"],
+        prefixes=data["prefixes"],
+        cli_queries=data["cli_queries"],
+        title_queries=[Query(**q) for q in data.get("title_queries", ())],
+    )

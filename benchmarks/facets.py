@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _data import median, reuters_index  # noqa: E402
-from whoosh import query, sorting  # noqa: E402
+from _data import median, reuters_index
+from whoosh import query, sorting
 
-from searchkit import SearchIndex  # noqa: E402
+from searchkit import SearchIndex
 
 FACETS = ["topics", "provider", "year"]
 QUERIES = ["", "oil", "grain exports", "interest rates"]
@@ -47,30 +47,37 @@ def main() -> None:
         for text in QUERIES:
             plain = timed(lambda t=text: index.search(t, limit=10), args.repeat)
             faceted = timed(lambda t=text: index.search(t, limit=10, facets=FACETS), args.repeat)
-            filtered = timed(lambda t=text: index.search(
-                t, limit=10, facets=FACETS, min_quality=50, sort="heat"), args.repeat)
+            filtered = timed(
+                lambda t=text: index.search(t, limit=10, facets=FACETS, min_quality=50, sort="heat"),
+                args.repeat,
+            )
 
             def whoosh_facets(t: str = text) -> None:
                 with reader._lock:
                     searcher = reader._refresh()
                     q = reader.parse(t) if t else query.Every()
-                    groups = {"topics": sorting.FieldFacet("topic", allow_overlap=True),
-                              "provider": sorting.FieldFacet("provider_exact"),
-                              "year": sorting.FieldFacet("published_at")}
+                    groups = {
+                        "topics": sorting.FieldFacet("topic", allow_overlap=True),
+                        "provider": sorting.FieldFacet("provider_exact"),
+                        "year": sorting.FieldFacet("published_at"),
+                    }
                     results = searcher.search(q, limit=10, groupedby=groups)
                     for name in groups:
                         results.groups(name)
 
             baseline = timed(whoosh_facets, max(3, args.repeat // 5))
             rows.append((text or "(match all)", plain, faceted, filtered, baseline))
-    print(f"Reuters ({documents} items), facets {'+'.join(FACETS)}; "
-          f"medians of {args.repeat} runs, ms")
-    print("| query | plain top-10 | + facets | + facets, quality>=50, sort by heat | "
-          "Whoosh's own facets (same index) | facets / plain |")
+    print(f"Reuters ({documents} items), facets {'+'.join(FACETS)}; medians of {args.repeat} runs, ms")
+    print(
+        "| query | plain top-10 | + facets | + facets, quality>=50, sort by heat | "
+        "Whoosh's own facets (same index) | facets / plain |"
+    )
     print("|---|---|---|---|---|---|")
     for text, plain, faceted, filtered, baseline in rows:
-        print(f"| {text} | {plain:.1f} | {faceted:.1f} | {filtered:.1f} | {baseline:.1f} | "
-              f"{faceted / plain:.1f}x |")
+        print(
+            f"| {text} | {plain:.1f} | {faceted:.1f} | {filtered:.1f} | {baseline:.1f} | "
+            f"{faceted / plain:.1f}x |"
+        )
 
 
 if __name__ == "__main__":

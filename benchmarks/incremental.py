@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _data import CACHE, median, reuters_corpus  # noqa: E402
+from _data import CACHE, median, reuters_corpus
 
-from searchkit import SearchIndex  # noqa: E402
+from searchkit import SearchIndex
 
 
 def touch_content(path: Path, marker: str) -> None:
@@ -67,8 +67,11 @@ def main() -> None:
                 new = []
                 for number, template in enumerate(rng.sample(files, 100)):
                     target = corpus / f"new-{rep}-{number}.md"
-                    target.write_bytes(template.read_bytes().replace(
-                        b"webUrl: https://", f"webUrl: https://new{rep}.".encode()))
+                    target.write_bytes(
+                        template.read_bytes().replace(
+                            b"webUrl: https://", f"webUrl: https://new{rep}.".encode()
+                        )
+                    )
                     new.append(target)
                 report = index.update(corpus)
                 assert (report.added, report.updated, report.deleted) == (100, 100, 100), report
@@ -79,10 +82,15 @@ def main() -> None:
                     path.unlink()
                 index.update(corpus)
             documents = index.info().documents
-    rows = [("no change", median(none_runs)), ("30 changed files", median(thirty_runs)),
-            ("100 new + 100 changed + 100 deleted", median(mixed_runs))]
-    print(f"Reuters, {documents} items; full build {full_seconds:.1f} s "
-          f"({full.documents / full_seconds:.0f} items/s); medians of {args.repeat} runs")
+    rows = [
+        ("no change", median(none_runs)),
+        ("30 changed files", median(thirty_runs)),
+        ("100 new + 100 changed + 100 deleted", median(mixed_runs)),
+    ]
+    print(
+        f"Reuters, {documents} items; full build {full_seconds:.1f} s "
+        f"({full.documents / full_seconds:.0f} items/s); medians of {args.repeat} runs"
+    )
     print("| run | seconds | share of the full build |")
     print("|---|---|---|")
     print(f"| full build | {full_seconds:.2f} | 100% |")

@@ -39,20 +39,55 @@ import corpora  # noqa: E402
 from _data import reuters_corpus  # noqa: E402
 
 PHASES = (
-    ("parse", ("yaml", "frontmatter", "searchkit/documents.py", "searchkit/models.py",
-               "baseline.py:67(read_document)")),
+    (
+        "parse",
+        (
+            "yaml",
+            "frontmatter",
+            "searchkit/documents.py",
+            "searchkit/models.py",
+            "baseline.py:67(read_document)",
+        ),
+    ),
     ("analysis", ("searchkit/schema.py", "whoosh/analysis", "whoosh/lang", "stem")),
-    ("commit", ("whoosh/codec", "whoosh/filedb", "whoosh/system", "zlib", "pickle", "marshal",
-                "whoosh/util/numlists", "whoosh/idsets", "whoosh/columns", "<built-in method _io",
-                "_struct", "'write' of", "array.array", "dump", "compress")),
-    ("indexing", ("whoosh/writing", "whoosh/fields", "whoosh/formats", "whoosh/externalsort",
-                  "whoosh/util/cache", "heapq", "whoosh/matching", "whoosh/reading")),
+    (
+        "commit",
+        (
+            "whoosh/codec",
+            "whoosh/filedb",
+            "whoosh/system",
+            "zlib",
+            "pickle",
+            "marshal",
+            "whoosh/util/numlists",
+            "whoosh/idsets",
+            "whoosh/columns",
+            "<built-in method _io",
+            "_struct",
+            "'write' of",
+            "array.array",
+            "dump",
+            "compress",
+        ),
+    ),
+    (
+        "indexing",
+        (
+            "whoosh/writing",
+            "whoosh/fields",
+            "whoosh/formats",
+            "whoosh/externalsort",
+            "whoosh/util/cache",
+            "heapq",
+            "whoosh/matching",
+            "whoosh/reading",
+        ),
+    ),
 )
 
 
 #: The block segment writer's functions that write the segment (the rest of it is indexing).
-SEGMENT_COMMIT = {"_encode_block", "_flush_segment", "write", "spill", "put", "get", "flush",
-                  "add_stats"}
+SEGMENT_COMMIT = {"_encode_block", "_flush_segment", "write", "spill", "put", "get", "flush", "add_stats"}
 
 
 def phase_of(key: tuple[str, int, str]) -> str:
@@ -113,8 +148,9 @@ def profile(engine: str, corpus: Path, work: Path, top: int) -> None:
     for key, entry in raw.items():
         phases[phase_of(key)] = phases.get(phase_of(key), 0.0) + entry[2]
     items = len(corpora.corpus_files(corpus))
-    print(f"\n## {engine}: {items} items, {wall:.1f} s under the profiler "
-          f"({items / wall:.0f} items/s profiled)")
+    print(
+        f"\n## {engine}: {items} items, {wall:.1f} s under the profiler ({items / wall:.0f} items/s profiled)"
+    )
     print("\n| phase | s | share |\n|---|---:|---:|")
     for phase in ("parse", "analysis", "indexing", "commit", "other"):
         spent = phases.get(phase, 0.0)
@@ -125,9 +161,8 @@ def profile(engine: str, corpus: Path, work: Path, top: int) -> None:
     for (filename, line, name), entry in ranked:
         where = filename.split("site-packages/")[-1]
         if where.startswith(str(REPO) + "/"):
-            where = where[len(str(REPO)) + 1:]
-        print(f"| `{where}:{line}({name})` | {entry[1]} | {entry[2]:.2f} | "
-              f"{entry[2] / total:.1%} |")
+            where = where[len(str(REPO)) + 1 :]
+        print(f"| `{where}:{line}({name})` | {entry[1]} | {entry[2]:.2f} | {entry[2] / total:.1%} |")
 
 
 def main() -> None:

@@ -105,8 +105,15 @@ class Tally:
         self.short = 0  # sampled items with fewer than `top` results
         self.duplicates: list[bool] = []  # per result: a duplicate of its source
 
-    def add(self, source: NewsItem, found: list[str], items: dict[str, NewsItem],
-            vectors: dict[str, Vector], top: int, ms: float) -> None:
+    def add(
+        self,
+        source: NewsItem,
+        found: list[str],
+        items: dict[str, NewsItem],
+        vectors: dict[str, Vector],
+        top: int,
+        ms: float,
+    ) -> None:
         self.millis.append(ms)
         self.short += len(found) < top
         wanted = topic_set(source.topics)
@@ -115,8 +122,9 @@ class Tally:
             self.sharing += bool(wanted & topic_set(items[ident].topics))
             self.cosines.append(cosine(vectors[source.id], vectors[ident]))
             other = items[ident]
-            self.duplicates.append(bool(source.url and other.url == source.url) or dup_key(other)
-                                   == dup_key(source))
+            self.duplicates.append(
+                bool(source.url and other.url == source.url) or dup_key(other) == dup_key(source)
+            )
 
     def cosine_without_duplicates(self) -> float:
         kept = [c for c, dup in zip(self.cosines, self.duplicates, strict=True) if not dup]
@@ -152,15 +160,18 @@ def main() -> None:
         try:
             # warm caches, as a long-lived process has them
             index.related(sample[0], limit=args.top)
-            whoosh_searcher.more_like(whoosh_searcher.document_number(id=sample[0]), "content",
-                                      text=items[sample[0]].body, top=args.top)
+            whoosh_searcher.more_like(
+                whoosh_searcher.document_number(id=sample[0]),
+                "content",
+                text=items[sample[0]].body,
+                top=args.top,
+            )
             for ident in sample:
                 item = items[ident]
 
                 docnum = whoosh_searcher.document_number(id=ident)
                 start = time.perf_counter()
-                results = whoosh_searcher.more_like(docnum, "content", text=item.body,
-                                                    top=args.top)
+                results = whoosh_searcher.more_like(docnum, "content", text=item.body, top=args.top)
                 found = [hit["id"] for hit in results]
                 ms = (time.perf_counter() - start) * 1000
                 baseline.add(item, found, items, vectors, args.top, ms)
@@ -175,14 +186,16 @@ def main() -> None:
                 start = time.perf_counter()
                 related = index.related(ident, limit=others + args.top)
                 ms = (time.perf_counter() - start) * 1000
-                found = [hit.id for hit in related.related if hit.reason == "similar"][:args.top]
+                found = [hit.id for hit in related.related if hit.reason == "similar"][: args.top]
                 ours.add(item, [f for f in found if f is not None], items, vectors, args.top, ms)
         finally:
             whoosh_searcher.close()
 
-    print(f"Reuters ({len(items)} items, {len(with_topics)} with topics); "
-          f"sample of {args.sample} items with topics, seed {args.seed}; top {args.top} "
-          f"similar results each")
+    print(
+        f"Reuters ({len(items)} items, {len(with_topics)} with topics); "
+        f"sample of {args.sample} items with topics, seed {args.seed}; top {args.top} "
+        f"similar results each"
+    )
     print()
     print("| method | topic share | mean cosine | p50 ms |")
     print("|---|---|---|---|")
@@ -190,12 +203,16 @@ def main() -> None:
     print(ours.row("searchkit index.related (similar)"))
     print()
     print(f"searchkit, first lookup of each item: p50 {median(first_ms):.1f} ms")
-    print(f"results judged: baseline {baseline.results}, searchkit {ours.results} "
-          f"(items with fewer than {args.top}: baseline {baseline.short}, "
-          f"searchkit {ours.short})")
-    print(f"duplicates of the source among the results (same url, or same title and provider): "
-          f"baseline {sum(baseline.duplicates)}, searchkit {sum(ours.duplicates)}; baseline mean "
-          f"cosine without them {baseline.cosine_without_duplicates():.3f}")
+    print(
+        f"results judged: baseline {baseline.results}, searchkit {ours.results} "
+        f"(items with fewer than {args.top}: baseline {baseline.short}, "
+        f"searchkit {ours.short})"
+    )
+    print(
+        f"duplicates of the source among the results (same url, or same title and provider): "
+        f"baseline {sum(baseline.duplicates)}, searchkit {sum(ours.duplicates)}; baseline mean "
+        f"cosine without them {baseline.cosine_without_duplicates():.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _data import unpacked  # noqa: E402
+from _data import unpacked
 
-from searchkit import SearchIndex, schema  # noqa: E402
+from searchkit import SearchIndex, schema
 
 COLLECTIONS = ("cran", "med")
 #: Best score measured by a peer engine on this machine (tantivy, SQLite FTS5, bm25s), and plain
@@ -120,7 +120,9 @@ def main() -> None:
     rows = SWEEP if args.sweep else {"defaults": {}}
     print(f"| variant | {' | '.join(COLLECTIONS)} |")
     print(f"|---|{'---|' * len(COLLECTIONS)}")
-    print(f"| plain Whoosh BM25F, title boost 2 | {' | '.join(f'{PLAIN_WHOOSH[c]:.3f}' for c in COLLECTIONS)} |")
+    print(
+        f"| plain Whoosh BM25F, title boost 2 | {' | '.join(f'{PLAIN_WHOOSH[c]:.3f}' for c in COLLECTIONS)} |"
+    )
     print(f"| best peer (tantivy, FTS5, bm25s) | {' | '.join(f'{BEST_PEER[c]:.3f}' for c in COLLECTIONS)} |")
     with tempfile.TemporaryDirectory() as tmp:
         for label, settings in rows.items():

@@ -79,6 +79,7 @@ def log(message: str) -> None:
 
 # -- engines ----------------------------------------------------------------------------------
 
+
 class SearchkitEngine:
     """searchkit through its public API only."""
 
@@ -99,8 +100,12 @@ class SearchkitEngine:
 
         with SearchIndex(index_dir) as index:
             report = index.update(corpus)
-        return {"added": report.added, "updated": report.updated, "deleted": report.deleted,
-                "documents": report.documents}
+        return {
+            "added": report.added,
+            "updated": report.updated,
+            "deleted": report.deleted,
+            "documents": report.documents,
+        }
 
     class Session:
         def __init__(self, index_dir: Path) -> None:
@@ -110,9 +115,16 @@ class SearchkitEngine:
 
         def search(self, q: corpora.Query, facets: bool) -> int:
             return self.index.search(
-                q.text, topics=q.topic, providers=q.provider, min_quality=q.min_quality,
-                since=q.since, until=q.until, sort=q.sort, limit=10,
-                facets=FACETS if facets else ()).total
+                q.text,
+                topics=q.topic,
+                providers=q.provider,
+                min_quality=q.min_quality,
+                since=q.since,
+                until=q.until,
+                sort=q.sort,
+                limit=10,
+                facets=FACETS if facets else (),
+            ).total
 
         def related(self, ident: str) -> int:
             return len(self.index.related(ident, limit=10).related)
@@ -151,10 +163,20 @@ class BaselineEngine:
             self.session = baseline.Session(index_dir)
 
         def search(self, q: corpora.Query, facets: bool) -> int:
-            return int(self.session.search(
-                q.text, topic=q.topic, provider=q.provider, min_quality=q.min_quality,
-                since=q.since, until=q.until, sort=q.sort, facets=facets, limit=10,
-                group=q.group)["total"])
+            return int(
+                self.session.search(
+                    q.text,
+                    topic=q.topic,
+                    provider=q.provider,
+                    min_quality=q.min_quality,
+                    since=q.since,
+                    until=q.until,
+                    sort=q.sort,
+                    facets=facets,
+                    limit=10,
+                    group=q.group,
+                )["total"]
+            )
 
         def related(self, ident: str) -> int:
             return len(self.session.related(ident, limit=10))
@@ -181,8 +203,9 @@ def cli_env() -> dict[str, str]:
 def run_cli(argv: list[str], env: dict[str, str]) -> float:
     """Seconds of one whole-process search (its output is discarded)."""
     start = time.perf_counter()
-    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, check=False)
+    done = subprocess.run(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed (exit {done.returncode}):\n{done.stderr}")
@@ -192,14 +215,14 @@ def run_cli(argv: list[str], env: dict[str, str]) -> float:
 def cli_argv(name: str, query: str, index_dir: Path) -> list[str]:
     """The shell command of one search as a whole process."""
     if name == "baseline":
-        return [sys.executable, str(HERE / "baseline.py"), "search", "--index-dir", str(index_dir),
-                query]
+        return [sys.executable, str(HERE / "baseline.py"), "search", "--index-dir", str(index_dir), query]
     script = shutil.which("searchkit", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-m", "searchkit"]
     return [*command, "search", query, "--index-dir", str(index_dir)]
 
 
 # -- child processes --------------------------------------------------------------------------
+
 
 def emit(result: dict[str, Any]) -> None:
     print(_RESULT + json.dumps(result), flush=True)
@@ -212,7 +235,7 @@ def run_child(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     lines = [line for line in done.stdout.splitlines() if line.startswith(_RESULT)]
     if done.returncode != 0 or not lines:
         raise SystemExit(f"benchmark child {kind} failed (exit {done.returncode}):\n{done.stdout}")
-    return json.loads(lines[-1][len(_RESULT):])
+    return json.loads(lines[-1][len(_RESULT) :])
 
 
 def _process_tree(root: int) -> list[int]:
@@ -272,10 +295,12 @@ def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
     lines = [line for line in out.splitlines() if line.startswith(_RESULT)]
     if proc.returncode != 0 or not lines:
         raise SystemExit(f"build failed (exit {proc.returncode}):\n{out}")
-    result = json.loads(lines[-1][len(_RESULT):])
-    result.update(process_seconds=wall,
-                  maxrss_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-                  tree_peak_kb=peak[0])
+    result = json.loads(lines[-1][len(_RESULT) :])
+    result.update(
+        process_seconds=wall,
+        maxrss_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        tree_peak_kb=peak[0],
+    )
     return result
 
 
@@ -321,32 +346,46 @@ def child_queries(spec: dict[str, Any]) -> dict[str, Any]:
     session = eng.Session(Path(spec["index"]))
     opened = time.perf_counter() - start
     try:
-        plain, totals, _ = _timed([lambda q=q: session.search(q, False)
-                                   for q in workload.queries], repeat)
+        plain, totals, _ = _timed([lambda q=q: session.search(q, False) for q in workload.queries], repeat)
         faceted, faceted_totals, _ = _timed(
-            [lambda q=q: session.search(q, True) for q in workload.queries], repeat)
-        title, title_totals, _ = _timed([lambda q=q: session.search(q, False)
-                                         for q in workload.title_queries], repeat)
+            [lambda q=q: session.search(q, True) for q in workload.queries], repeat
+        )
+        title, title_totals, _ = _timed(
+            [lambda q=q: session.search(q, False) for q in workload.title_queries], repeat
+        )
         related, related_counts, related_first = _timed(
-            [lambda i=i: session.related(i) for i in workload.related_ids], repeat)
+            [lambda i=i: session.related(i) for i in workload.related_ids], repeat
+        )
         suggest = None
         if session.suggest("a") is not None:
-            suggest, _, _ = _timed([lambda p=p: session.suggest(p) for p in workload.prefixes],
-                                   repeat)
+            suggest, _, _ = _timed([lambda p=p: session.suggest(p) for p in workload.prefixes], repeat)
     finally:
         session.close()
-    return {"open_seconds": opened, "query_ms": plain, "totals": totals,
-            "faceted_ms": faceted, "faceted_totals": faceted_totals,
-            "title_ms": title, "title_totals": title_totals, "related_ms": related,
-            "related_first_ms": related_first, "related_counts": related_counts,
-            "suggest_ms": suggest}
+    return {
+        "open_seconds": opened,
+        "query_ms": plain,
+        "totals": totals,
+        "faceted_ms": faceted,
+        "faceted_totals": faceted_totals,
+        "title_ms": title,
+        "title_totals": title_totals,
+        "related_ms": related,
+        "related_first_ms": related_first,
+        "related_counts": related_counts,
+        "suggest_ms": suggest,
+    }
 
 
-CHILDREN = {"measure": child_measure, "build": child_build, "incremental": child_incremental,
-            "queries": child_queries}
+CHILDREN = {
+    "measure": child_measure,
+    "build": child_build,
+    "incremental": child_incremental,
+    "queries": child_queries,
+}
 
 
 # -- one scale --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -377,31 +416,47 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
         for name in ENGINES:
             builds[name] = reused["engines"][name]["build"]["runs"]
             incremental[name] = reused["engines"][name]["incremental"]["runs"]
-        log(f"scale {scale}: reusing the builds and incremental runs of "
-            f"{reused.get('builds_run_at', reused['run_at'])}")
+        log(
+            f"scale {scale}: reusing the builds and incremental runs of "
+            f"{reused.get('builds_run_at', reused['run_at'])}"
+        )
     for rep in range(0 if reused else settings.build_repeat):
         for name in ENGINES:  # interleaved, so that drift of the machine hits both alike
             shutil.rmtree(indexes[name], ignore_errors=True)
-            build_argv = [sys.executable, str(Path(__file__).resolve()), "_child", "build",
-                          json.dumps({"engine": name, "corpus": str(corpus),
-                                      "index": str(indexes[name])})]
+            build_argv = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "_child",
+                "build",
+                json.dumps({"engine": name, "corpus": str(corpus), "index": str(indexes[name])}),
+            ]
             result = run_child("measure", {"argv": build_argv})
             result["index_bytes"] = disk_bytes(indexes[name])
             builds[name].append(result)
-            log(f"build {rep + 1}/{settings.build_repeat} {name}: {result['items']:,} items in "
+            log(
+                f"build {rep + 1}/{settings.build_repeat} {name}: {result['items']:,} items in "
                 f"{result['seconds']:.1f} s ({result['items'] / result['seconds']:,.0f} items/s), "
                 f"{result['index_bytes'] / 1e6:.1f} MB, peak {result['maxrss_kb'] / 1024:.0f} MB "
-                f"(tree {result['tree_peak_kb'] / 1024:.0f} MB)")
+                f"(tree {result['tree_peak_kb'] / 1024:.0f} MB)"
+            )
             if result["items"] != info.items:
                 log(f"warning: {name} indexed {result['items']} of {info.items} items")
 
     queries: dict[str, dict[str, Any]] = {}
     for name in ENGINES:
-        log(f"queries {name} ({len(workload.queries)} queries x {settings.query_repeat} "
-            f"+ warm-up, plain and faceted; related; completion)")
-        queries[name] = run_child("queries", {"engine": name, "index": str(indexes[name]),
-                                              "workload": str(WORKLOAD_FILE),
-                                              "repeat": settings.query_repeat})
+        log(
+            f"queries {name} ({len(workload.queries)} queries x {settings.query_repeat} "
+            f"+ warm-up, plain and faceted; related; completion)"
+        )
+        queries[name] = run_child(
+            "queries",
+            {
+                "engine": name,
+                "index": str(indexes[name]),
+                "workload": str(WORKLOAD_FILE),
+                "repeat": settings.query_repeat,
+            },
+        )
 
     work = base / "work"
     shutil.rmtree(work, ignore_errors=True)
@@ -414,12 +469,15 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
             copy = work / f"index-{name}"
             shutil.rmtree(copy, ignore_errors=True)
             shutil.copytree(indexes[name], copy)
-            result = run_child("incremental", {"engine": name, "corpus": str(work / "corpus"),
-                                               "index": str(copy)})
+            result = run_child(
+                "incremental", {"engine": name, "corpus": str(work / "corpus"), "index": str(copy)}
+            )
             incremental[name].append(result)
-            log(f"incremental {rep + 1}/{settings.build_repeat} {name}: "
+            log(
+                f"incremental {rep + 1}/{settings.build_repeat} {name}: "
                 f"{result['seconds']:.2f} s (+{result['added']} ~{result['updated']} "
-                f"-{result['deleted']})")
+                f"-{result['deleted']})"
+            )
             expected = (len(edits.new), len(edits.changed), len(edits.deleted))
             if (result["added"], result["updated"], result["deleted"]) != expected:
                 log(f"warning: {name} reported {result} for edits {expected}")
@@ -439,14 +497,18 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
         "scale": scale,
         "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **({"builds_run_at": reused.get("builds_run_at", reused["run_at"])} if reused else {}),
-        "settings": {**asdict(settings),
-                     **({"build_repeat": reused["settings"]["build_repeat"]} if reused else {})},
+        "settings": {
+            **asdict(settings),
+            **({"build_repeat": reused["settings"]["build_repeat"]} if reused else {}),
+        },
         "corpus": asdict(info),
         # Other work on the machine skews every figure: the 1-minute load average before and
         # after the scale's measurements says how quiet it was.
         "load_average": [load_before[0], os.getloadavg()[0]],
-        "engines": {name: summarize(builds[name], incremental[name], queries[name], cli[name],
-                                    workload) for name in ENGINES},
+        "engines": {
+            name: summarize(builds[name], incremental[name], queries[name], cli[name], workload)
+            for name in ENGINES
+        },
     }
 
 
@@ -455,17 +517,22 @@ def _earlier_builds(scale: int, info: corpora.CorpusInfo, indexes: dict[str, Pat
     try:
         earlier = json.loads(RESULTS_JSON.read_text())["scales"][str(scale)]
     except (OSError, ValueError, KeyError):
-        raise SystemExit(f"--reuse-builds: no earlier results for scale {scale} "
-                         f"in {RESULTS_JSON}") from None
+        raise SystemExit(f"--reuse-builds: no earlier results for scale {scale} in {RESULTS_JSON}") from None
     if earlier["corpus"]["items"] != info.items or not all(p.is_dir() for p in indexes.values()):
-        raise SystemExit(f"--reuse-builds: the indexes of scale {scale}'s last run are gone or "
-                         "were built from another corpus")
+        raise SystemExit(
+            f"--reuse-builds: the indexes of scale {scale}'s last run are gone or "
+            "were built from another corpus"
+        )
     return earlier
 
 
-def summarize(builds: list[dict[str, Any]], incremental: list[dict[str, Any]],
-              queries: dict[str, Any], cli: list[float], workload: corpora.Workload
-              ) -> dict[str, Any]:
+def summarize(
+    builds: list[dict[str, Any]],
+    incremental: list[dict[str, Any]],
+    queries: dict[str, Any],
+    cli: list[float],
+    workload: corpora.Workload,
+) -> dict[str, Any]:
     build_seconds = median([b["seconds"] for b in builds])
     incremental_seconds = median([r["seconds"] for r in incremental])
     kinds: dict[str, list[int]] = {}
@@ -477,10 +544,12 @@ def summarize(builds: list[dict[str, Any]], incremental: list[dict[str, Any]],
         title_kinds.setdefault(q.kind, []).append(i)
 
     def latency(values: list[float], by_kind: dict[str, list[int]] = kinds) -> dict[str, Any]:
-        return {"p50_ms": percentile(values, 50), "p95_ms": percentile(values, 95),
-                "by_kind_p50_ms": {kind: median([values[i] for i in idx])
-                                   for kind, idx in by_kind.items()},
-                "per_query_ms": values}
+        return {
+            "p50_ms": percentile(values, 50),
+            "p95_ms": percentile(values, 95),
+            "by_kind_p50_ms": {kind: median([values[i] for i in idx]) for kind, idx in by_kind.items()},
+            "per_query_ms": values,
+        }
 
     suggest = queries["suggest_ms"]
     return {
@@ -500,21 +569,27 @@ def summarize(builds: list[dict[str, Any]], incremental: list[dict[str, Any]],
         "open_seconds": queries["open_seconds"],
         "query": {**latency(queries["query_ms"]), "totals": queries["totals"]},
         "faceted": {**latency(queries["faceted_ms"]), "totals": queries["faceted_totals"]},
-        "title": ({**latency(queries["title_ms"], title_kinds), "totals": queries["title_totals"]}
-                  if queries.get("title_ms") else None),
-        "related": {"p50_ms": percentile(queries["related_ms"], 50),
-                    "p95_ms": percentile(queries["related_ms"], 95),
-                    "first_p50_ms": percentile(queries["related_first_ms"], 50),
-                    "per_item_ms": queries["related_ms"],
-                    "first_per_item_ms": queries["related_first_ms"]},
-        "suggest": None if suggest is None else {"p50_ms": percentile(suggest, 50),
-                                                 "p95_ms": percentile(suggest, 95),
-                                                 "per_prefix_ms": suggest},
+        "title": (
+            {**latency(queries["title_ms"], title_kinds), "totals": queries["title_totals"]}
+            if queries.get("title_ms")
+            else None
+        ),
+        "related": {
+            "p50_ms": percentile(queries["related_ms"], 50),
+            "p95_ms": percentile(queries["related_ms"], 95),
+            "first_p50_ms": percentile(queries["related_first_ms"], 50),
+            "per_item_ms": queries["related_ms"],
+            "first_per_item_ms": queries["related_first_ms"],
+        },
+        "suggest": None
+        if suggest is None
+        else {"p50_ms": percentile(suggest, 50), "p95_ms": percentile(suggest, 95), "per_prefix_ms": suggest},
         "cli": {"median_seconds": median(cli), "runs": cli},
     }
 
 
 # -- reporting --------------------------------------------------------------------------------
+
 
 def machine() -> dict[str, Any]:
     cpu = ""
@@ -531,8 +606,13 @@ def machine() -> dict[str, Any]:
         whoosh_version = version("whoosh")
     except Exception:  # reporting only
         whoosh_version = "?"
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "platform": platform.platform(), "whoosh": whoosh_version}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "whoosh": whoosh_version,
+    }
 
 
 def _num(value: float | None, unit: str) -> str:
@@ -567,30 +647,48 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, float | None, float | 
         ("full build, items/s (parse included)", "int", *both(lambda e: e["build"]["items_per_s"])),
         ("full build, s", "s", *both(lambda e: e["build"]["seconds"])),
         ("index size on disk, MB", "mb", *both(lambda e: e["build"]["index_bytes"] / 1e6)),
-        ("build peak memory, MB: largest process (ru_maxrss)", "mb",
-         *both(lambda e: e["build"]["maxrss_mb"])),
-        ("build peak memory, MB: whole process tree (sampled PSS)", "mb",
-         *both(lambda e: e["build"]["tree_peak_mb"])),
-        ("incremental: 100 new + 100 changed + 100 deleted, s", "s",
-         *both(lambda e: e["incremental"]["seconds"])),
-        ("incremental, % of a full build", "pct",
-         *both(lambda e: e["incremental"]["percent_of_build"])),
+        (
+            "build peak memory, MB: largest process (ru_maxrss)",
+            "mb",
+            *both(lambda e: e["build"]["maxrss_mb"]),
+        ),
+        (
+            "build peak memory, MB: whole process tree (sampled PSS)",
+            "mb",
+            *both(lambda e: e["build"]["tree_peak_mb"]),
+        ),
+        (
+            "incremental: 100 new + 100 changed + 100 deleted, s",
+            "s",
+            *both(lambda e: e["incremental"]["seconds"]),
+        ),
+        ("incremental, % of a full build", "pct", *both(lambda e: e["incremental"]["percent_of_build"])),
         (f"query p50, ms ({n} queries, top 10)", "ms", *both(lambda e: e["query"]["p50_ms"])),
         ("query p95, ms", "ms", *both(lambda e: e["query"]["p95_ms"])),
-        ("same + topics/provider/year facets, p50, ms", "ms",
-         *both(lambda e: e["faceted"]["p50_ms"])),
+        ("same + topics/provider/year facets, p50, ms", "ms", *both(lambda e: e["faceted"]["p50_ms"])),
         ("same + facets, p95, ms", "ms", *both(lambda e: e["faceted"]["p95_ms"])),
-        ("queries from single titles (300 of 1-3 rare words, 50 phrases; baseline: AND), p50, ms",
-         "ms", *both(lambda e: e["title"]["p50_ms"] if e.get("title") else None)),
-        ("queries from single titles, p95, ms", "ms",
-         *both(lambda e: e["title"]["p95_ms"] if e.get("title") else None)),
-        ("match-all + facets (newest; heat with quality>=50), p50, ms", "ms",
-         *both(lambda e: e["faceted"]["by_kind_p50_ms"]["match all"])),
+        (
+            "queries from single titles (300 of 1-3 rare words, 50 phrases; baseline: AND), p50, ms",
+            "ms",
+            *both(lambda e: e["title"]["p50_ms"] if e.get("title") else None),
+        ),
+        (
+            "queries from single titles, p95, ms",
+            "ms",
+            *both(lambda e: e["title"]["p95_ms"] if e.get("title") else None),
+        ),
+        (
+            "match-all + facets (newest; heat with quality>=50), p50, ms",
+            "ms",
+            *both(lambda e: e["faceted"]["by_kind_p50_ms"]["match all"]),
+        ),
         ("related items (top 10), p50, ms", "ms", *both(lambda e: e["related"]["p50_ms"])),
-        ("related items, each item's first lookup, p50, ms", "ms",
-         *both(lambda e: e["related"].get("first_p50_ms"))),
-        ("autocomplete, p50, ms", "ms",
-         *both(lambda e: e["suggest"]["p50_ms"] if e["suggest"] else None)),
+        (
+            "related items, each item's first lookup, p50, ms",
+            "ms",
+            *both(lambda e: e["related"].get("first_p50_ms")),
+        ),
+        ("autocomplete, p50, ms", "ms", *both(lambda e: e["suggest"]["p50_ms"] if e["suggest"] else None)),
         ("open index + searcher (first use), s", "s", *both(lambda e: e["open_seconds"])),
         ("`search` as a whole process, median, s", "s", *both(lambda e: e["cli"]["median_seconds"])),
     ]
@@ -604,69 +702,97 @@ def _load_note(result: dict[str, Any]) -> str:
 
 
 #: Figures shown in the growth table (labels of ``_rows``).
-GROWTH = ("full build, items/s", "index size", "whole process tree", "incremental: ",
-          "query p50", "query p95", "facets, p50", "facets, p95", "match-all", "related",
-          "autocomplete", "as a whole process")
+GROWTH = (
+    "full build, items/s",
+    "index size",
+    "whole process tree",
+    "incremental: ",
+    "query p50",
+    "query p95",
+    "facets, p50",
+    "facets, p95",
+    "match-all",
+    "related",
+    "autocomplete",
+    "as a whole process",
+)
 
 
 def render(data: dict[str, Any]) -> str:
     m = data["machine"]
-    out = ["## Results", "",
-           f"Written by `python benchmarks/run.py` (last run {data['updated_at']}). Machine: "
-           f"{m['cores']} cores (`os.cpu_count()`){', ' + m['cpu'] if m['cpu'] else ''}; "
-           f"Python {m['python']}; Whoosh {m['whoosh']}; {m['platform']}.", "",
-           "Baseline: plain Whoosh as its docs teach, same fields (benchmarks/baseline.py). "
-           "Ratio = searchkit / baseline: above 1 is better for items/s, below 1 is better for "
-           "everything else. Latencies: each query's median over the repetitions, then p50/p95 "
-           "over the query set; hits are top 10 with stored fields (searchkit also highlights). "
-           "The whole-process row runs `searchkit search \"<query>\" --index-dir ...` against "
-           "`python benchmarks/baseline.py search --index-dir ... \"<query>\"`. See the "
-           "docstring of benchmarks/run.py for how each figure is taken. The baseline's year facet is "
-           "Whoosh's `DateRangeFacet` (the docs' way to facet a DATETIME field): one range query "
-           "per calendar year from the first to the last year in the index, on every search, a "
-           "large part of its faceted time. Hit counts of the two engines differ a little: "
-           "different stop words and stemming (Whoosh's stemmer makes \"news\" \"new\"), and "
-           "searchkit also matches topics. The machine may be shared: each scale notes the load "
-           "average around its run.", ""]
+    out = [
+        "## Results",
+        "",
+        f"Written by `python benchmarks/run.py` (last run {data['updated_at']}). Machine: "
+        f"{m['cores']} cores (`os.cpu_count()`){', ' + m['cpu'] if m['cpu'] else ''}; "
+        f"Python {m['python']}; Whoosh {m['whoosh']}; {m['platform']}.",
+        "",
+        "Baseline: plain Whoosh as its docs teach, same fields (benchmarks/baseline.py). "
+        "Ratio = searchkit / baseline: above 1 is better for items/s, below 1 is better for "
+        "everything else. Latencies: each query's median over the repetitions, then p50/p95 "
+        "over the query set; hits are top 10 with stored fields (searchkit also highlights). "
+        'The whole-process row runs `searchkit search "<query>" --index-dir ...` against '
+        '`python benchmarks/baseline.py search --index-dir ... "<query>"`. See the '
+        "docstring of benchmarks/run.py for how each figure is taken. The baseline's year facet is "
+        "Whoosh's `DateRangeFacet` (the docs' way to facet a DATETIME field): one range query "
+        "per calendar year from the first to the last year in the index, on every search, a "
+        "large part of its faceted time. Hit counts of the two engines differ a little: "
+        'different stop words and stemming (Whoosh\'s stemmer makes "news" "new"), and '
+        "searchkit also matches topics. The machine may be shared: each scale notes the load "
+        "average around its run.",
+        "",
+    ]
     scales = sorted(data["scales"].values(), key=lambda r: r["scale"])
     for result in scales:
         corpus, st = result["corpus"], result["settings"]
         sources = " + ".join(f"{name} {count:,}" for name, count in corpus["by_source"].items())
-        out += [f"### Scale {result['scale']}: {corpus['items']:,} items ({sources}), "
-                f"{corpus['bytes'] / 1e6:.1f} MB of files", "",
-                f"Run {result['run_at']}"
-                f"{_reuse_note(result)}; builds and incremental runs: median of "
-                f"{st['build_repeat']}; queries: median of {st['query_repeat']} after a warm-up "
-                f"pass; whole process: median of {st['cli_repeat']}"
-                f"{'; `--quick` (a smoke run: few repetitions, noisy)' if st['quick'] else ''}"
-                f"{_load_note(result)}.",
-                "",
-                "| | plain Whoosh (baseline) | searchkit | searchkit / baseline |",
-                "|---|---:|---:|---:|"]
+        out += [
+            f"### Scale {result['scale']}: {corpus['items']:,} items ({sources}), "
+            f"{corpus['bytes'] / 1e6:.1f} MB of files",
+            "",
+            f"Run {result['run_at']}"
+            f"{_reuse_note(result)}; builds and incremental runs: median of "
+            f"{st['build_repeat']}; queries: median of {st['query_repeat']} after a warm-up "
+            f"pass; whole process: median of {st['cli_repeat']}"
+            f"{'; `--quick` (a smoke run: few repetitions, noisy)' if st['quick'] else ''}"
+            f"{_load_note(result)}.",
+            "",
+            "| | plain Whoosh (baseline) | searchkit | searchkit / baseline |",
+            "|---|---:|---:|---:|",
+        ]
         for label, unit, base, mine in _rows(result):
-            out.append(f"| {label} | {_num(base, unit)} | {_num(mine, unit)} | "
-                       f"{_ratio(mine, base)} |")
+            out.append(f"| {label} | {_num(base, unit)} | {_num(mine, unit)} | {_ratio(mine, base)} |")
         b, s = result["engines"]["baseline"], result["engines"]["searchkit"]
-        out += ["", "Query p50 by kind of query, ms:", "",
-                "| kind | plain: baseline | plain: searchkit | ratio | faceted: baseline | "
-                "faceted: searchkit | ratio |", "|---|---:|---:|---:|---:|---:|---:|"]
+        out += [
+            "",
+            "Query p50 by kind of query, ms:",
+            "",
+            "| kind | plain: baseline | plain: searchkit | ratio | faceted: baseline | "
+            "faceted: searchkit | ratio |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for kind in b["query"]["by_kind_p50_ms"]:
             pb, ps = b["query"]["by_kind_p50_ms"][kind], s["query"]["by_kind_p50_ms"][kind]
             fb, fs = b["faceted"]["by_kind_p50_ms"][kind], s["faceted"]["by_kind_p50_ms"][kind]
-            out.append(f"| {kind} | {_num(pb, 'ms')} | {_num(ps, 'ms')} | {_ratio(ps, pb)} | "
-                       f"{_num(fb, 'ms')} | {_num(fs, 'ms')} | {_ratio(fs, fb)} |")
+            out.append(
+                f"| {kind} | {_num(pb, 'ms')} | {_num(ps, 'ms')} | {_ratio(ps, pb)} | "
+                f"{_num(fb, 'ms')} | {_num(fs, 'ms')} | {_ratio(fs, fb)} |"
+            )
         if b.get("title") and s.get("title"):
             for kind, pb in b["title"]["by_kind_p50_ms"].items():
                 ps = s["title"]["by_kind_p50_ms"][kind]
-                out.append(f"| {kind} | {_num(pb, 'ms')} | {_num(ps, 'ms')} | {_ratio(ps, pb)} "
-                           "| | | |")
+                out.append(f"| {kind} | {_num(pb, 'ms')} | {_num(ps, 'ms')} | {_ratio(ps, pb)} | | | |")
         out.append("")
     if len(scales) > 1:
         first = scales[0]
-        out += [f"### Growth with the corpus (factor against scale {first['scale']})", "",
-                "Scales may come from different runs (see each scale's run time).", "",
-                "| figure | engine | " + " | ".join(f"scale {r['scale']}" for r in scales) + " |",
-                "|---|---|" + "---:|" * len(scales)]
+        out += [
+            f"### Growth with the corpus (factor against scale {first['scale']})",
+            "",
+            "Scales may come from different runs (see each scale's run time).",
+            "",
+            "| figure | engine | " + " | ".join(f"scale {r['scale']}" for r in scales) + " |",
+            "|---|---|" + "---:|" * len(scales),
+        ]
         rows = [_rows(r) for r in scales]
         for i, (label, unit, _, _) in enumerate(rows[0]):
             if not any(key in label for key in GROWTH):
@@ -676,8 +802,11 @@ def render(data: dict[str, Any]) -> str:
                 if values[0] is None:
                     continue
                 cells = [_num(values[0], unit)] + [
-                    f"{_num(v, unit)} ({v / values[0]:.1f}x)" if v is not None and values[0]
-                    else _num(v, unit) for v in values[1:]]
+                    f"{_num(v, unit)} ({v / values[0]:.1f}x)"
+                    if v is not None and values[0]
+                    else _num(v, unit)
+                    for v in values[1:]
+                ]
                 out.append(f"| {label} | {engine_name} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
@@ -686,8 +815,10 @@ def render(data: dict[str, Any]) -> str:
 def _reuse_note(result: dict[str, Any]) -> str:
     if "builds_run_at" not in result:
         return ""
-    return (f" (queries and whole-process searches; builds and incremental runs from the run "
-            f"of {result['builds_run_at']}, whose indexes were searched)")
+    return (
+        f" (queries and whole-process searches; builds and incremental runs from the run "
+        f"of {result['builds_run_at']}, whose indexes were searched)"
+    )
 
 
 def write_readme(section: str) -> None:
@@ -696,14 +827,16 @@ def write_readme(section: str) -> None:
         text = README.read_text(encoding="utf-8")
         start, end = text.find(START_MARK), text.find(END_MARK)
         if start >= 0 and end > start:
-            text = text[:start] + block + text[end + len(END_MARK):]
+            text = text[:start] + block + text[end + len(END_MARK) :]
         else:
             text = text.rstrip() + "\n\n" + block + "\n"
     else:
-        text = ("# Benchmarks\n\nScripts that measure searchkit; run them from the repository "
-                "root with the package installed. `python benchmarks/run.py` is the suite "
-                "(searchkit against plain Whoosh, see its docstring); its figures land in the "
-                "section below and in `results.json`.\n\n" + block + "\n")
+        text = (
+            "# Benchmarks\n\nScripts that measure searchkit; run them from the repository "
+            "root with the package installed. `python benchmarks/run.py` is the suite "
+            "(searchkit against plain Whoosh, see its docstring); its figures land in the "
+            "section below and in `results.json`.\n\n" + block + "\n"
+        )
     README.write_text(text, encoding="utf-8")
 
 
@@ -731,18 +864,32 @@ def main() -> None:
         emit(CHILDREN[sys.argv[2]](json.loads(sys.argv[3])))
         return
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
-    parser.add_argument("--scale", type=int, nargs="+", default=[1],
-                        help="corpus scales to measure (1 = the shared data as it is)")
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="repetitions of builds and incremental runs (default 3, quick 1)")
-    parser.add_argument("--query-repeat", type=int, default=None,
-                        help="timed passes over the query set (default 5, quick 1)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: one build each, one timed query pass")
-    parser.add_argument("--reuse-builds", action="store_true",
-                        help="measure queries and whole-process searches on the indexes the "
-                             "scale's last run built, keeping that run's build and incremental "
-                             "figures (for changes to the read side only)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="corpus scales to measure (1 = the shared data as it is)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="repetitions of builds and incremental runs (default 3, quick 1)",
+    )
+    parser.add_argument(
+        "--query-repeat", type=int, default=None, help="timed passes over the query set (default 5, quick 1)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: one build each, one timed query pass"
+    )
+    parser.add_argument(
+        "--reuse-builds",
+        action="store_true",
+        help="measure queries and whole-process searches on the indexes the "
+        "scale's last run built, keeping that run's build and incremental "
+        "figures (for changes to the read side only)",
+    )
     args = parser.parse_args()
     if any(scale < 1 for scale in args.scale):
         parser.error("scales start at 1")

@@ -39,7 +39,7 @@ def load_whoosh() -> None:
             del sys.modules[_NAME]
         urllib = sys.modules.get("urllib")
         if urllib is not None and getattr(urllib, "request", None) is stand_in:
-            del urllib.request  # type: ignore[attr-defined]
+            del urllib.request
 
 
 load_whoosh()

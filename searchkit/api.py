@@ -1,10 +1,10 @@
 """``SearchIndex``: the one front door to searchkit, for the CLI and for embedding programs.
 
-    from searchkit import SearchIndex
+from searchkit import SearchIndex
 
-    with SearchIndex.open("index") as index:
-        for hit in index.search("facial recognition", topics=["AI"], limit=5).hits:
-            print(hit.title, hit.url)
+with SearchIndex.open("index") as index:
+    for hit in index.search("facial recognition", topics=["AI"], limit=5).hits:
+        print(hit.title, hit.url)
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from .store import LOCK_TIMEOUT, IndexLocation
 if TYPE_CHECKING:  # the indexer (Whoosh's writers, multiprocessing) loads on first write
     from typing_extensions import Unpack
 
-    from .indexer import Indexer, Progress
+    from .indexer import Indexer
+    from .whoosh_internals.writers import Progress
 
 
 class SearchIndex:
@@ -80,8 +81,9 @@ class SearchIndex:
     def __enter__(self) -> SearchIndex:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     @property
@@ -151,9 +153,15 @@ class SearchIndex:
         ``suggestion`` carries the corrected query. Raises ``QueryError`` for a query or
         argument that is not valid.
         """
-        return self._read().search(query, filters=Filters.from_arguments(filters), sort=sort,
-                                   limit=limit, page=page, facets=facets,
-                                   facet_limit=facet_limit)
+        return self._read().search(
+            query,
+            filters=Filters.from_arguments(filters),
+            sort=sort,
+            limit=limit,
+            page=page,
+            facets=facets,
+            facet_limit=facet_limit,
+        )
 
     def related(self, id_or_url: str, *, limit: int = 10) -> RelatedResults:
         """Items related to the item with this id or url: its own ``related`` entries

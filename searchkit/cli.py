@@ -47,9 +47,15 @@ DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
 
 
-IndexDir = Annotated[Path | None, typer.Option(
-    "--index-dir", envvar="SEARCHKIT_INDEX", show_default=False,
-    help="Index directory [default: ./index].")]
+IndexDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--index-dir",
+        envvar="SEARCHKIT_INDEX",
+        show_default=False,
+        help="Index directory [default: ./index].",
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
@@ -81,8 +87,7 @@ def _index_path(index_dir: Path | None) -> Path:
 Answer = TypeVar("Answer")
 
 
-def _answer(index_dir: Path | None, as_json: bool,
-            ask: Callable[[SearchIndex], Answer]) -> Answer | None:
+def _answer(index_dir: Path | None, as_json: bool, ask: Callable[[SearchIndex], Answer]) -> Answer | None:
     """Ask the index at ``index_dir`` and print the answer as JSON if ``as_json``; otherwise
     return it for the command to print as text (None once printed)."""
     with SearchIndex.open(_index_path(index_dir)) as index:
@@ -102,8 +107,14 @@ def _progress_bar(enabled: bool) -> tuple[Any, Any]:
         return None, None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=True)
+    bar = Progress(
+        TextColumn("indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     task = bar.add_task("indexing", total=None)
 
     def update(done: int, total: int) -> None:
@@ -117,15 +128,18 @@ def _run_index(index: SearchIndex, corpus: Path, *, rebuild: bool, show_progress
     if bar is None:
         return index.rebuild(corpus) if rebuild else index.update(corpus)
     with bar:
-        return (index.rebuild(corpus, progress=callback) if rebuild
-                else index.update(corpus, progress=callback))
+        return (
+            index.rebuild(corpus, progress=callback) if rebuild else index.update(corpus, progress=callback)
+        )
 
 
 def _print_report(report: IndexReport) -> None:
-    out.print(f"Indexed {_text(report.corpus)} into {_text(report.index_dir)} "
-              f"in {report.seconds:.2f} s: {report.added} added, {report.updated} updated, "
-              f"{report.deleted} deleted, {report.unchanged} unchanged; "
-              f"{report.documents} items in the index.")
+    out.print(
+        f"Indexed {_text(report.corpus)} into {_text(report.index_dir)} "
+        f"in {report.seconds:.2f} s: {report.added} added, {report.updated} updated, "
+        f"{report.deleted} deleted, {report.unchanged} unchanged; "
+        f"{report.documents} items in the index."
+    )
     for duplicate in report.duplicates:
         err.print(f"Duplicate url {_text(duplicate.url)} in: {_text(', '.join(duplicate.ids))}")
     if report.errors:
@@ -134,19 +148,34 @@ def _print_report(report: IndexReport) -> None:
             err.print(f"  {_text(error.path)}: {_text(error.message)}")
 
 
-LockTimeout = Annotated[float, typer.Option(
-    "--lock-timeout", envvar="SEARCHKIT_LOCK_TIMEOUT", min=0,
-    help="Seconds to wait for another writer to finish before giving up.")]
+LockTimeout = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout",
+        envvar="SEARCHKIT_LOCK_TIMEOUT",
+        min=0,
+        help="Seconds to wait for another writer to finish before giving up.",
+    ),
+]
 
 
 @app.command("index")
 def index_command(
-    corpus: Annotated[Path | None, typer.Argument(
-        envvar="SEARCHKIT_CORPUS", show_default=False,
-        help="Corpus folder [default: ./corpus, else the bundled sample corpus].")] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Argument(
+            envvar="SEARCHKIT_CORPUS",
+            show_default=False,
+            help="Corpus folder [default: ./corpus, else the bundled sample corpus].",
+        ),
+    ] = None,
     index_dir: IndexDir = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help=(
-        "Build a fresh index beside the live one and switch to it when complete."))] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild", help=("Build a fresh index beside the live one and switch to it when complete.")
+        ),
+    ] = False,
     lock_timeout: LockTimeout = LOCK_TIMEOUT,
     as_json: Json = False,
 ) -> None:
@@ -165,12 +194,18 @@ def index_command(
 
 @app.command("watch")
 def watch_command(
-    corpus: Annotated[Path | None, typer.Argument(
-        envvar="SEARCHKIT_CORPUS", show_default=False,
-        help="Corpus folder [default: ./corpus, else the bundled sample corpus].")] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Argument(
+            envvar="SEARCHKIT_CORPUS",
+            show_default=False,
+            help="Corpus folder [default: ./corpus, else the bundled sample corpus].",
+        ),
+    ] = None,
     index_dir: IndexDir = None,
-    interval: Annotated[float, typer.Option(
-        min=0.1, help="Seconds between polls when file events are not available.")] = 2.0,
+    interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between polls when file events are not available.")
+    ] = 2.0,
     lock_timeout: LockTimeout = LOCK_TIMEOUT,
 ) -> None:
     """Keep the index up to date while files are added, edited, moved and deleted.
@@ -184,15 +219,17 @@ def watch_command(
 
     def on_batch(report: IndexReport) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
-        line = (f"{stamp} {report.added} added, {report.updated} updated, {report.deleted} "
-                f"deleted, {report.skipped} skipped in {report.seconds:.2f} s; "
-                f"{report.documents} items")
+        line = (
+            f"{stamp} {report.added} added, {report.updated} updated, {report.deleted} "
+            f"deleted, {report.skipped} skipped in {report.seconds:.2f} s; "
+            f"{report.documents} items"
+        )
         out.print(_text(line))
         for error in report.errors:
             err.print(f"  {_text(error.path)}: {_text(error.message)}")
 
-    err.print(f"Watching {_text(str(folder))} for changes (index {_text(str(path))}); "
-              "Ctrl-C to stop.")
+    err.print(f"Watching {_text(str(folder))} for changes (index {_text(str(path))}); Ctrl-C to stop.")
+
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
@@ -217,8 +254,11 @@ def _open_for_search(index_dir: Path | None) -> SearchIndex:
         corpus = _default_corpus()
         err.print(f"No index at {_text(str(path))} yet: building it from {_text(str(corpus))} ...")
         report = _run_index(index, corpus, rebuild=False, show_progress=True)
-        err.print(f"Indexed {report.documents} items"
-                  + (f" ({report.skipped} files skipped)" if report.skipped else "") + ".")
+        err.print(
+            f"Indexed {report.documents} items"
+            + (f" ({report.skipped} files skipped)" if report.skipped else "")
+            + "."
+        )
         return index
     return SearchIndex.open(path)
 
@@ -244,7 +284,7 @@ def _rich_marks(text: str) -> str:
     parts = []
     last = 0
     for match in _MARK.finditer(text):
-        parts.append(_text(html.unescape(text[last:match.start()])))
+        parts.append(_text(html.unescape(text[last : match.start()])))
         parts.append(f"[bold yellow]{_text(html.unescape(match.group(1)))}[/]")
         last = match.end()
     parts.append(_text(html.unescape(text[last:])))
@@ -254,6 +294,11 @@ def _rich_marks(text: str) -> str:
 def _choices(name: str, values: Sequence[str]) -> Any:
     """A str Enum of ``values``: Typer lists an Enum's values in the help and checks them."""
     return Enum(name, [(value, value) for value in values], type=str)
+
+
+def _choice(value: Any) -> Any:
+    """The value Typer gives for an option of ``_choices`` (an Enum member) as a plain str."""
+    return None if value is None else str(getattr(value, "value", value))
 
 
 def _with_search_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -266,22 +311,31 @@ def _with_search_options(command: Callable[..., None]) -> Callable[..., None]:
     added = []
     for spec in FILTERS:
         for param in spec.params:
-            kind: Any = {Kind.ANY_OF: list[str] | None, Kind.AT_LEAST: int | None}.get(
-                spec.kind, str | None)
-            added.append(inspect.Parameter(
-                param.name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                annotation=Annotated[kind, typer.Option(param.option, help=param.help,
-                                                        show_default=False)]))
-    choices = {"sort": _choices("Sort", SORTS) | None,
-               "facet": list[_choices("Facet", FACET_NAMES)] | None}  # type: ignore[misc]
-    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY,
-                      annotation=Annotated[(choices[p.name], *p.annotation.__metadata__)]
-                      if p.name in choices else p.annotation)
-            for p in rest]
+            kind: Any = {Kind.ANY_OF: list[str] | None, Kind.AT_LEAST: int | None}.get(spec.kind, str | None)
+            added.append(
+                inspect.Parameter(
+                    param.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=None,
+                    annotation=Annotated[
+                        kind, typer.Option(param.option, help=param.help, show_default=False)
+                    ],
+                )
+            )
+    choices = {"sort": _choices("Sort", SORTS) | None, "facet": list[_choices("Facet", FACET_NAMES)] | None}  # type: ignore[misc]
+    rest = [
+        p.replace(
+            kind=inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[(choices[p.name], *p.annotation.__metadata__)]
+            if p.name in choices
+            else p.annotation,
+        )
+        for p in rest
+    ]
     command.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[first, *added, *rest])
-    command.__annotations__ = {**command.__annotations__,
-                               **{p.name: p.annotation for p in [*added, *rest]}}
+        parameters=[first, *added, *rest]
+    )
+    command.__annotations__ = {**command.__annotations__, **{p.name: p.annotation for p in [*added, *rest]}}
     return command
 
 
@@ -289,12 +343,16 @@ def _with_search_options(command: Callable[..., None]) -> Callable[..., None]:
 @_with_search_options
 def search_command(
     query: Annotated[str, typer.Argument(help="Query in Whoosh syntax; empty or * matches all.")] = "",
-    sort: Annotated[str | None, typer.Option(
-        show_default=False, help="Order [default: relevance with a query, newest without].")] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(show_default=False, help="Order [default: relevance with a query, newest without]."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="Hits per page.")] = 10,
     page: Annotated[int, typer.Option(min=1, help="Page number, from 1.")] = 1,
-    facet: Annotated[list[str] | None, typer.Option(
-        "--facet", help="Count matching items per value of this facet (repeatable).")] = None,
+    facet: Annotated[
+        list[str] | None,
+        typer.Option("--facet", help="Count matching items per value of this facet (repeatable)."),
+    ] = None,
     facet_limit: Annotated[int, typer.Option(min=1, help="Values shown per facet.")] = 10,
     index_dir: IndexDir = None,
     as_json: Json = False,
@@ -303,9 +361,15 @@ def search_command(
     """Search the index, with filters, sorting, facets and highlighted snippets."""
     arguments = {name: value for name, value in filters.items() if value is not None}
     with _open_for_search(index_dir) as index:
-        results = index.search(query, sort=sort and str(sort.value), limit=limit, page=page,  # type: ignore[attr-defined]
-                               facets=[str(f.value) for f in facet or ()],  # type: ignore[attr-defined]
-                               facet_limit=facet_limit, **arguments)
+        results = index.search(
+            query,
+            sort=_choice(sort),
+            limit=limit,
+            page=page,
+            facets=[_choice(f) for f in facet or ()],
+            facet_limit=facet_limit,
+            **arguments,
+        )
     if as_json:
         _print_json(results.to_dict())
         return
@@ -318,8 +382,10 @@ def search_command(
     for rank, hit in enumerate(results.hits, start=first + 1):
         lines.append("")
         lines.append(f"[bold]{rank:>3}.[/] {_rich_marks(hit.highlights.title)}")
-        meta = [hit.provider.name or hit.provider.domain or "unknown provider",
-                (format_datetime(hit.published_at) or "undated")[:10]]
+        meta = [
+            hit.provider.name or hit.provider.domain or "unknown provider",
+            (format_datetime(hit.published_at) or "undated")[:10],
+        ]
         if hit.topics:
             meta.append(", ".join(hit.topics))
         lines.append(f"     [dim]{_text(' · '.join(meta))}[/]")
@@ -338,7 +404,7 @@ def _print_facets(results: SearchResults) -> None:
     table = Table(box=None, padding=(0, 3, 0, 0), show_edge=False)
     columns = []
     for name, facet in results.facets.items():
-        rows = [(value.value, value.count) for value in facet.values]
+        rows: list[tuple[str, int | None]] = [(value.value, value.count) for value in facet.values]
         if facet.missing:
             rows.append(("(none)", facet.missing))
         if facet.other:
@@ -372,8 +438,11 @@ def related_command(
         out.print("nothing related found")
     for rank, hit in enumerate(result.related, start=1):
         where = "" if hit.in_index else " [dim](not in the index)[/]"
-        meta = [hit.reason, hit.provider.name or hit.provider.domain or "unknown provider",
-                (format_datetime(hit.published_at) or "undated")[:10]]
+        meta = [
+            hit.reason,
+            hit.provider.name or hit.provider.domain or "unknown provider",
+            (format_datetime(hit.published_at) or "undated")[:10],
+        ]
         out.print(f"[bold]{rank:>3}.[/] {_text(hit.title)}{where}")
         out.print(f"     [dim]{_text(' · '.join(meta))} · {_text(hit.url or hit.id or '')}[/]")
 
@@ -405,8 +474,19 @@ def show_command(
         return
     data = news.to_dict()
     out.print(f"[bold]{_text(news.title)}[/]")
-    for key in ("id", "url", "original_url", "amp_url", "cdn_amp_url", "category", "type",
-                "published_at", "quality", "heat", "published"):
+    for key in (
+        "id",
+        "url",
+        "original_url",
+        "amp_url",
+        "cdn_amp_url",
+        "category",
+        "type",
+        "published_at",
+        "quality",
+        "heat",
+        "published",
+    ):
         if data[key] not in ("", None):
             out.print(f"{key}: {_text(str(data[key]))}")
     out.print(f"provider: {_text(news.provider.name)} ({_text(news.provider.domain)})")

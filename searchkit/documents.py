@@ -84,8 +84,9 @@ def read_file(path: str | Path, root: str | Path | None = None) -> NewsItem:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise DocumentError(ident, f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} "
-                                       f"MiB limit ({size} bytes)")
+            raise DocumentError(
+                ident, f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB limit ({size} bytes)"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(ident, f"cannot read file: {exc.strerror or exc}") from exc
@@ -95,8 +96,9 @@ def read_file(path: str | Path, root: str | Path | None = None) -> NewsItem:
 def parse_bytes(data: bytes, ident: str) -> NewsItem:
     """Parse the raw bytes of a news-item file (see ``parse_text``)."""
     if len(data) > MAX_FILE_BYTES:
-        raise DocumentError(ident, f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} "
-                                   f"MiB limit ({len(data)} bytes)")
+        raise DocumentError(
+            ident, f"file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB limit ({len(data)} bytes)"
+        )
     if b"\x00" in data[:8192]:
         raise DocumentError(ident, "binary file (contains NUL bytes), not a news item")
     try:
@@ -312,13 +314,16 @@ class _Fields:
         for entry in self.entries(key):
             url = entry.text("url").strip()
             if url:
-                images.append(Image(
-                    url=url,
-                    width=entry.integer("width"),
-                    height=entry.integer("height"),
-                    is_cached=entry.boolean("isCached", default=False)
-                    if entry.meta.get("isCached") is not None else None,
-                ))
+                images.append(
+                    Image(
+                        url=url,
+                        width=entry.integer("width"),
+                        height=entry.integer("height"),
+                        is_cached=entry.boolean("isCached", default=False)
+                        if entry.meta.get("isCached") is not None
+                        else None,
+                    )
+                )
         return tuple(images)
 
     def related(self, key: str) -> tuple[RelatedLink, ...]:
@@ -328,18 +333,20 @@ class _Fields:
             url = entry.text("webUrl").strip()
             if not (title or url):
                 continue
-            links.append(RelatedLink(
-                title=title or url,
-                url=url,
-                excerpt=entry.text("excerpt").strip(),
-                published_at=entry.datetime("publishedDateTime"),
-                type=entry.text("type").strip(),
-                provider=entry.provider("provider"),
-                quality=entry.integer("quality"),
-                amp_url=entry.text("ampWebUrl").strip(),
-                cdn_amp_url=entry.text("cdnAmpWebUrl").strip(),
-                images=entry.images("images"),
-            ))
+            links.append(
+                RelatedLink(
+                    title=title or url,
+                    url=url,
+                    excerpt=entry.text("excerpt").strip(),
+                    published_at=entry.datetime("publishedDateTime"),
+                    type=entry.text("type").strip(),
+                    provider=entry.provider("provider"),
+                    quality=entry.integer("quality"),
+                    amp_url=entry.text("ampWebUrl").strip(),
+                    cdn_amp_url=entry.text("cdnAmpWebUrl").strip(),
+                    images=entry.images("images"),
+                )
+            )
         return tuple(links)
 
 
@@ -348,7 +355,8 @@ def _or(value: int | None, default: int) -> int:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "mapping", list: "list", str: "string"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "mapping", list: "list", str: "string"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _check_size(meta: Any, ident: str) -> None:
@@ -359,8 +367,9 @@ def _check_size(meta: Any, ident: str) -> None:
         value = stack.pop()
         budget -= 1
         if budget < 0:
-            raise DocumentError(ident, f"front matter expands to more than {MAX_YAML_NODES} "
-                                       "values (YAML alias bomb?)")
+            raise DocumentError(
+                ident, f"front matter expands to more than {MAX_YAML_NODES} values (YAML alias bomb?)"
+            )
         if isinstance(value, dict):
             stack.extend(value.values())
         elif isinstance(value, list):

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
-from .cache import IndexCaches
+from .cache import Cache, IndexCaches
 from .models import Facet, FacetCount
 from .options import FACETS, Bucket, FacetKind, FacetSpec
 from .ordering import bitmap, segment_id
 from .schema import FACET_LABEL_KINDS, F
 
 #: Label kind (schema.FACET_LABEL_KINDS) -> the facet that shows its spellings.
-_FACET_OF_LABEL_KIND = {FACET_LABEL_KINDS[spec.field]: spec.name for spec in FACETS
-                        if spec.kind is FacetKind.TERMS and spec.field in FACET_LABEL_KINDS}
+_FACET_OF_LABEL_KIND = {
+    FACET_LABEL_KINDS[spec.field]: spec.name
+    for spec in FACETS
+    if spec.kind is FacetKind.TERMS and spec.field in FACET_LABEL_KINDS
+}
 
 
 class FacetCounter:
@@ -33,15 +37,16 @@ class FacetCounter:
 
     def __init__(self, caches: IndexCaches) -> None:
         self._caches = caches
-        self._segments = caches.cache(1024)
-        self._labels = caches.cache(1)
+        self._segments: Cache[tuple[str, str], dict[str, int]] = caches.cache(1024)
+        self._labels: Cache[tuple[int], dict[str, dict[str, str]]] = caches.cache(1)
 
     def value_bitmaps(self, reader: Any, spec: FacetSpec) -> dict[str, int]:
         """value -> bitmap of global document numbers, for one facet over the whole reader."""
         combined: dict[str, int] = {}
         for segment, offset in reader.leaf_readers():
-            maps = self._segments.get_or_put((segment_id(segment), spec.name),
-                                             lambda segment=segment: _segment_bitmaps(segment, spec))
+            maps = self._segments.get_or_put(
+                (segment_id(segment), spec.name), partial(_segment_bitmaps, segment, spec)
+            )
             for value, bits in maps.items():
                 combined[value] = combined.get(value, 0) | (bits << offset)
         return combined
@@ -54,8 +59,9 @@ class FacetCounter:
         """
         return self._labels.get_or_put((self._caches.generation,), lambda: _labels(reader))
 
-    def count(self, reader: Any, specs: Iterable[FacetSpec],
-              match_bits: Callable[[str | None], int], limit: int) -> dict[str, Facet]:
+    def count(
+        self, reader: Any, specs: Iterable[FacetSpec], match_bits: Callable[[str | None], int], limit: int
+    ) -> dict[str, Facet]:
         """Count the facets ``specs`` over the matching items.
 
         ``match_bits(own_filter)`` returns the bitmap of items that match the query and every
@@ -75,8 +81,12 @@ class FacetCounter:
                     counts.append(FacetCount(spellings.get(value, value), both.bit_count()))
             counts.sort(key=lambda fc: (-fc.count, fc.value))
             missing = (matched & ~covered).bit_count()
-            result[spec.name] = Facet(name=spec.name, values=tuple(counts[:limit]),
-                                      other=max(len(counts) - limit, 0), missing=missing)
+            result[spec.name] = Facet(
+                name=spec.name,
+                values=tuple(counts[:limit]),
+                other=max(len(counts) - limit, 0),
+                missing=missing,
+            )
         return result
 
 
@@ -89,16 +99,18 @@ def _labels(reader: Any) -> dict[str, dict[str, str]]:
             facet = _FACET_OF_LABEL_KIND.get(kind)
             if facet is None:
                 continue
-            frequency = (sum(1 for _ in reader.postings(F.LABELS, raw).all_ids())
-                         if reader.has_deletions() else reader.doc_frequency(F.LABELS, text))
+            frequency = (
+                sum(1 for _ in reader.postings(F.LABELS, raw).all_ids())
+                if reader.has_deletions()
+                else reader.doc_frequency(F.LABELS, text)
+            )
             if not frequency:
                 continue
             norm = value.casefold()
             current = best.setdefault(facet, {}).get(norm)
             if current is None or frequency > current[0]:
                 best[facet][norm] = (frequency, value)
-    return {facet: {norm: pair[1] for norm, pair in values.items()}
-            for facet, values in best.items()}
+    return {facet: {norm: pair[1] for norm, pair in values.items()} for facet, values in best.items()}
 
 
 def _segment_bitmaps(segment: Any, spec: FacetSpec) -> dict[str, int]:
@@ -120,14 +132,13 @@ def _segment_bitmaps(segment: Any, spec: FacetSpec) -> dict[str, int]:
         for docnum, value in _column(segment, field):
             when = field_obj.from_column_value(value)
             when = when.replace(tzinfo=timezone.utc) if isinstance(when, datetime) else when
-            label = (f"{when.year:04d}" if spec.kind is FacetKind.YEAR
-                     else f"{when.year:04d}-{when.month:02d}")
+            label = f"{when.year:04d}" if spec.kind is FacetKind.YEAR else f"{when.year:04d}-{when.month:02d}"
             docs.setdefault(label, []).append(docnum)
     else:
         for docnum, value in _column(segment, field):
-            label = _bucket(field_obj.from_column_value(value), spec.buckets)
-            if label is not None:
-                docs.setdefault(label, []).append(docnum)
+            bucket = _bucket(field_obj.from_column_value(value), spec.buckets)
+            if bucket is not None:
+                docs.setdefault(bucket, []).append(docnum)
     return {label: bitmap(nums, size) for label, nums in docs.items()}
 
 

@@ -72,9 +72,11 @@ class HitBuilder:
 
     def _snippet(self, excerpt: str, body: str, terms: frozenset[str]) -> str:
         """The excerpt when it has a match, else a snippet of the body around its matches."""
-        return (self._highlighter.mark(excerpt, terms)
-                or self._highlighter.snippet(body, terms, size=SNIPPET_SIZE)
-                or escape(excerpt or _shorten(body, SNIPPET_SIZE)))
+        return (
+            self._highlighter.mark(excerpt, terms)
+            or self._highlighter.snippet(body, terms, size=SNIPPET_SIZE)
+            or escape(excerpt or _shorten(body, SNIPPET_SIZE))
+        )
 
 
 def _shorten(text: str, limit: int) -> str:

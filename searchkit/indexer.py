@@ -100,7 +100,7 @@ class Indexer:
         self.location = location
         self.lock_timeout = lock_timeout
 
-    def _lock(self):  # type: ignore[no-untyped-def]
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
         if self.lock_timeout is None:
             return self.location.lock()
         return self.location.lock(self.lock_timeout)
@@ -173,9 +173,18 @@ class Indexer:
                     self._add(writer, item, _Recorded(0, 0, "-", ORIGIN_API))
             writer.commit()
             self.location.write_meta(gen)
-            return IndexReport(corpus="", index_dir=str(self.location), added=added,
-                               updated=updated, deleted=0, unchanged=0, skipped=0, errors=(),
-                               documents=ix.doc_count(), seconds=time.perf_counter() - start)
+            return IndexReport(
+                corpus="",
+                index_dir=str(self.location),
+                added=added,
+                updated=updated,
+                deleted=0,
+                unchanged=0,
+                skipped=0,
+                errors=(),
+                documents=ix.doc_count(),
+                seconds=time.perf_counter() - start,
+            )
 
     def remove(self, ids: Iterable[str]) -> int:
         """Remove items by id; returns how many were in the index."""
@@ -196,8 +205,9 @@ class Indexer:
 
     def _new_generation(self, corpus: Path | None) -> Path:
         gen = self.location.new_generation()
-        self.location.write_meta(gen, schema=SCHEMA_VERSION,
-                                 corpus=str(corpus) if corpus is not None else None)
+        self.location.write_meta(
+            gen, schema=SCHEMA_VERSION, corpus=str(corpus) if corpus is not None else None
+        )
         create_whoosh(gen)
         self.location.switch(gen)
         return gen
@@ -218,8 +228,9 @@ class Indexer:
                         if raw:
                             result[ids[docnum]] = _Recorded.decode(raw)
         except Exception as exc:  # damaged segment files: Whoosh raises EOFError, struct errors...
-            raise IndexCorruptError(f"cannot read the index in {ix.storage.folder}: {exc}; "
-                                    "run `searchkit index --rebuild`") from exc
+            raise IndexCorruptError(
+                f"cannot read the index in {ix.storage.folder}: {exc}; run `searchkit index --rebuild`"
+            ) from exc
         return result
 
     @staticmethod
@@ -227,8 +238,9 @@ class Indexer:
         doc_json = json.dumps(item.to_dict(), ensure_ascii=False, separators=(",", ":"))
         writer.add_document(**item_document(item, doc_json, recorded.encode()))
 
-    def _sync(self, gen: Path, root: Path, progress: Progress | None, *, fresh: bool,
-              carry_from: Path | None = None) -> IndexReport:
+    def _sync(
+        self, gen: Path, root: Path, progress: Progress | None, *, fresh: bool, carry_from: Path | None = None
+    ) -> IndexReport:
         """Bring the index of ``gen`` in line with the corpus ``root`` (``fresh``: ``gen`` is
         empty, nothing is compared). Files broken now keep the version ``carry_from`` (the
         live generation, for a rebuild) has of them."""
@@ -246,16 +258,20 @@ class Indexer:
             else:
                 to_read.append(entry)
 
-        jobs = [(e.id, e.path, e.mtime_ns, recorded[e.id].sha if e.id in recorded else None)
-                for e in to_read]
+        jobs = [(e.id, e.path, e.mtime_ns, recorded[e.id].sha if e.id in recorded else None) for e in to_read]
         present = {entry.id for entry in scanned}
         gone = [i for i, rec in recorded.items() if rec.origin == ORIGIN_FILE and i not in present]
 
         outcomes: list[_Outcome] = []
         if jobs or gone:
-            writer = open_writer(ix, len(jobs), parallel_threshold=PARALLEL_THRESHOLD,
-                                 max_procs=MAX_WRITER_PROCS, handle=_index_file,
-                                 segment_memory=SEGMENT_MEMORY)
+            writer = open_writer(
+                ix,
+                len(jobs),
+                parallel_threshold=PARALLEL_THRESHOLD,
+                max_procs=MAX_WRITER_PROCS,
+                handle=_index_file,
+                segment_memory=SEGMENT_MEMORY,
+            )
             try:
                 if isinstance(writer, ParallelWriter):
                     outcomes = writer.index_files(jobs, progress, batch=JOB_BATCH)
@@ -263,8 +279,7 @@ class Indexer:
                     outcomes = _index_in_process(writer, jobs, progress)
                 replaced = [ident for ident, kind, _ in outcomes if kind == _CHANGED]
                 broken = [ident for ident, kind, _ in outcomes if kind == _BROKEN]
-                carried = (_carry_over(writer, carry_from, broken)
-                           if carry_from is not None and broken else 0)
+                carried = _carry_over(writer, carry_from, broken) if carry_from is not None and broken else 0
                 if gone or replaced or carried or any(kind == _NEW for _, kind, _ in outcomes):
                     # New versions sit in new segments, which these deletions cannot touch.
                     with ix.searcher() as searcher:
@@ -282,22 +297,31 @@ class Indexer:
                     remove_unused_files(ix)
                 # A full disk, say (a file that cannot be read is a FileError in the report).
                 if isinstance(exc, OSError):
-                    raise IndexWriteError(f"cannot write the index: {exc}; "
-                                          "nothing of this run was committed") from exc
+                    raise IndexWriteError(
+                        f"cannot write the index: {exc}; nothing of this run was committed"
+                    ) from exc
                 raise
         kinds = Counter(kind for _, kind, _ in outcomes)
-        errors = sorted((FileError(ident, reason or "unreadable")
-                         for ident, kind, reason in outcomes if kind == _BROKEN),
-                        key=lambda e: e.path)
+        errors = sorted(
+            (FileError(ident, reason or "unreadable") for ident, kind, reason in outcomes if kind == _BROKEN),
+            key=lambda e: e.path,
+        )
         self.location.write_meta(gen, corpus=str(root))
         with ix.reader() as reader:
             documents = reader.doc_count()
             duplicates = _duplicate_urls(reader)
         return IndexReport(
-            corpus=str(root), index_dir=str(self.location), added=kinds[_NEW],
-            updated=kinds[_CHANGED], deleted=len(gone), unchanged=unchanged + kinds[_SAME],
-            skipped=len(errors), errors=tuple(errors), documents=documents,
-            seconds=time.perf_counter() - start, duplicates=duplicates,
+            corpus=str(root),
+            index_dir=str(self.location),
+            added=kinds[_NEW],
+            updated=kinds[_CHANGED],
+            deleted=len(gone),
+            unchanged=unchanged + kinds[_SAME],
+            skipped=len(errors),
+            errors=tuple(errors),
+            documents=documents,
+            seconds=time.perf_counter() - start,
+            duplicates=duplicates,
         )
 
 
@@ -332,8 +356,7 @@ def _index_file(writer: IndexWriter, job: _Job) -> _Outcome:
     return ident, (_NEW if old_sha is None else _CHANGED), None
 
 
-def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job],
-                      progress: Progress | None) -> list[_Outcome]:
+def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job], progress: Progress | None) -> list[_Outcome]:
     outcomes = []
     if progress:
         progress(0, len(jobs))

@@ -33,13 +33,19 @@ class Matches:
     facets, never needs it (its ranking counts the matches, ``count``).
     """
 
-    def __init__(self, searcher: Searcher, parsed: query.Query, filters: Filters,
-                 cache: Cache[Any, int], generation: int, postings: Postings) -> None:
+    def __init__(
+        self,
+        searcher: Searcher,
+        parsed: query.Query,
+        filters: Filters,
+        cache: Cache[Any, int],
+        generation: int,
+        postings: Postings,
+    ) -> None:
         self.size = searcher.reader().doc_count_all()
 
         def bits(q: query.Query) -> int:
-            return cache.get_or_put((generation, repr(q)),
-                                    lambda: self._compute(searcher, q, postings))
+            return cache.get_or_put((generation, repr(q)), lambda: self._compute(searcher, q, postings))
 
         self._bits = bits
         self._parsed = parsed
@@ -123,8 +129,11 @@ def _range_from_column(reader: Any, q: query.Query, size: int) -> int | None:
         high = None if q.end is None else field.to_column_value(q.end)
     matched = []
     for segment, offset in reader.leaf_readers():
-        matched += [offset + doc for doc, raw in enumerate(segment_values(segment, q.fieldname))
-                    if raw and (low is None or raw >= low) and (high is None or raw <= high)]
+        matched += [
+            offset + doc
+            for doc, raw in enumerate(segment_values(segment, q.fieldname))
+            if raw and (low is None or raw >= low) and (high is None or raw <= high)
+        ]
     return bitmap(matched, size)
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timezone
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
 
 def parse_datetime(value: Any) -> datetime:
@@ -94,7 +94,7 @@ def from_json(cls: type[Model], data: dict[str, Any], **given: Any) -> Model:
     JSON); a field missing from ``data`` takes its default.
     """
     kwargs = dict(given)
-    for name, convert in _decoders(cls):
+    for name, convert in _decoders(cast(Hashable, cls)):
         if name not in kwargs and name in data:
             value = data[name]
             kwargs[name] = convert(value) if convert is not None else value
@@ -107,7 +107,7 @@ def item_from_dict(data: dict[str, Any]) -> NewsItem:
 
 
 @functools.cache
-def _decoders(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+def _decoders(cls: Any) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
     """(field name, how to turn its JSON value back into the field's type) of a model."""
     hints = get_type_hints(cls)
     return tuple((spec.name, _decoder(hints[spec.name])) for spec in fields(cls))
@@ -135,7 +135,6 @@ class Provider(JsonModel):
     domain: str = ""
 
 
-
 @dataclass(frozen=True)
 class Image(JsonModel):
     """An image attached to an item."""
@@ -144,7 +143,6 @@ class Image(JsonModel):
     width: int | None = None
     height: int | None = None
     is_cached: bool | None = None
-
 
 
 @dataclass(frozen=True)
@@ -164,7 +162,6 @@ class RelatedLink(JsonModel):
     amp_url: str = ""
     cdn_amp_url: str = ""
     images: tuple[Image, ...] = ()
-
 
 
 @dataclass(frozen=True)
@@ -196,14 +193,12 @@ class NewsItem(JsonModel):
     related: tuple[RelatedLink, ...] = ()
 
 
-
 @dataclass(frozen=True)
 class Highlights(JsonModel):
     """Matched words wrapped in ``<mark>``…``</mark>``; text is not HTML-escaped."""
 
     title: str
     excerpt: str
-
 
 
 @dataclass(frozen=True)
@@ -228,14 +223,12 @@ class Hit(JsonModel):
     highlights: Highlights
 
 
-
 @dataclass(frozen=True)
 class FacetCount(JsonModel):
     """One value of a facet and how many matching items have it."""
 
     value: str
     count: int
-
 
 
 @dataclass(frozen=True)
@@ -278,8 +271,9 @@ class SearchResults:
             "page_size": self.page_size,
             "hits": [hit.to_dict() for hit in self.hits],
             "suggestion": self.suggestion,
-            "facets": {name: [value.to_dict() for value in facet.values]
-                       for name, facet in self.facets.items()},
+            "facets": {
+                name: [value.to_dict() for value in facet.values] for name, facet in self.facets.items()
+            },
             "facets_other": {name: facet.other for name, facet in self.facets.items()},
             "facets_missing": {name: facet.missing for name, facet in self.facets.items()},
         }
@@ -302,14 +296,12 @@ class RelatedHit(JsonModel):
     in_index: bool
 
 
-
 @dataclass(frozen=True)
 class RelatedResults(JsonModel):
     """An item and the items related to it, listed first, then backlinks, then similar."""
 
     item: Hit
     related: tuple[RelatedHit, ...]
-
 
 
 @dataclass(frozen=True)
@@ -320,7 +312,6 @@ class Completions(JsonModel):
     completions: tuple[str, ...]
 
 
-
 @dataclass(frozen=True)
 class FileError(JsonModel):
     """A corpus file that could not be indexed: its path and a one-line reason."""
@@ -329,14 +320,12 @@ class FileError(JsonModel):
     message: str
 
 
-
 @dataclass(frozen=True)
 class Duplicate(JsonModel):
     """Items (ids) in the index that declare the same url; all of them are kept."""
 
     url: str
     ids: tuple[str, ...]
-
 
 
 @dataclass(frozen=True)
@@ -364,7 +353,6 @@ class IndexReport(JsonModel):
     def ok(self) -> bool:
         """True when every file of the corpus was indexed."""
         return not self.errors
-
 
 
 @dataclass(frozen=True)

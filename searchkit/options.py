@@ -77,8 +77,10 @@ class FilterSpec:
             since, until = values
             if since is None and until is None:
                 return None
-            return (None if since is None else parse_time_bound(since),
-                    None if until is None else parse_time_bound(until, end=True))
+            return (
+                None if since is None else parse_time_bound(since),
+                None if until is None else parse_time_bound(until, end=True),
+            )
         return values[0]
 
     def query(self, value: Any) -> query.Query | None:
@@ -98,23 +100,43 @@ class FilterSpec:
 #: The filters, in the order they are documented. Several values of an ``ANY_OF`` filter match
 #: any of them; different filters must all hold. Filters never change scores.
 FILTERS: tuple[FilterSpec, ...] = (
-    FilterSpec("topics", F.TOPIC, Kind.ANY_OF, (
-        Param("topics", "--topic", "Only items with this topic (repeatable: any of them)."),)),
-    FilterSpec("providers", F.PROVIDER_EXACT, Kind.ANY_OF, (
-        Param("providers", "--provider",
-              "Only items from this provider (repeatable: any of them)."),)),
-    FilterSpec("category", F.CATEGORY, Kind.EQUALS, (
-        Param("category", "--category", "Only items of this category."),)),
-    FilterSpec("type", F.TYPE, Kind.EQUALS, (
-        Param("type", "--type", "Only items of this type."),)),
-    FilterSpec("dates", F.PUBLISHED_AT, Kind.DATE_RANGE, (
-        Param("since", "--since",
-              "Published at or after: YYYY-MM-DD, ISO 8601, or a span like 7d, 24h."),
-        Param("until", "--until", "Published at or before (same forms as --since)."))),
-    FilterSpec("min_quality", F.QUALITY, Kind.AT_LEAST, (
-        Param("min_quality", "--min-quality", "Only items with quality >= N."),)),
-    FilterSpec("min_heat", F.HEAT, Kind.AT_LEAST, (
-        Param("min_heat", "--min-heat", "Only items with heat >= N."),)),
+    FilterSpec(
+        "topics",
+        F.TOPIC,
+        Kind.ANY_OF,
+        (Param("topics", "--topic", "Only items with this topic (repeatable: any of them)."),),
+    ),
+    FilterSpec(
+        "providers",
+        F.PROVIDER_EXACT,
+        Kind.ANY_OF,
+        (Param("providers", "--provider", "Only items from this provider (repeatable: any of them)."),),
+    ),
+    FilterSpec(
+        "category",
+        F.CATEGORY,
+        Kind.EQUALS,
+        (Param("category", "--category", "Only items of this category."),),
+    ),
+    FilterSpec("type", F.TYPE, Kind.EQUALS, (Param("type", "--type", "Only items of this type."),)),
+    FilterSpec(
+        "dates",
+        F.PUBLISHED_AT,
+        Kind.DATE_RANGE,
+        (
+            Param("since", "--since", "Published at or after: YYYY-MM-DD, ISO 8601, or a span like 7d, 24h."),
+            Param("until", "--until", "Published at or before (same forms as --since)."),
+        ),
+    ),
+    FilterSpec(
+        "min_quality",
+        F.QUALITY,
+        Kind.AT_LEAST,
+        (Param("min_quality", "--min-quality", "Only items with quality >= N."),),
+    ),
+    FilterSpec(
+        "min_heat", F.HEAT, Kind.AT_LEAST, (Param("min_heat", "--min-heat", "Only items with heat >= N."),)
+    ),
 )
 
 
@@ -144,12 +166,19 @@ def with_filter_parameters(function: Callable[..., Any]) -> Callable[..., Any]:
     signature = inspect.signature(function)
     params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
     hints = FilterArguments.__annotations__
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                               annotation=getattr(hints[name], "__forward_arg__", hints[name]))
-             for name in FILTER_PARAMS]
+    added = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=getattr(hints[name], "__forward_arg__", hints[name]),
+        )
+        for name in FILTER_PARAMS
+    ]
     after = 2 if params[0].name == "self" else 1  # self, then the query
     function.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*params[:after], *added, *params[after:]])
+        parameters=[*params[:after], *added, *params[after:]]
+    )
     return function
 
 
@@ -186,12 +215,32 @@ FACETS: tuple[FacetSpec, ...] = (
     FacetSpec("type", F.TYPE, FacetKind.TERMS, "type"),
     FacetSpec("year", F.PUBLISHED_AT, FacetKind.YEAR, "dates"),
     FacetSpec("month", F.PUBLISHED_AT, FacetKind.MONTH, "dates"),
-    FacetSpec("quality", F.QUALITY, FacetKind.BUCKETS, "min_quality", buckets=(
-        ("0-19", None, 19), ("20-39", 20, 39), ("40-59", 40, 59), ("60-79", 60, 79),
-        ("80-100", 80, None))),
-    FacetSpec("heat", F.HEAT, FacetKind.BUCKETS, "min_heat", buckets=(
-        ("none", None, -1), ("0-9", 0, 9), ("10-99", 10, 99), ("100-999", 100, 999),
-        ("1000+", 1000, None))),
+    FacetSpec(
+        "quality",
+        F.QUALITY,
+        FacetKind.BUCKETS,
+        "min_quality",
+        buckets=(
+            ("0-19", None, 19),
+            ("20-39", 20, 39),
+            ("40-59", 40, 59),
+            ("60-79", 60, 79),
+            ("80-100", 80, None),
+        ),
+    ),
+    FacetSpec(
+        "heat",
+        F.HEAT,
+        FacetKind.BUCKETS,
+        "min_heat",
+        buckets=(
+            ("none", None, -1),
+            ("0-9", 0, 9),
+            ("10-99", 10, 99),
+            ("100-999", 100, 999),
+            ("1000+", 1000, None),
+        ),
+    ),
 )
 
 #: Facet name -> its entry.
@@ -263,8 +312,7 @@ _SPAN = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _SPAN_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_time_bound(value: TimeBound, *, end: bool = False,
-                     now: datetime | None = None) -> datetime:
+def parse_time_bound(value: TimeBound, *, end: bool = False, now: datetime | None = None) -> datetime:
     """Turn a ``--since``/``--until`` value into an aware UTC datetime.
 
     Accepts a datetime or date, ``YYYY-MM-DD`` (the whole day: its start for ``since``, its
@@ -291,8 +339,7 @@ def parse_time_bound(value: TimeBound, *, end: bool = False,
             return parse_datetime(text)
         except ValueError:
             pass
-    raise QueryError(f"invalid date {text!r}: use YYYY-MM-DD, an ISO 8601 time, "
-                     "or a span like 7d or 24h")
+    raise QueryError(f"invalid date {text!r}: use YYYY-MM-DD, an ISO 8601 time, or a span like 7d or 24h")
 
 
 def normalize_sequence(values: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from .cache import IndexCaches
+from .cache import Cache, IndexCaches
 from .options import SORTS
 from .schema import F
 from .whoosh_internals.postings import column_values
@@ -62,13 +62,12 @@ class OrderCache:
 
     def __init__(self, caches: IndexCaches) -> None:
         self._caches = caches
-        self._orders = caches.cache(2 * len(FIELD_SORTS))  # orders and ranks
-        self._ranks = caches.cache(len(FIELD_SORTS))
+        self._orders: Cache[tuple[int, str], list[int]] = caches.cache(len(FIELD_SORTS))
+        self._ranks: Cache[tuple[int, str], list[int]] = caches.cache(len(FIELD_SORTS))
 
     def order(self, reader: Any, sort: str) -> list[int]:
         """Every document number of ``reader`` (deleted ones too) in ``sort`` order."""
-        return self._orders.get_or_put((self._caches.generation, sort),
-                                       lambda: _compute_order(reader, sort))
+        return self._orders.get_or_put((self._caches.generation, sort), lambda: _compute_order(reader, sort))
 
     def rank(self, reader: Any, sort: str) -> list[int]:
         """rank[docnum] = the document's position in ``sort`` order."""
@@ -131,8 +130,9 @@ def _compute_order(reader: Any, sort: str) -> list[int]:
             keyed += [(d == 0, d, ids[n], offset + n) for n, d in enumerate(dates)]
         else:
             values = segment_values(segment, sort)
-            keyed += [(v == 0, -v, dates[n] == 0, -dates[n], ids[n], offset + n)
-                      for n, v in enumerate(values)]
+            keyed += [
+                (v == 0, -v, dates[n] == 0, -dates[n], ids[n], offset + n) for n, v in enumerate(values)
+            ]
     keyed.sort()
     return [entry[-1] for entry in keyed]
 
@@ -146,16 +146,18 @@ def _newest_key(date: int, ident: str, docnum: int) -> tuple[bool, int, str, int
 def raw_values(reader: Any, field: str, docs: Iterable[int]) -> dict[int, int]:
     """Raw column values of a few documents (0 where a document has none). Per segment:
     Whoosh's multi-segment column reader misplaces documents when a segment lacks the column."""
-    leaves = [(offset, offset + segment.doc_count_all(), segment)
-              for segment, offset in reader.leaf_readers()]
+    leaves = [
+        (offset, offset + segment.doc_count_all(), segment) for segment, offset in reader.leaf_readers()
+    ]
     columns: dict[int, Any] = {}
     values = {}
     for doc in docs:
         for start, end, segment in leaves:
             if start <= doc < end:
                 if start not in columns:
-                    columns[start] = (segment.column_reader(field, translate=False)
-                                      if segment.has_column(field) else None)
+                    columns[start] = (
+                        segment.column_reader(field, translate=False) if segment.has_column(field) else None
+                    )
                 column = columns[start]
                 values[doc] = column[doc - start] if column is not None else 0
                 break

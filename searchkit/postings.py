@@ -28,6 +28,7 @@ from .whoosh_internals.postings import bm25_field_b, field_lengths, term_blocks
 #: segments of the current and the previous state of the index.
 NORMS_CACHE_SIZE = 64
 
+
 class Postings:
     """The postings of the terms one search reads, over one reader, each term read once: the
     search's match set and its ranking need the same words."""
@@ -67,12 +68,13 @@ class Postings:
         return bits
 
 
-def _pick(ids: array[int], weights: array[float], offset: int,
-          only: Sequence[int]) -> tuple[list[int], list[float]]:
+def _pick(
+    ids: array[int], weights: array[float], offset: int, only: Sequence[int]
+) -> tuple[list[int], list[float]]:
     """The postings of a segment's ``ids`` (ascending) that are among the reader-wide ``only``."""
     picked_ids, picked_weights = [], []
     end = offset + (ids[-1] + 1 if ids else 0)
-    for doc in only[bisect_left(only, offset):bisect_left(only, end)]:
+    for doc in only[bisect_left(only, offset) : bisect_left(only, end)]:
         i = bisect_left(ids, doc - offset)
         if i < len(ids) and ids[i] == doc - offset:
             picked_ids.append(ids[i])
@@ -98,23 +100,32 @@ class Norms:
         # Grouped as whoosh.scoring.bm25 groups it, so the scores are the same to the bit.
         return self._cache.get_or_put(
             (segment_id(segment), fieldname, average, b, k1),
-            lambda: [k1 * ((1 - b) + b * length / average)
-                     for length in field_lengths(segment, fieldname)])
+            lambda: [k1 * ((1 - b) + b * length / average) for length in field_lengths(segment, fieldname)],
+        )
 
 
 def bm25_parameters(searcher: Any, fieldname: str) -> tuple[float, float] | None:
     """(B, K1) of the searcher's BM25 scoring of ``fieldname``; None when Whoosh would score
     the field another way (another weighting model, a field that is not scorable)."""
     weighting = searcher.weighting
-    if type(weighting) is not NewsBM25 or fieldname not in searcher.schema \
-            or not searcher.schema[fieldname].scorable:
+    if (
+        type(weighting) is not NewsBM25
+        or fieldname not in searcher.schema
+        or not searcher.schema[fieldname].scorable
+    ):
         return None
     return bm25_field_b(weighting, fieldname), weighting.K1
 
 
-def bm25_scores(searcher: Any, norms: Norms, postings: Postings, fieldname: str, text: Any,
-                boost: float = 1.0, only: Sequence[int] | None = None
-                ) -> tuple[array[int], array[float]] | None:
+def bm25_scores(
+    searcher: Any,
+    norms: Norms,
+    postings: Postings,
+    fieldname: str,
+    text: Any,
+    boost: float = 1.0,
+    only: Sequence[int] | None = None,
+) -> tuple[array[int], array[float]] | None:
     """The live documents (reader-wide numbers, ascending) that hold ``text`` in ``fieldname``
     and the term's BM25 score in each, times ``boost``: what a Whoosh ``Term`` query scores
     them; with ``only`` (ascending), those of these documents only. None when Whoosh would not
@@ -131,13 +142,16 @@ def bm25_scores(searcher: Any, norms: Norms, postings: Postings, fieldname: str,
     average = searcher.avg_field_length(fieldname) or 1
     k1_plus_1 = k1 + 1
     docs, scores = array("I"), array("d")
-    for segment, offset, ids, weights in postings.segments(fieldname, text):
+    for segment, offset, all_ids, all_weights in postings.segments(fieldname, text):
+        ids: Sequence[int] = all_ids
+        weights: Sequence[float] = all_weights
         if only is not None:
-            ids, weights = _pick(ids, weights, offset, only)
+            ids, weights = _pick(all_ids, all_weights, offset, only)
         norm = norms.get(segment, fieldname, average, b, k1)
         # whoosh.scoring.bm25: idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
-        scores.extend([idf * ((tf * k1_plus_1) / (tf + norm[doc]))
-                       for doc, tf in zip(ids, weights, strict=True)])
+        scores.extend(
+            [idf * ((tf * k1_plus_1) / (tf + norm[doc])) for doc, tf in zip(ids, weights, strict=True)]
+        )
         docs.extend([doc + offset for doc in ids] if offset else ids)
     if boost != 1.0:
         scores = array("d", [score * boost for score in scores])

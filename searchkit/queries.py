@@ -31,8 +31,7 @@ from .errors import QueryError
 from .schema import F
 from .whoosh_internals.matching import MendedAndNotMatcher
 
-_ALIASES = {F.PUBLISHED_AT: ["date", "published_date"], F.PROVIDER: ["source"],
-            F.CONTENT: ["body", "text"]}
+_ALIASES = {F.PUBLISHED_AT: ["date", "published_date"], F.PROVIDER: ["source"], F.CONTENT: ["body", "text"]}
 
 
 def matches_all(text: str) -> bool:
@@ -76,7 +75,6 @@ class Parser:
             raise QueryError(f"cannot parse query {text!r}: {errors[0]}")
         return parsed
 
-
     def _plain_words(self, text: str) -> list[str]:
         """The analysed words of a query made of plain words only (letters and digits separated
         by spaces, no operator), as Whoosh's parser analyses them; [] for any other query, and
@@ -84,8 +82,7 @@ class Parser:
         a query through Whoosh's parser costs about half a millisecond, a good part of a search
         for a few rare words."""
         tokens = text.split()
-        if not tokens or not all(_PLAIN.fullmatch(token) and token not in _OPERATORS
-                                 for token in tokens):
+        if not tokens or not all(_PLAIN.fullmatch(token) and token not in _OPERATORS for token in tokens):
             return []
         words = []
         for token in tokens:
@@ -117,8 +114,12 @@ class _GtLtPlugin(GtLtPlugin):  # type: ignore[misc]  # Whoosh ships no type hin
             node = group[i]
             if isinstance(node, self.GtLtNode):
                 nextnode = group[i + 1] if i + 1 < len(group) else None
-                if (len(newgroup) and isinstance(newgroup[-1], syntax.FieldnameNode)
-                        and nextnode is not None and nextnode.has_text):
+                if (
+                    len(newgroup)
+                    and isinstance(newgroup[-1], syntax.FieldnameNode)
+                    and nextnode is not None
+                    and nextnode.has_text
+                ):
                     newgroup.append(self.make_range(nextnode, node.rel))
                     i += 1
             elif isinstance(node, syntax.GroupNode):
@@ -185,8 +186,13 @@ def _exclude_negations(q: query.Query) -> query.Query:
 
 
 def _group_negations(q: query.Query) -> query.Query:
-    q = q.apply(lambda sub: query.Not(_exclude_negations(sub.query))
-                if isinstance(sub, query.Not) else _exclude_negations(sub))
+    q = q.apply(
+        lambda sub: (
+            query.Not(_exclude_negations(sub.query))
+            if isinstance(sub, query.Not)
+            else _exclude_negations(sub)
+        )
+    )
     if type(q) is query.AndNot:  # `a ANDNOT b` as typed
         return _AndNot(q.a, q.b)
     if isinstance(q, (query.Or, query.And)):
@@ -202,5 +208,6 @@ class _AndNot(query.AndNot):  # type: ignore[misc]
     """``a`` without the items ``b`` matches, through the mended matcher."""
 
     def matcher(self, searcher: Any, context: Any = None) -> Any:
-        return MendedAndNotMatcher(self.a.matcher(searcher, context),
-                              self.b.matcher(searcher, searcher.boolean_context()))
+        return MendedAndNotMatcher(
+            self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context())
+        )

@@ -36,8 +36,9 @@ class Ranker:
         self.norms = norms
         self.orders = orders
 
-    def by_relevance(self, searcher: Searcher, parsed: query.Query, matches: Matches,
-                      postings: Postings, wanted: int) -> list[tuple[int, float]]:
+    def by_relevance(
+        self, searcher: Searcher, parsed: query.Query, matches: Matches, postings: Postings, wanted: int
+    ) -> list[tuple[int, float]]:
         """The best ``wanted`` matches by score, ties to the newest.
 
         A query made of words is scored a term at a time (``_word_scores``): several times
@@ -78,8 +79,9 @@ class Ranker:
             scored.sort(key=lambda pair: (-pair[1], newest(pair[0])))
         return scored[:wanted]
 
-    def page_scores(self, searcher: Searcher, parsed: query.Query, postings: Postings,
-                     docs: list[int]) -> list[tuple[int, float]]:
+    def page_scores(
+        self, searcher: Searcher, parsed: query.Query, postings: Postings, docs: list[int]
+    ) -> list[tuple[int, float]]:
         """Relevance scores of a page of documents sorted by a field, as ``_by_relevance``
         scores them: every item scores the same for a match-all query (Whoosh's matcher would
         list every document to say so), and a query made of words is scored a term at a time
@@ -90,12 +92,12 @@ class Ranker:
         scores = _word_scores(searcher, words, self.norms, postings, sorted(docs)) if docs else None
         if scores is None:
             return _with_scores(searcher, parsed, docs)
-        extra = (self._phrase_scores(searcher, bonus, postings, sorted(docs))
-                 if bonus is not None else {})
+        extra = self._phrase_scores(searcher, bonus, postings, sorted(docs)) if bonus is not None else {}
         return [(doc, scores.get(doc, 0.0) + extra.get(doc, 0.0)) for doc in docs]
 
-    def _phrase_scores(self, searcher: Searcher, phrase: query.Phrase, postings: Postings,
-                       docs: list[int]) -> dict[int, float]:
+    def _phrase_scores(
+        self, searcher: Searcher, phrase: query.Phrase, postings: Postings, docs: list[int]
+    ) -> dict[int, float]:
         """docnum -> what Whoosh scores the title-phrase clause, for those of ``docs``
         (ascending) whose title holds the phrase.
 
@@ -115,26 +117,28 @@ class Ranker:
             title = searcher.stored_fields(doc).get(phrase.fieldname) or ""
             where, _count = analyzer.positions(title)
             starts = where.get(words[0], ())
-            if any(all(start + i in where.get(word, ()) for i, word in enumerate(words))
-                   for start in starts):
+            if any(all(start + i in where.get(word, ()) for i, word in enumerate(words)) for start in starts):
                 found.append(doc)
         if not found:
             return {}
         per_word = []
         for word in words:
-            scored = bm25_scores(searcher, self.norms, postings, phrase.fieldname, word,
-                                 only=found)
+            scored = bm25_scores(searcher, self.norms, postings, phrase.fieldname, word, only=found)
             if scored is None or len(scored[0]) != len(found):
                 raise AssertionError("title-phrase words are scored with BM25 in every match")
             per_word.append(scored[1])
         boost = phrase.boost
-        return {doc: _tree_sum([scores[i] for scores in per_word]) * boost if boost != 1.0
-                else _tree_sum([scores[i] for scores in per_word])
-                for i, doc in enumerate(found)}
+        return {
+            doc: _tree_sum([scores[i] for scores in per_word]) * boost
+            if boost != 1.0
+            else _tree_sum([scores[i] for scores in per_word])
+            for i, doc in enumerate(found)
+        }
 
 
-def _whoosh_top(searcher: Searcher, q: query.Query, allowed: set[int] | None,
-                wanted: int) -> list[tuple[int, float]]:
+def _whoosh_top(
+    searcher: Searcher, q: query.Query, allowed: set[int] | None, wanted: int
+) -> list[tuple[int, float]]:
     """The best ``wanted`` matches of ``q`` with their scores, and every match that ties
     with the last of them, by Whoosh's collector: a few extra matches are fetched, and if a tie
     could reach past those, every match is scored."""
@@ -147,17 +151,16 @@ def _whoosh_top(searcher: Searcher, q: query.Query, allowed: set[int] | None,
         collector = FilterCollector(collector, allow=allowed)
     searcher.search_with_collector(q, collector)
     results = collector.results()
-    scored = [(results.docnum(i), results.score(i) or 0.0)
-              for i in range(results.scored_length())]
+    scored = [(results.docnum(i), results.score(i) or 0.0) for i in range(results.scored_length())]
     if len(scored) == fetch and scored[-1][1] >= scored[wanted - 1][1]:
         results = searcher.search(q, filter=allowed, limit=None)
-        scored = [(results.docnum(i), results.score(i) or 0.0)
-                  for i in range(results.scored_length())]
+        scored = [(results.docnum(i), results.score(i) or 0.0) for i in range(results.scored_length())]
     return scored
 
 
-def _with_scores(searcher: Searcher, parsed: query.Query, docs: list[int], *,
-                 matched_only: bool = False) -> list[tuple[int, float]]:
+def _with_scores(
+    searcher: Searcher, parsed: query.Query, docs: list[int], *, matched_only: bool = False
+) -> list[tuple[int, float]]:
     """Relevance scores of the given documents (in their order): 0 for those ``parsed`` does
     not match, or, with ``matched_only``, only those it matches."""
     if not docs:
@@ -196,8 +199,9 @@ def _best(scores: dict[int, float], wanted: int) -> list[int]:
     return [doc for doc, score in scores.items() if score >= cutoff]
 
 
-def _word_scores(searcher: Searcher, q: query.Query, norms: Norms, postings: Postings,
-                 only: Sequence[int] | None = None) -> dict[int, float] | None:
+def _word_scores(
+    searcher: Searcher, q: query.Query, norms: Norms, postings: Postings, only: Sequence[int] | None = None
+) -> dict[int, float] | None:
     """docnum -> score of every match of a query made of words (terms under ORs and ANDs, as
     the parser makes of free text), read a term at a time (searchkit/postings.py); None for
     other queries. With ``only`` (ascending), the scores of those documents only.
@@ -227,8 +231,7 @@ def _word_scores(searcher: Searcher, q: query.Query, norms: Norms, postings: Pos
             for doc, score in scores.items():
                 combined[doc] = get(doc, 0.0) + score
         else:
-            combined = {doc: score + scores[doc] for doc, score in combined.items()
-                        if doc in scores}
+            combined = {doc: score + scores[doc] for doc, score in combined.items() if doc in scores}
     return combined
 
 

@@ -88,8 +88,9 @@ SCORE_CACHE_SIZE = 1_000_000
 TERM_CANDIDATES = 1000
 
 
-def find_related(searcher: Any, docnum: int, item: NewsItem, *, limit: int,
-                 cache: RelatedCache) -> tuple[RelatedHit, ...]:
+def find_related(
+    searcher: Any, docnum: int, item: NewsItem, *, limit: int, cache: RelatedCache
+) -> tuple[RelatedHit, ...]:
     """Related items of ``item`` (document ``docnum``), at most ``limit`` of them."""
     found: list[RelatedHit] = []
     seen_docs = {docnum}
@@ -111,27 +112,39 @@ def find_related(searcher: Any, docnum: int, item: NewsItem, *, limit: int,
         if doc is not None:
             take(related_hit(stored_json(searcher, doc), "listed", None), doc)
         else:
-            take(RelatedHit(id=None, url=link.url, title=link.title, provider=link.provider,
-                            published_at=link.published_at, score=None, reason="listed",
-                            in_index=False), None)
+            take(
+                RelatedHit(
+                    id=None,
+                    url=link.url,
+                    title=link.title,
+                    provider=link.provider,
+                    published_at=link.published_at,
+                    score=None,
+                    reason="listed",
+                    in_index=False,
+                ),
+                None,
+            )
 
     # Every item that lists this one, newest first.
     if item.url and len(found) < limit:
         backlinks = sorted(searcher.docs_for_query(query.Term(F.RELATED_URL, item.url)))
         hits = [related_hit(stored_json(searcher, doc), "backlink", None) for doc in backlinks]
-        for doc, hit in sorted(zip(backlinks, hits, strict=True),
-                               key=lambda pair: _newest_first(pair[1])):
+        for doc, hit in sorted(zip(backlinks, hits, strict=True), key=lambda pair: _newest_first(pair[1])):
             take(hit, doc)
 
     if len(found) < limit:
         # Similar items leave out the item's duplicates and each other's: items whose words
         # are (nearly) the same as the item's or as an item already returned.
         analyzer = searcher.schema[F.CONTENT].analyzer
-        taken = [cache.doc(searcher, analyzer, doc, partial(_stored_record, searcher, doc)).words
-                 for doc in seen_docs]
+        taken = [
+            cache.doc(searcher, analyzer, doc, partial(_stored_record, searcher, doc)).words
+            for doc in seen_docs
+        ]
         # Ask for more than the free places: duplicates and items already returned are skipped.
-        for doc, score in similar(searcher, docnum, item, cache=cache,
-                                  count=limit - len(found) + len(seen_docs)):
+        for doc, score in similar(
+            searcher, docnum, item, cache=cache, count=limit - len(found) + len(seen_docs)
+        ):
             if len(found) >= limit:
                 break
             if doc in seen_docs:
@@ -144,8 +157,9 @@ def find_related(searcher: Any, docnum: int, item: NewsItem, *, limit: int,
     return tuple(found)
 
 
-def similar(searcher: Any, docnum: int, item: NewsItem, *, count: int,
-            cache: RelatedCache) -> list[tuple[int, float]]:
+def similar(
+    searcher: Any, docnum: int, item: NewsItem, *, count: int, cache: RelatedCache
+) -> list[tuple[int, float]]:
     """(docnum, score) of the items most like ``item``, best first, the item excluded.
 
     At least ``count`` of them when that many items share a key term with the item (the caller
@@ -198,8 +212,9 @@ def similar(searcher: Any, docnum: int, item: NewsItem, *, count: int,
 
 def _key_terms(searcher: Any, cache: RelatedCache, vector: dict[str, float]) -> list[tuple[float, str]]:
     """(tf-idf, term) of the item's key terms, heaviest first (see ``similar``)."""
-    key_terms = heapq.nlargest(KEY_TERMS, ((weight, term) for term, weight in vector.items()
-                                           if cache.shared(searcher, term)))
+    key_terms = heapq.nlargest(
+        KEY_TERMS, ((weight, term) for term, weight in vector.items() if cache.shared(searcher, term))
+    )
     if not key_terms:
         return []
     floor = key_terms[0][0] * MIN_KEY_TERM_WEIGHT
@@ -238,8 +253,9 @@ class _Doc:
 
 
 def _item_record(item: NewsItem) -> _Record:
-    return _Record(_words_text(item.title, item.excerpt, item.body), _topic_set(item.topics),
-                   item.published_at)
+    return _Record(
+        _words_text(item.title, item.excerpt, item.body), _topic_set(item.topics), item.published_at
+    )
 
 
 def _stored_record(searcher: Any, doc: int) -> _Record:
@@ -283,17 +299,18 @@ class RelatedCache:
         found = self._idf.get(key)
         if found is None:
             frequency = searcher.doc_frequency(F.CONTENT, term)
-            found = self._idf.put(key, (frequency, probabilistic_idf(searcher.doc_count(),
-                                                                     frequency)))
+            found = self._idf.put(key, (frequency, probabilistic_idf(searcher.doc_count(), frequency)))
         return found  # type: ignore[no-any-return]
 
     def topic_docs(self, searcher: Any, topics: frozenset[str]) -> set[int]:
         """The documents that have at least one of ``topics``."""
         docs: set[int] = set()
         for topic in topics:
-            docs.update(self._topics.get_or_put(
-                (self._caches.generation, topic),
-                lambda topic=topic: frozenset(searcher.docs_for_query(query.Term(F.TOPIC, topic)))))
+            docs.update(
+                self._topics.get_or_put(
+                    (self._caches.generation, topic), partial(_docs_of, searcher, F.TOPIC, topic)
+                )
+            )
         return docs
 
     def term_scores(self, searcher: Any, term: str) -> tuple[array[int], array[float]]:
@@ -308,8 +325,7 @@ class RelatedCache:
         assert scored is not None  # content is scored with BM25
         docs, scores = scored
         if len(docs) > TERM_CANDIDATES:
-            best = sorted(heapq.nlargest(TERM_CANDIDATES, range(len(scores)),
-                                         key=scores.__getitem__))
+            best = sorted(heapq.nlargest(TERM_CANDIDATES, range(len(scores)), key=scores.__getitem__))
             docs, scores = array("I", [docs[i] for i in best]), array("d", [scores[i] for i in best])
         return self._scores.put(key, (docs, scores))  # type: ignore[no-any-return]
 
@@ -321,8 +337,9 @@ class RelatedCache:
         if found is None:
             data = record()
             counts = self.term_counts(analyzer, data.text)
-            found = self._docs.put(key, _Doc(self.tfidf(searcher, counts), data.topics,
-                                             data.published_at, _unit(counts)))
+            found = self._docs.put(
+                key, _Doc(self.tfidf(searcher, counts), data.topics, data.published_at, _unit(counts))
+            )
         return found  # type: ignore[no-any-return]
 
     def tfidf(self, searcher: Any, counts: dict[str, int]) -> dict[str, float]:
@@ -363,6 +380,11 @@ _WORD_CACHE_LIMIT = 500_000
 
 def _words_text(title: str, excerpt: str, body: str) -> str:
     return "\n".join((title, excerpt, body))
+
+
+def _docs_of(searcher: Any, field: str, value: str) -> frozenset[int]:
+    """The documents that have ``value`` in ``field``."""
+    return frozenset(searcher.docs_for_query(query.Term(field, value)))
 
 
 def _unit(vector: dict[str, Any]) -> dict[str, float]:

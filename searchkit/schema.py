@@ -60,11 +60,46 @@ SCHEMA_VERSION = 3
 
 #: Function words dropped from text. Deliberately short: unlike Whoosh's default list it keeps
 #: words that carry meaning in news ("us", "may", "will", "can", "not", "it").
-STOP_WORDS = frozenset([
-    "a", "an", "and", "are", "as", "at", "be", "been", "by", "for", "from", "has", "had", "have",
-    "he", "her", "his", "i", "in", "is", "its", "of", "on", "or", "she", "that", "the", "their",
-    "there", "they", "this", "to", "was", "were", "which", "with",
-])
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "by",
+        "for",
+        "from",
+        "has",
+        "had",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "in",
+        "is",
+        "its",
+        "of",
+        "on",
+        "or",
+        "she",
+        "that",
+        "the",
+        "their",
+        "there",
+        "they",
+        "this",
+        "to",
+        "was",
+        "were",
+        "which",
+        "with",
+    ]
+)
 
 #: How many times the title is repeated in ``content``: a title match counts that much more.
 TITLE_REPEAT = 2
@@ -144,10 +179,19 @@ class NewsAnalyzer(Tokenizer):  # type: ignore[misc]  # Whoosh ships no type hin
             pos += 1
         return found, pos
 
-    def __call__(self, value: str, positions: bool = False, chars: bool = False,
-                 keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
-                 start_char: int = 0, tokenize: bool = True, mode: str = "",
-                 **kwargs: Any) -> Iterator[Token]:
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         cache = self._cache
         pos = start_pos
@@ -215,42 +259,43 @@ def make_schema() -> fields.Schema:
     # takes its default when it is made, hence set_sortable after setting it.
     published_at.default = 0
     published_at.set_sortable(True)
-    return fields.Schema(**{
-        F.ID: fields.ID(stored=True, unique=True, sortable=True),
-        F.URL: fields.ID(stored=True),
-        F.CONTENT: fields.TEXT(analyzer=text, phrase=True),
-        F.TITLE: fields.TEXT(analyzer=text, phrase=True, stored=True),
-        F.EXCERPT: fields.TEXT(analyzer=text, phrase=True),
-        F.TOPICS: fields.TEXT(analyzer=text, phrase=True),
-        F.TOPIC: fields.KEYWORD(commas=True, lowercase=True, scorable=False),
-        F.PROVIDER: fields.TEXT(analyzer=text, phrase=True),
-        F.PROVIDER_EXACT: fields.ID(),
-        F.DOMAIN: fields.ID(),
-        F.CATEGORY: fields.ID(),
-        F.TYPE: fields.ID(),
-        F.PUBLISHED_AT: published_at,
-        # A column default is stored as is, in the column's unsigned form: 0 is the smallest
-        # value, so an item without quality sorts last under "quality".
-        # Quality and heat are indexed at 4 precisions (Whoosh's default is 8): their few
-        # distinct values need no more for range queries, and each item writes 8 postings less.
-        F.QUALITY: fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0,
-                                  shift_step=8),
-        F.HEAT: fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0, shift_step=8),
-        F.PUBLISHED: fields.BOOLEAN(),
-        # Facet labels as written, "<kind>:<value>" (kinds in FACET_LABEL_KINDS): facets count
-        # on the case-folded fields above and show the most common spelling from here.
-        F.LABELS: fields.KEYWORD(commas=True, lowercase=False, scorable=False),
-        # Urls of the item's `related` entries: finds the items that link to a given item.
-        F.RELATED_URL: fields.KEYWORD(scorable=False),
-        # Unstemmed words of title, topics and excerpt: the vocabulary of "did you mean".
-        F.SPELL: fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
-        # Unstemmed title words: the vocabulary of autocompletion.
-        F.TITLE_WORDS: fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
-        # The whole item as JSON (models.item_to_json), so a hit or `show` never reopens its file.
-        F.DOC: fields.STORED(),
-        # "size mtime_ns sha256 origin" per item: what incremental updates compare against.
-        F.MANIFEST: fields.COLUMN(VarBytesColumn()),
-    })
+    return fields.Schema(
+        **{
+            F.ID: fields.ID(stored=True, unique=True, sortable=True),
+            F.URL: fields.ID(stored=True),
+            F.CONTENT: fields.TEXT(analyzer=text, phrase=True),
+            F.TITLE: fields.TEXT(analyzer=text, phrase=True, stored=True),
+            F.EXCERPT: fields.TEXT(analyzer=text, phrase=True),
+            F.TOPICS: fields.TEXT(analyzer=text, phrase=True),
+            F.TOPIC: fields.KEYWORD(commas=True, lowercase=True, scorable=False),
+            F.PROVIDER: fields.TEXT(analyzer=text, phrase=True),
+            F.PROVIDER_EXACT: fields.ID(),
+            F.DOMAIN: fields.ID(),
+            F.CATEGORY: fields.ID(),
+            F.TYPE: fields.ID(),
+            F.PUBLISHED_AT: published_at,
+            # A column default is stored as is, in the column's unsigned form: 0 is the smallest
+            # value, so an item without quality sorts last under "quality".
+            # Quality and heat are indexed at 4 precisions (Whoosh's default is 8): their few
+            # distinct values need no more for range queries, and each item writes 8 postings less.
+            F.QUALITY: fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0, shift_step=8),
+            F.HEAT: fields.NUMERIC(int, bits=32, signed=True, sortable=True, default=0, shift_step=8),
+            F.PUBLISHED: fields.BOOLEAN(),
+            # Facet labels as written, "<kind>:<value>" (kinds in FACET_LABEL_KINDS): facets count
+            # on the case-folded fields above and show the most common spelling from here.
+            F.LABELS: fields.KEYWORD(commas=True, lowercase=False, scorable=False),
+            # Urls of the item's `related` entries: finds the items that link to a given item.
+            F.RELATED_URL: fields.KEYWORD(scorable=False),
+            # Unstemmed words of title, topics and excerpt: the vocabulary of "did you mean".
+            F.SPELL: fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
+            # Unstemmed title words: the vocabulary of autocompletion.
+            F.TITLE_WORDS: fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
+            # The whole item as JSON (models.item_to_json), so a hit or `show` never reopens its file.
+            F.DOC: fields.STORED(),
+            # "size mtime_ns sha256 origin" per item: what incremental updates compare against.
+            F.MANIFEST: fields.COLUMN(VarBytesColumn()),
+        }
+    )
 
 
 class NewsBM25(scoring.BM25F):  # type: ignore[misc]
@@ -336,8 +381,11 @@ FACET_LABEL_KINDS = {F.TOPIC: "t", F.PROVIDER_EXACT: "p", F.CATEGORY: "c", F.TYP
 def _labels(item: NewsItem) -> list[str]:
     kinds = FACET_LABEL_KINDS
     values = [(kinds[F.TOPIC], topic) for topic in item.topics]
-    values += [(kinds[F.PROVIDER_EXACT], item.provider.name), (kinds[F.CATEGORY], item.category),
-               (kinds[F.TYPE], item.type)]
+    values += [
+        (kinds[F.PROVIDER_EXACT], item.provider.name),
+        (kinds[F.CATEGORY], item.category),
+        (kinds[F.TYPE], item.type),
+    ]
     return [f"{kind}:{clean_value(value)}" for kind, value in values if clean_value(value)]
 
 

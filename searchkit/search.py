@@ -92,8 +92,9 @@ class Reader:
                 if attempt + 1 == REFRESH_ATTEMPTS:
                     if isinstance(exc, SearchkitError):
                         raise
-                    raise IndexCorruptError(f"cannot read the index in {self.location}: {exc}; "
-                                            "run `searchkit index --rebuild`") from exc
+                    raise IndexCorruptError(
+                        f"cannot read the index in {self.location}: {exc}; run `searchkit index --rebuild`"
+                    ) from exc
                 self._drop_searcher()
                 sleep(0.02 * (attempt + 1))
         raise AssertionError("unreachable")
@@ -118,8 +119,9 @@ class Reader:
         try:
             searcher = ix.searcher(weighting=make_weighting())
         except Exception as exc:  # damaged segment files
-            raise IndexCorruptError(f"cannot read the index in {gen}: {exc}; "
-                                    "run `searchkit index --rebuild`") from exc
+            raise IndexCorruptError(
+                f"cannot read the index in {gen}: {exc}; run `searchkit index --rebuild`"
+            ) from exc
         if self._searcher is not None:
             self._searcher.close()
         if ix is not self._ix or self._parser is None:
@@ -142,8 +144,17 @@ class Reader:
 
     # -- searching --------------------------------------------------------------------------
 
-    def search(self, text: str, *, filters: Filters, sort: str | None, limit: int,
-               page: int, facets: Sequence[str] = (), facet_limit: int = 10) -> SearchResults:
+    def search(
+        self,
+        text: str,
+        *,
+        filters: Filters,
+        sort: str | None,
+        limit: int,
+        page: int,
+        facets: Sequence[str] = (),
+        facet_limit: int = 10,
+    ) -> SearchResults:
         check_page(limit, page)
         if facet_limit < 1:
             raise QueryError(f"invalid facet limit {facet_limit}: use 1 or more")
@@ -158,32 +169,40 @@ class Reader:
             searcher = self._refresh()
             parsed = self.parse(text)
             postings = Postings(searcher.reader())
-            matches = Matches(searcher, parsed, filters, self._match_cache,
-                              self._caches.generation, postings)
+            matches = Matches(searcher, parsed, filters, self._match_cache, self._caches.generation, postings)
             wanted = page * limit
             if sort == "relevance":
                 ranked = self._ranker.by_relevance(searcher, parsed, matches, postings, wanted)
             else:
-                docs = self._orders.top(searcher.reader(), sort, matches.all(), matches.total,
-                                        wanted)
+                docs = self._orders.top(searcher.reader(), sort, matches.all(), matches.total, wanted)
                 ranked = self._ranker.page_scores(searcher, parsed, postings, docs)
             terms = self._hits.terms(parsed, searcher)
-            hits = tuple(self._hits.hit(stored_json(searcher, doc), score, terms)
-                         for doc, score in ranked[(page - 1) * limit:wanted])
-            counted = (self._facets.count(searcher.reader(), facet_specs, matches.without,
-                                          facet_limit) if facet_specs else {})
-            suggestion = (None if everything
-                          else self._did_you_mean(searcher, text, filters, matches.total))
-        return SearchResults(query=text, total=matches.total, page=page, page_size=limit,
-                             hits=hits, facets=counted, suggestion=suggestion)
+            hits = tuple(
+                self._hits.hit(stored_json(searcher, doc), score, terms)
+                for doc, score in ranked[(page - 1) * limit : wanted]
+            )
+            counted = (
+                self._facets.count(searcher.reader(), facet_specs, matches.without, facet_limit)
+                if facet_specs
+                else {}
+            )
+            suggestion = None if everything else self._did_you_mean(searcher, text, filters, matches.total)
+        return SearchResults(
+            query=text,
+            total=matches.total,
+            page=page,
+            page_size=limit,
+            hits=hits,
+            facets=counted,
+            suggestion=suggestion,
+        )
 
     def parse(self, text: str) -> Any:
         """The parsed and rewritten query (searchkit/queries.py)."""
         assert self._parser is not None  # made by the first refresh
         return self._parser.parse(text)
 
-    def _did_you_mean(self, searcher: Searcher, text: str, filters: Filters,
-                      total: int) -> str | None:
+    def _did_you_mean(self, searcher: Searcher, text: str, filters: Filters, total: int) -> str | None:
         corrected = correct_query(searcher, text)
         if corrected is None:
             return None
@@ -206,8 +225,9 @@ class Reader:
                 self._related = RelatedCache(self._caches)
             docnum = self._docnum(searcher, id_or_url)
             data = stored_json(searcher, docnum)
-            found = find_related(searcher, docnum, stored_item(searcher, docnum), limit=limit,
-                                 cache=self._related)
+            found = find_related(
+                searcher, docnum, stored_item(searcher, docnum), limit=limit, cache=self._related
+            )
             return RelatedResults(item=self._hits.hit(data, 0.0, frozenset()), related=found)
 
     def complete(self, prefix: str, *, limit: int) -> Completions:
@@ -216,8 +236,7 @@ class Reader:
         with self._lock:
             searcher = self._refresh()
             labels = self._facets.labels(searcher.reader()).get("topics", {})
-            return Completions(prefix=prefix,
-                               completions=complete(searcher, prefix, labels, limit=limit))
+            return Completions(prefix=prefix, completions=complete(searcher, prefix, labels, limit=limit))
 
     @staticmethod
     def _docnum(searcher: Searcher, id_or_url: str) -> int:
@@ -247,8 +266,11 @@ class Reader:
             size = sum(p.stat().st_size for p in self._gen.iterdir() if p.is_file())
             updated = meta.get("updated")
             return IndexInfo(
-                index_dir=str(self.location), documents=reader.doc_count(), size_bytes=size,
-                oldest=oldest, newest=newest,
+                index_dir=str(self.location),
+                documents=reader.doc_count(),
+                size_bytes=size,
+                oldest=oldest,
+                newest=newest,
                 last_update=parse_datetime(updated) if updated else None,
                 corpus=meta.get("corpus"),
             )

@@ -81,12 +81,15 @@ class IndexLocation:
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            raise IndexCorruptError(f"cannot read {self.path / CURRENT}: {exc}; "
-                                    "run `searchkit index --rebuild`") from exc
+            raise IndexCorruptError(
+                f"cannot read {self.path / CURRENT}: {exc}; run `searchkit index --rebuild`"
+            ) from exc
         gen = self.path / name
         if not name.startswith(_GEN_PREFIX) or "/" in name or not gen.is_dir():
-            raise IndexCorruptError(f"{self.path} is damaged: {CURRENT} names a missing generation "
-                                    f"{name!r}; run `searchkit index --rebuild`")
+            raise IndexCorruptError(
+                f"{self.path} is damaged: {CURRENT} names a missing generation "
+                f"{name!r}; run `searchkit index --rebuild`"
+            )
         return gen
 
     def require(self) -> Path:
@@ -100,15 +103,19 @@ class IndexLocation:
             foreign = self.foreign_entries()
             if foreign:
                 # Not --rebuild: that refuses, rightly, to write into somebody else's files.
-                raise IndexCorruptError(f"{self.path} is not a searchkit index (found "
-                                        f"{', '.join(foreign[:3])}); give an empty or new "
-                                        "--index-dir")
+                raise IndexCorruptError(
+                    f"{self.path} is not a searchkit index (found "
+                    f"{', '.join(foreign[:3])}); give an empty or new "
+                    "--index-dir"
+                )
             raise IndexNotFoundError(f"no index at {self.path}; build one with `searchkit index`")
         meta = self.read_meta(gen)
         version = meta.get("schema")
         if version != SCHEMA_VERSION:
-            raise IndexVersionError(f"the index at {self.path} has format {version}, this searchkit "
-                                    f"reads format {SCHEMA_VERSION}; run `searchkit index --rebuild`")
+            raise IndexVersionError(
+                f"the index at {self.path} has format {version}, this searchkit "
+                f"reads format {SCHEMA_VERSION}; run `searchkit index --rebuild`"
+            )
         return gen
 
     def read_meta(self, gen: Path) -> dict[str, Any]:
@@ -117,8 +124,9 @@ class IndexLocation:
         except FileNotFoundError as exc:
             raise IndexCorruptError(f"{gen} has no {META}; run `searchkit index --rebuild`") from exc
         except (OSError, ValueError) as exc:
-            raise IndexCorruptError(f"cannot read {gen / META}: {exc}; "
-                                    "run `searchkit index --rebuild`") from exc
+            raise IndexCorruptError(
+                f"cannot read {gen / META}: {exc}; run `searchkit index --rebuild`"
+            ) from exc
         if not isinstance(meta, dict):
             raise IndexCorruptError(f"{gen / META} is damaged; run `searchkit index --rebuild`")
         return meta
@@ -129,8 +137,11 @@ class IndexLocation:
             names = os.listdir(self.path)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if n not in _OWN_NAMES and not n.startswith(_GEN_PREFIX)
-                      and not n.startswith(f".{CURRENT}."))
+        return sorted(
+            n
+            for n in names
+            if n not in _OWN_NAMES and not n.startswith(_GEN_PREFIX) and not n.startswith(f".{CURRENT}.")
+        )
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -139,19 +150,25 @@ class IndexLocation:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise IndexCorruptError(f"cannot create index directory {self.path}: "
-                                    f"{exc.strerror or exc}") from exc
+            raise IndexCorruptError(
+                f"cannot create index directory {self.path}: {exc.strerror or exc}"
+            ) from exc
         if not self.path.is_dir():
             raise IndexCorruptError(f"{self.path} is not a directory; give another --index-dir")
         foreign = self.foreign_entries()
         if foreign and self.current() is None and not replace_foreign:
-            raise IndexCorruptError(f"{self.path} is not empty and holds no searchkit index "
-                                    f"(found {', '.join(foreign[:3])}); choose an empty directory")
+            raise IndexCorruptError(
+                f"{self.path} is not empty and holds no searchkit index "
+                f"(found {', '.join(foreign[:3])}); choose an empty directory"
+            )
 
     def new_generation(self) -> Path:
         """Create and return a fresh, empty generation folder."""
-        numbers = [int(n[len(_GEN_PREFIX):]) for n in os.listdir(self.path)
-                   if n.startswith(_GEN_PREFIX) and n[len(_GEN_PREFIX):].isdigit()]
+        numbers = [
+            int(n[len(_GEN_PREFIX) :])
+            for n in os.listdir(self.path)
+            if n.startswith(_GEN_PREFIX) and n[len(_GEN_PREFIX) :].isdigit()
+        ]
         gen = self.path / f"{_GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
         gen.mkdir()
         return gen
@@ -199,7 +216,8 @@ class IndexLocation:
                         holder = _read_holder(path)
                         raise IndexLockedError(
                             f"the index is locked by another writer ({path}{holder}); "
-                            f"waited {timeout:g} s, try again when it has finished") from None
+                            f"waited {timeout:g} s, try again when it has finished"
+                        ) from None
                     time.sleep(0.1)
             handle.seek(0)
             handle.truncate()
@@ -259,5 +277,6 @@ def open_whoosh(gen: Path) -> whoosh_index.Index:
     try:
         return DurableStorage(str(gen)).open_index()
     except Exception as exc:  # Whoosh raises bare Exceptions, EmptyIndexError, pickling errors...
-        raise IndexCorruptError(f"cannot open the index in {gen}: {exc}; "
-                                "run `searchkit index --rebuild`") from exc
+        raise IndexCorruptError(
+            f"cannot open the index in {gen}: {exc}; run `searchkit index --rebuild`"
+        ) from exc

@@ -42,7 +42,7 @@ def correct_query(searcher: Any, text: str) -> str | None:
         correction = _best_correction(reader, corrector, word.lower())
         if correction is None:
             continue
-        pieces.append(text[last:match.start(2)])
+        pieces.append(text[last : match.start(2)])
         pieces.append(correction)
         last = match.end(2)
         changed = True
@@ -52,8 +52,7 @@ def correct_query(searcher: Any, text: str) -> str | None:
     return "".join(pieces)
 
 
-def complete(searcher: Any, prefix: str, topic_labels: dict[str, str], *,
-             limit: int) -> tuple[str, ...]:
+def complete(searcher: Any, prefix: str, topic_labels: dict[str, str], *, limit: int) -> tuple[str, ...]:
     """Completions of the last word of ``prefix`` (the words before it are kept).
 
     Candidates are title words (ranked by the number of items whose title has them) and topic
@@ -97,12 +96,11 @@ def _best_correction(reader: Any, corrector: Any, word: str) -> str | None:
     here on live items (Whoosh's include deleted ones).
     """
     for maxdist in (1, 2) if len(word) > 4 else (1,):
-        candidates = [s for s in corrector.suggest(word, limit=20, maxdist=maxdist, prefix=1)
-                      if s != word]
+        candidates = [s for s in corrector.suggest(word, limit=20, maxdist=maxdist, prefix=1) if s != word]
         counted = [(live_frequency(reader, F.SPELL, s), s) for s in candidates]
         counted = [(count, s) for count, s in counted if count]
         if counted:
-            return min(counted, key=lambda pair: (-pair[0], pair[1]))[1]
+            return str(min(counted, key=lambda pair: (-pair[0], pair[1]))[1])
     return None
 
 

@@ -28,9 +28,15 @@ QUIET_SECONDS = 0.3
 MAX_BATCH_SECONDS = 5.0
 
 
-def watch(index: SearchIndex, corpus: str | Path, *, interval: float = 2.0,
-          on_batch: Callable[[IndexReport], None] | None = None,
-          stop: threading.Event | None = None, use_events: bool = True) -> None:
+def watch(
+    index: SearchIndex,
+    corpus: str | Path,
+    *,
+    interval: float = 2.0,
+    on_batch: Callable[[IndexReport], None] | None = None,
+    stop: threading.Event | None = None,
+    use_events: bool = True,
+) -> None:
     """Update ``index`` from ``corpus`` now, then whenever files change, until ``stop`` is set
     (or KeyboardInterrupt). ``on_batch`` receives the report of every update that changed
     something. Without file events the folder is polled every ``interval`` seconds."""
@@ -82,7 +88,7 @@ def _start_observer(root: Path, changed: threading.Event) -> Any:
     except ImportError:
         return None
 
-    class Handler(FileSystemEventHandler):  # type: ignore[misc]
+    class Handler(FileSystemEventHandler):
         def on_any_event(self, event: Any) -> None:
             if event.event_type not in _WRITE_EVENTS:
                 return  # opening and reading files (the indexer does) is not a change

@@ -41,8 +41,11 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "Demand for machine learning hardware keeps growing.",
         "topics": ["AI", "Hardware"],
         "provider": {"name": "Tech Daily", "domain": "techdaily.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2023-03-14T09:30:00Z", "quality": 80, "heat": 120,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2023-03-14T09:30:00Z",
+        "quality": 80,
+        "heat": 120,
     },
     {
         "id": "tech/facial-recognition-rules.md",
@@ -50,8 +53,11 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "Judges limit how police may use facial recognition cameras.",
         "topics": ["ai", "Privacy", "Computer Vision"],
         "provider": {"name": "World Wire", "domain": "worldwire.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2021-08-09T08:58:00Z", "quality": 59, "heat": -1,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2021-08-09T08:58:00Z",
+        "quality": 59,
+        "heat": -1,
     },
     {
         "id": "tech/recognize-faces-primer.md",
@@ -60,8 +66,11 @@ ITEMS: list[dict[str, Any]] = [
         "body": "Systems that recognize faces compare measurements between the eyes, nose and mouth.",
         "topics": ["Computer Vision"],
         "provider": {"name": "Tech Daily", "domain": "techdaily.example"},
-        "category": "analysis", "type": "video",
-        "publishedDateTime": "2022-02-01T12:00:00Z", "quality": 72, "heat": 15,
+        "category": "analysis",
+        "type": "video",
+        "publishedDateTime": "2022-02-01T12:00:00Z",
+        "quality": 72,
+        "heat": 15,
     },
     {
         "id": "world/climate-summit.md",
@@ -69,8 +78,11 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "Delegates agreed to phase down coal after long talks.",
         "topics": ["Climate", "Energy"],
         "provider": {"name": "Green Post", "domain": "greenpost.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2021-11-13T18:00:00Z", "quality": 88, "heat": 300,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2021-11-13T18:00:00Z",
+        "quality": 88,
+        "heat": 300,
     },
     {
         "id": "world/glacier-drones.md",
@@ -79,8 +91,11 @@ ITEMS: list[dict[str, Any]] = [
         "body": "The glacier lost two metres of ice this summer, the monitoring team said.",
         "topics": ["climate", "Science"],
         "provider": {"name": "Green Post", "domain": "greenpost.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2020-07-01T06:00:00Z", "quality": 65, "heat": 8,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2020-07-01T06:00:00Z",
+        "quality": 65,
+        "heat": 8,
     },
     {
         "id": "world/election-night.md",
@@ -88,8 +103,11 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "Counting continues in several districts.",
         "topics": ["Politics"],
         "provider": {"name": "World Wire", "domain": "worldwire.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2019-11-05T23:10:00Z", "quality": 50, "heat": -1,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2019-11-05T23:10:00Z",
+        "quality": 50,
+        "heat": -1,
     },
     {
         "id": "world/elections-record-year.md",
@@ -97,8 +115,11 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "Half the world votes this year.",
         "topics": ["Politics", "World"],
         "provider": {"name": "World Wire", "domain": "worldwire.example"},
-        "category": "analysis", "type": "article",
-        "publishedDateTime": "2024-01-02T06:00:00Z", "quality": 77, "heat": 42,
+        "category": "analysis",
+        "type": "article",
+        "publishedDateTime": "2024-01-02T06:00:00Z",
+        "quality": 77,
+        "heat": 42,
     },
     {
         "id": "opinion/streets-not-a-laboratory.md",
@@ -106,9 +127,12 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "Cameras that scan faces in public places should be banned.",
         "topics": ["Privacy", "AI"],
         "provider": {"name": "Daily Column", "domain": "dailycolumn.example"},
-        "category": "opinion", "type": "article",
+        "category": "opinion",
+        "type": "article",
         # 08:00 UTC, written with an offset as feeds do.
-        "publishedDateTime": "2022-06-30T10:00:00+02:00", "quality": 45, "heat": 5,
+        "publishedDateTime": "2022-06-30T10:00:00+02:00",
+        "quality": 45,
+        "heat": 5,
     },
     {
         "id": "corrections.md",
@@ -116,8 +140,10 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "An earlier article misspelled a name.",
         "topics": [],
         "provider": {"name": "Daily Column", "domain": "dailycolumn.example"},
-        "category": "notice", "type": "article",
-        "quality": 30, "heat": -1,  # no date
+        "category": "notice",
+        "type": "article",
+        "quality": 30,
+        "heat": -1,  # no date
     },
     {
         "id": "tech/solar-battery.md",
@@ -125,8 +151,10 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "The battery stores solar power for the evening peak.",
         "topics": ["Energy"],
         "provider": {"name": "Green Post", "domain": "greenpost.example"},
-        "category": "news", "type": "podcast",
-        "publishedDateTime": "2023-09-10T07:00:00Z", "heat": 60,  # no quality
+        "category": "news",
+        "type": "podcast",
+        "publishedDateTime": "2023-09-10T07:00:00Z",
+        "heat": 60,  # no quality
     },
     {
         "id": "tech/solar-prices.md",
@@ -134,8 +162,11 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "Prices for photovoltaic modules fell again.",
         "topics": ["Energy"],
         "provider": {"name": "Tech Daily", "domain": "techdaily.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2023-05-05T05:05:00Z", "quality": 55, "heat": -1,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2023-05-05T05:05:00Z",
+        "quality": 55,
+        "heat": -1,
     },
     {
         "id": "ranking/volcano-title.md",
@@ -143,8 +174,11 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "Residents left their homes overnight as ash fell.",
         "topics": ["Science"],
         "provider": {"name": "World Wire", "domain": "worldwire.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2020-03-03T03:00:00Z", "quality": 60, "heat": 25,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2020-03-03T03:00:00Z",
+        "quality": 60,
+        "heat": 25,
     },
     {
         "id": "ranking/volcano-body.md",
@@ -153,8 +187,11 @@ ITEMS: list[dict[str, Any]] = [
         "body": "Officials blamed the nearby volcano.",
         "topics": ["Science"],
         "provider": {"name": "World Wire", "domain": "worldwire.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2020-03-04T03:00:00Z", "quality": 61, "heat": 26,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2020-03-04T03:00:00Z",
+        "quality": 61,
+        "heat": 26,
     },
     # Twins: the same text, so the same relevance; only the date (and the id) differ.
     {
@@ -163,8 +200,11 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "No injuries were reported after the tremor.",
         "topics": ["Science"],
         "provider": {"name": "World Wire", "domain": "worldwire.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2022-04-01T10:00:00Z", "quality": 70, "heat": -1,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2022-04-01T10:00:00Z",
+        "quality": 70,
+        "heat": -1,
     },
     {
         "id": "twins/quake-b.md",
@@ -172,8 +212,11 @@ ITEMS: list[dict[str, Any]] = [
         "excerpt": "No injuries were reported after the tremor.",
         "topics": ["Science"],
         "provider": {"name": "World Wire", "domain": "worldwire.example"},
-        "category": "news", "type": "article",
-        "publishedDateTime": "2022-04-02T10:00:00Z", "quality": 70, "heat": -1,
+        "category": "news",
+        "type": "article",
+        "publishedDateTime": "2022-04-02T10:00:00Z",
+        "quality": 70,
+        "heat": -1,
     },
     {
         "id": "world/heatwave-grid.md",
@@ -182,8 +225,11 @@ ITEMS: list[dict[str, Any]] = [
         "body": "Operators warned that the climate is changing faster than the grid.",
         "topics": ["CLIMATE", "Energy"],
         "provider": {"name": "World Wire", "domain": "worldwire.example"},
-        "category": "news", "type": "video",
-        "publishedDateTime": "2023-07-20T15:00:00Z", "quality": 68, "heat": 210,
+        "category": "news",
+        "type": "video",
+        "publishedDateTime": "2023-07-20T15:00:00Z",
+        "quality": 68,
+        "heat": 210,
     },
 ]
 
@@ -227,8 +273,9 @@ def when(item: Mapping[str, Any]) -> datetime | None:
 
 def text_of(item: Mapping[str, Any]) -> str:
     """Everything a free-text query searches: title, topics, excerpt and body."""
-    return " ".join([item["title"], " ".join(item.get("topics", [])), item.get("excerpt", ""),
-                     item.get("body", "")])
+    return " ".join(
+        [item["title"], " ".join(item.get("topics", [])), item.get("excerpt", ""), item.get("body", "")]
+    )
 
 
 def mentions(item: Mapping[str, Any], *prefixes: str) -> bool:

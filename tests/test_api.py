@@ -31,7 +31,8 @@ from searchkit.ordering import raw_values
 from searchkit.store import IndexLocation
 
 PUBLIC_NAMES = sorted(
-    name for name, value in vars(searchkit).items()
+    name
+    for name, value in vars(searchkit).items()
     if not name.startswith("_") and not inspect.ismodule(value)
 )
 
@@ -47,9 +48,14 @@ def test_public_names_have_docstrings(name: str) -> None:
     assert inspect.getdoc(getattr(searchkit, name)), name
 
 
-@pytest.mark.parametrize("name", [n for n, v in vars(SearchIndex).items()
-                                  if not n.startswith("_") and (callable(v) or isinstance(v, (
-                                      classmethod, property)))])
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n, v in vars(SearchIndex).items()
+        if not n.startswith("_") and (callable(v) or isinstance(v, (classmethod, property)))
+    ],
+)
 def test_search_index_methods_have_docstrings(name: str) -> None:
     assert inspect.getdoc(getattr(SearchIndex, name)), name
 
@@ -58,14 +64,30 @@ def test_search_takes_keyword_only_options() -> None:
     parameters = inspect.signature(SearchIndex.search).parameters
     kinds = {name: p.kind for name, p in parameters.items()}
     assert kinds["query"] == inspect.Parameter.POSITIONAL_OR_KEYWORD
-    for name in ("topics", "providers", "category", "type", "since", "until", "min_quality",
-                 "min_heat", "sort", "limit", "page"):
+    for name in (
+        "topics",
+        "providers",
+        "category",
+        "type",
+        "since",
+        "until",
+        "min_quality",
+        "min_heat",
+        "sort",
+        "limit",
+        "page",
+    ):
         assert kinds[name] == inspect.Parameter.KEYWORD_ONLY, name
 
 
-@pytest.mark.parametrize("name", [n for n in searchkit.__all__
-                                  if isinstance(getattr(searchkit, n), type)
-                                  and issubclass(getattr(searchkit, n), Exception)])
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in searchkit.__all__
+        if isinstance(getattr(searchkit, n), type) and issubclass(getattr(searchkit, n), Exception)
+    ],
+)
 def test_every_exception_derives_from_searchkit_error(name: str) -> None:
     assert issubclass(getattr(searchkit, name), SearchkitError)
     assert not hasattr(builtins, name)  # never shadow a builtin such as IndexError
@@ -205,10 +227,12 @@ ERRORS: list[tuple[str, Callable[[Path, Path], Any], type[SearchkitError]]] = [
 ]
 
 
-@pytest.mark.parametrize(("action", "error"), [(a, e) for _, a, e in ERRORS],
-                         ids=[name for name, _, _ in ERRORS])
-def test_errors_are_searchkit_errors(tmp_path: Path, action: Callable[[Path, Path], Any],
-                                     error: type[SearchkitError]) -> None:
+@pytest.mark.parametrize(
+    ("action", "error"), [(a, e) for _, a, e in ERRORS], ids=[name for name, _, _ in ERRORS]
+)
+def test_errors_are_searchkit_errors(
+    tmp_path: Path, action: Callable[[Path, Path], Any], error: type[SearchkitError]
+) -> None:
     corpus = write_corpus(tmp_path / "corpus", ITEMS[:3])
     path = tmp_path / "index"
     with SearchIndex.create(path) as index:
@@ -227,8 +251,16 @@ def test_small_segments_without_dates_or_quality(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", ITEMS[:5])  # dated, quality 59 to 88
     with SearchIndex.create(tmp_path / "index") as index:
         index.update(corpus)
-        index.add_items([NewsItem(id="api/dated", title="Airship sighted", quality=90,
-                                  published_at=datetime(2030, 1, 1, tzinfo=timezone.utc))])
+        index.add_items(
+            [
+                NewsItem(
+                    id="api/dated",
+                    title="Airship sighted",
+                    quality=90,
+                    published_at=datetime(2030, 1, 1, tzinfo=timezone.utc),
+                )
+            ]
+        )
         for k in range(3):
             index.add_items([NewsItem(id=f"api/{k}", title="Airship sighted")])
         reader = index._read()._refresh().reader()
@@ -236,14 +268,16 @@ def test_small_segments_without_dates_or_quality(tmp_path: Path) -> None:
         assert any(not s.has_column("published_at") for s in leaves), "no segment lacks dates"
 
         # The same score for all four: the dated one first (newest), then the others by id.
-        assert [h.id for h in index.search("airship").hits] == \
-            ["api/dated", "api/0", "api/1", "api/2"]
+        assert [h.id for h in index.search("airship").hits] == ["api/dated", "api/0", "api/1", "api/2"]
         assert [h.id for h in index.search("", since="2029-01-01", limit=50).hits] == ["api/dated"]
         assert [h.id for h in index.search("", min_quality=89, limit=50).hits] == ["api/dated"]
         assert index.search("", until="2100-01-01").total == 6
         assert index.search("", min_quality=0).total == 6
-        assert [h.id for h in index.search("", sort="newest", limit=50).hits][-3:] == \
-            ["api/0", "api/1", "api/2"]
+        assert [h.id for h in index.search("", sort="newest", limit=50).hits][-3:] == [
+            "api/0",
+            "api/1",
+            "api/2",
+        ]
         # Reading a few documents' dates (as ordering a few ties does) finds each one's own.
         docs = range(reader.doc_count_all())
         dates = raw_values(reader, "published_at", docs)

@@ -20,12 +20,45 @@ from searchkit import SearchIndex, cli
 README = Path(__file__).resolve().parents[1] / "README.md"
 COMMANDS = sorted(command.name or command.callback.__name__ for command in cli.app.registered_commands)
 
-INDEX_KEYS = {"corpus", "index_dir", "added", "updated", "deleted", "unchanged", "skipped", "errors",
-              "documents", "seconds", "duplicates"}
-RESULTS_KEYS = {"query", "total", "page", "page_size", "hits", "suggestion", "facets", "facets_other",
-                "facets_missing"}
-HIT_KEYS = {"id", "url", "title", "excerpt", "provider", "topics", "category", "type", "published_at",
-            "quality", "heat", "score", "highlights"}
+INDEX_KEYS = {
+    "corpus",
+    "index_dir",
+    "added",
+    "updated",
+    "deleted",
+    "unchanged",
+    "skipped",
+    "errors",
+    "documents",
+    "seconds",
+    "duplicates",
+}
+RESULTS_KEYS = {
+    "query",
+    "total",
+    "page",
+    "page_size",
+    "hits",
+    "suggestion",
+    "facets",
+    "facets_other",
+    "facets_missing",
+}
+HIT_KEYS = {
+    "id",
+    "url",
+    "title",
+    "excerpt",
+    "provider",
+    "topics",
+    "category",
+    "type",
+    "published_at",
+    "quality",
+    "heat",
+    "score",
+    "highlights",
+}
 INFO_KEYS = {"index_dir", "documents", "size_bytes", "oldest", "newest", "last_update", "corpus"}
 
 
@@ -59,7 +92,8 @@ def test_index_prints_a_summary(tmp_path: Path) -> None:
     assert re.fullmatch(
         rf"Indexed {re.escape(str(corpus.resolve()))} into {re.escape(str(tmp_path / 'index'))} "
         rf"in \d+\.\d\d s: {n} added, 0 updated, 0 deleted, 0 unchanged; {n} items in the index\.\n",
-        result.stdout)
+        result.stdout,
+    )
     assert result.stderr == ""
     again = run("index", corpus, "--index-dir", tmp_path / "index")
     assert f": 0 added, 0 updated, 0 deleted, {n} unchanged; {n} items" in again.stdout
@@ -73,8 +107,14 @@ def test_index_json(tmp_path: Path) -> None:
     assert set(data) == INDEX_KEYS
     assert data["corpus"] == str(corpus.resolve())
     assert data["index_dir"] == str(tmp_path / "index")
-    assert (data["added"], data["updated"], data["deleted"], data["unchanged"], data["skipped"],
-            data["documents"]) == (len(ITEMS), 0, 0, 0, 0, len(ITEMS))
+    assert (
+        data["added"],
+        data["updated"],
+        data["deleted"],
+        data["unchanged"],
+        data["skipped"],
+        data["documents"],
+    ) == (len(ITEMS), 0, 0, 0, 0, len(ITEMS))
     assert data["errors"] == []
     assert isinstance(data["seconds"], float)
 
@@ -95,8 +135,10 @@ def test_index_with_a_broken_file_exits_1_and_lists_it(tmp_path: Path) -> None:
     text = run("index", corpus, "--index-dir", tmp_path / "index")
     assert text.code == 1
     assert "4 unchanged; 4 items in the index." in text.stdout
-    assert text.stderr.splitlines() == ["Skipped 1 file(s):",
-                                        f"  sub/broken.md: {data['errors'][0]['message']}"]
+    assert text.stderr.splitlines() == [
+        "Skipped 1 file(s):",
+        f"  sub/broken.md: {data['errors'][0]['message']}",
+    ]
     with SearchIndex.open(tmp_path / "index") as index:
         assert index.info().documents == 4
 
@@ -125,10 +167,19 @@ def test_search_json_shape(index_dir: Path) -> None:
     assert result.code == 0
     data = result.json
     assert set(data) == RESULTS_KEYS
-    wanted = ids(i for i in ITEMS if re.search(r"\b(solar|battery)\b", " ".join(
-        [i["title"], i["excerpt"], i.get("body", "")]), re.IGNORECASE))
-    assert (data["query"], data["total"], data["page"], data["page_size"]) == ("solar battery",
-                                                                               len(wanted), 1, 1)
+    wanted = ids(
+        i
+        for i in ITEMS
+        if re.search(
+            r"\b(solar|battery)\b", " ".join([i["title"], i["excerpt"], i.get("body", "")]), re.IGNORECASE
+        )
+    )
+    assert (data["query"], data["total"], data["page"], data["page_size"]) == (
+        "solar battery",
+        len(wanted),
+        1,
+        1,
+    )
     [hit] = data["hits"]
     assert set(hit) == HIT_KEYS
     item = next(i for i in ITEMS if i["id"] == hit["id"])
@@ -136,7 +187,11 @@ def test_search_json_shape(index_dir: Path) -> None:
     assert hit["provider"] == item["provider"]
     assert hit["topics"] == item["topics"]
     assert (hit["category"], hit["type"], hit["quality"], hit["heat"]) == (
-        item["category"], item["type"], item.get("quality"), item["heat"])
+        item["category"],
+        item["type"],
+        item.get("quality"),
+        item["heat"],
+    )
     assert hit["published_at"].endswith("Z")
     assert hit["published_at"] == when(item).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert isinstance(hit["score"], float) and hit["score"] > 0
@@ -152,8 +207,7 @@ def test_search_json_dates(index_dir: Path) -> None:
         if when(item) is None:
             assert hit["published_at"] is None
         else:
-            assert hit["published_at"] == when(item).astimezone(timezone.utc).strftime(
-                "%Y-%m-%dT%H:%M:%SZ")
+            assert hit["published_at"] == when(item).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_search_human_output(index_dir: Path) -> None:
@@ -186,8 +240,11 @@ CLI_VS_API: list[tuple[str, list[str], dict[str, Any]]] = [
     ("", ["--topic", "ai"], {"topics": ["ai"]}),
     ("", ["--topic", "Climate", "--topic", "POLITICS"], {"topics": ["Climate", "POLITICS"]}),
     ("", ["--provider", "tech daily"], {"providers": ["tech daily"]}),
-    ("", ["--provider", "World Wire", "--provider", "green post"],
-     {"providers": ["World Wire", "green post"]}),
+    (
+        "",
+        ["--provider", "World Wire", "--provider", "green post"],
+        {"providers": ["World Wire", "green post"]},
+    ),
     ("", ["--category", "analysis"], {"category": "analysis"}),
     ("", ["--type", "video"], {"type": "video"}),
     ("", ["--since", "2022-01-01"], {"since": "2022-01-01"}),
@@ -200,8 +257,11 @@ CLI_VS_API: list[tuple[str, list[str], dict[str, Any]]] = [
     ("", ["--sort", "heat"], {"sort": "heat"}),
     ("", ["--sort", "oldest", "--limit", "3", "--page", "2"], {"sort": "oldest", "limit": 3, "page": 2}),
     ("solar OR climate", ["--topic", "energy", "--sort", "newest"], {"topics": ["energy"], "sort": "newest"}),
-    ("climate energy", ["--provider", "green post", "--min-heat", "10", "--since", "2021-01-01"],
-     {"providers": ["green post"], "min_heat": 10, "since": "2021-01-01"}),
+    (
+        "climate energy",
+        ["--provider", "green post", "--min-heat", "10", "--since", "2021-01-01"],
+        {"providers": ["green post"], "min_heat": 10, "since": "2021-01-01"},
+    ),
     ('"facial recognition" OR volcano', ["--sort", "quality"], {"sort": "quality"}),
 ]
 
@@ -209,8 +269,15 @@ CLI_VS_API: list[tuple[str, list[str], dict[str, Any]]] = [
 @pytest.mark.parametrize(("query", "args", "options"), CLI_VS_API)
 def test_cli_and_api_agree(index_dir: Path, query: str, args: list[str], options: dict[str, Any]) -> None:
     options = {"limit": 100, **options}
-    result = run("search", query, *args, "--index-dir", index_dir, "--json",
-                 *([] if "--limit" in args else ["--limit", "100"]))
+    result = run(
+        "search",
+        query,
+        *args,
+        "--index-dir",
+        index_dir,
+        "--json",
+        *([] if "--limit" in args else ["--limit", "100"]),
+    )
     assert result.code == 0, result.stderr
     data = result.json
     with SearchIndex.open(index_dir) as index:
@@ -228,8 +295,13 @@ def example_secret() -> str:
     return re.search(r'^secured: "(.+)"$', text, re.MULTILINE).group(1)  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("key", ["000_7a2d62335e847ca6.txt",
-                                 "https://ukranews.com/en/news/792376-china-s-top-court-specifies-rules-for-facial-recognition"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "000_7a2d62335e847ca6.txt",
+        "https://ukranews.com/en/news/792376-china-s-top-court-specifies-rules-for-facial-recognition",
+    ],
+)
 def test_show(sample_index_dir: Path, key: str) -> None:
     secret = example_secret()
     assert len(secret) > 100
@@ -268,8 +340,10 @@ def test_info(index_dir: Path, corpus_dir: Path) -> None:
     assert lines[0] == f"index:       {index_dir}"
     assert lines[1] == f"items:       {len(ITEMS)}"
     assert re.fullmatch(r"size:        \d+\.\d KiB", lines[2])
-    assert lines[3] == (f"date range:  {dates[0].strftime('%Y-%m-%dT%H:%M:%SZ')} .. "
-                        f"{dates[-1].strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    assert lines[3] == (
+        f"date range:  {dates[0].strftime('%Y-%m-%dT%H:%M:%SZ')} .. "
+        f"{dates[-1].strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    )
     assert re.fullmatch(r"last update: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[4])
     assert lines[5] == f"corpus:      {corpus_dir.resolve()}"
 
@@ -309,8 +383,10 @@ def test_first_search_builds_the_default_index(newcomer: Path, gitignore: bool) 
         (newcomer / "index" / ".gitignore").write_text("*\n!.gitignore\n")
     result = run("search", "--json")
     assert result.code == 0, result.stderr
-    assert result.stderr.splitlines() == ["No index at index yet: building it from corpus ...",
-                                          "Indexed 5 items."]
+    assert result.stderr.splitlines() == [
+        "No index at index yet: building it from corpus ...",
+        "Indexed 5 items.",
+    ]
     assert {hit["id"] for hit in result.json["hits"]} == ids(ITEMS[:5])
     with SearchIndex.open(newcomer / "index") as index:
         assert index.info().documents == 5
@@ -352,21 +428,23 @@ def test_environment_variables_are_honoured(tmp_path: Path, monkeypatch: pytest.
 # -- bad arguments ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["search", "x", "--limit", "0"], 2, "--limit"),
-    (["search", "x", "--limit", "5000"], 2, "--limit"),
-    (["search", "x", "--page", "0"], 2, "--page"),
-    (["search", "x", "--sort", "bogus"], 2, "--sort"),
-    (["search", "x", "--min-quality", "high"], 2, "--min-quality"),
-    (["search", "x", "--since", "garbage"], 1, "invalid date 'garbage'"),
-    (["search", "x", "--until", "2021-02-30"], 1, "invalid date '2021-02-30'"),
-    (["search", "quality:[abc TO]"], 1, "cannot parse query 'quality:[abc TO]'"),
-    (["search", "--no-such-option"], 2, "--no-such-option"),
-    (["show"], 2, "'item'"),
-    (["frobnicate"], 2, "frobnicate"),
-])
-def test_bad_arguments_give_one_error_line(index_dir: Path, args: list[str], code: int,
-                                           message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["search", "x", "--limit", "0"], 2, "--limit"),
+        (["search", "x", "--limit", "5000"], 2, "--limit"),
+        (["search", "x", "--page", "0"], 2, "--page"),
+        (["search", "x", "--sort", "bogus"], 2, "--sort"),
+        (["search", "x", "--min-quality", "high"], 2, "--min-quality"),
+        (["search", "x", "--since", "garbage"], 1, "invalid date 'garbage'"),
+        (["search", "x", "--until", "2021-02-30"], 1, "invalid date '2021-02-30'"),
+        (["search", "quality:[abc TO]"], 1, "cannot parse query 'quality:[abc TO]'"),
+        (["search", "--no-such-option"], 2, "--no-such-option"),
+        (["show"], 2, "'item'"),
+        (["frobnicate"], 2, "frobnicate"),
+    ],
+)
+def test_bad_arguments_give_one_error_line(index_dir: Path, args: list[str], code: int, message: str) -> None:
     result = run(*args, "--index-dir", index_dir) if args[0] != "frobnicate" else run(*args)
     assert result.code == code
     assert "Traceback" not in result.stdout + result.stderr
@@ -381,11 +459,14 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
     """The console entry point itself (``python -m searchkit``), not only the app under test."""
     completed = subprocess.run(
         [sys.executable, "-m", "searchkit", "info", "--index-dir", str(tmp_path / "none")],
-        capture_output=True, text=True, timeout=60, check=False)
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert completed.returncode == 1
     assert completed.stdout == ""
-    assert completed.stderr == (f"Error: no index at {tmp_path / 'none'}; "
-                                "build one with `searchkit index`\n")
+    assert completed.stderr == (f"Error: no index at {tmp_path / 'none'}; build one with `searchkit index`\n")
 
 
 # -- help and README ----------------------------------------------------------------------
@@ -397,8 +478,7 @@ def test_every_command_is_known() -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str) -> None:
-    registered = next(c for c in cli.app.registered_commands
-                      if (c.name or c.callback.__name__) == command)
+    registered = next(c for c in cli.app.registered_commands if (c.name or c.callback.__name__) == command)
     doc = registered.help or (registered.callback.__doc__ or "")
     assert doc.strip()
     result = run(command, "--help")
@@ -431,13 +511,26 @@ CONTROL_TITLE = "Zorblax \x1b[2J\x1b]0;owned\x07 markets\r"
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("hostile")
-    corpus = write_corpus(root / "corpus", [
-        {"id": "script.md", "title": HOSTILE_TITLE, "excerpt": "A \"Zorblax\" <b>report</b>.",
-         "body": "Body text about Zorblax.", "provider": {"name": "Wire \x1b[31m", "domain": "w.example"},
-         "topics": ["<i>tag</i>"]},
-        {"id": "control.md", "title": CONTROL_TITLE, "excerpt": "Zorblax\x1b[1A\x1b[2K rises.",
-         "body": "Text \x1b[H\x1b[2J with \x9b31m controls.", "related": [{"title": "Link \x1b[5m", "webUrl": "https://x.example/\x1b"}]},
-    ])
+    corpus = write_corpus(
+        root / "corpus",
+        [
+            {
+                "id": "script.md",
+                "title": HOSTILE_TITLE,
+                "excerpt": 'A "Zorblax" <b>report</b>.',
+                "body": "Body text about Zorblax.",
+                "provider": {"name": "Wire \x1b[31m", "domain": "w.example"},
+                "topics": ["<i>tag</i>"],
+            },
+            {
+                "id": "control.md",
+                "title": CONTROL_TITLE,
+                "excerpt": "Zorblax\x1b[1A\x1b[2K rises.",
+                "body": "Text \x1b[H\x1b[2J with \x9b31m controls.",
+                "related": [{"title": "Link \x1b[5m", "webUrl": "https://x.example/\x1b"}],
+            },
+        ],
+    )
     run("index", corpus, "--index-dir", root / "index")
     return root / "index"
 
@@ -446,8 +539,10 @@ def test_highlights_escape_item_markup(hostile_index: Path) -> None:
     data = run("search", "Zorblax", "--index-dir", hostile_index, "--json").json
     hit = next(h for h in data["hits"] if h["id"] == "script.md")
     assert hit["title"] == HOSTILE_TITLE  # the data as it is
-    assert hit["highlights"]["title"] == ("&lt;script&gt;alert(1)&lt;/script&gt; <mark>Zorblax</mark> "
-                                          "&amp; Co &lt;img src=x onerror=alert(2)&gt;")
+    assert hit["highlights"]["title"] == (
+        "&lt;script&gt;alert(1)&lt;/script&gt; <mark>Zorblax</mark> "
+        "&amp; Co &lt;img src=x onerror=alert(2)&gt;"
+    )
     assert hit["highlights"]["excerpt"] == "A &quot;<mark>Zorblax</mark>&quot; &lt;b&gt;report&lt;/b&gt;."
     # Our <mark> is the only markup left in any highlight.
     for found in data["hits"]:
@@ -462,9 +557,16 @@ def test_highlights_without_a_match_are_escaped_too(hostile_index: Path) -> None
     assert hit["highlights"]["title"].startswith("&lt;script&gt;")
 
 
-@pytest.mark.parametrize("args", [
-    ["search", "Zorblax"], ["search", "Zorblax", "--facet", "provider"], ["show", "control.md"],
-    ["show", "script.md"], ["related", "control.md"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "Zorblax"],
+        ["search", "Zorblax", "--facet", "provider"],
+        ["show", "control.md"],
+        ["show", "script.md"],
+        ["related", "control.md"],
+    ],
+)
 def test_text_output_passes_no_control_characters(hostile_index: Path, args: list[str]) -> None:
     result = run(*args, "--index-dir", hostile_index)
     assert result.code == 0

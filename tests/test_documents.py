@@ -908,8 +908,12 @@ def test_parsed_item_round_trips_through_dict(tmp_path: Path, content: str) -> N
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.sampled_from(["a", "Z", "é", "1", "_", ".", " ", "-", "ß", "٣", "'", "\n", "..",
-                                  "U.S.", "3.5"]), max_size=40))
+@given(
+    st.lists(
+        st.sampled_from(["a", "Z", "é", "1", "_", ".", " ", "-", "ß", "٣", "'", "\n", "..", "U.S.", "3.5"]),
+        max_size=40,
+    )
+)
 def test_the_word_pattern_finds_the_words_the_earlier_pattern_found(pieces: list[str]) -> None:
     from searchkit.schema import WORD_PATTERN
 

@@ -25,8 +25,13 @@ FACET_NAMES = ("topics", "provider", "category", "type", "year", "month", "quali
 
 #: The filter(s) each facet ignores, as the README documents them (search() keyword names).
 OWN_FILTERS = {
-    "topics": {"topics"}, "provider": {"providers"}, "category": {"category"}, "type": {"type"},
-    "year": {"since", "until"}, "month": {"since", "until"}, "quality": {"min_quality"},
+    "topics": {"topics"},
+    "provider": {"providers"},
+    "category": {"category"},
+    "type": {"type"},
+    "year": {"since", "until"},
+    "month": {"since", "until"},
+    "quality": {"min_quality"},
     "heat": {"min_heat"},
 }
 
@@ -45,59 +50,216 @@ def farm(name: str) -> dict[str, str]:
 # topics / provider name / category / type / date / quality / heat, qualities and heats on every
 # bucket boundary, and dates whose UTC year or month differs from the one written.
 FACET_ITEMS: list[dict[str, Any]] = [
-    fi("f01.md", "Grain harvest starts early", topics=["grain", "wheat"], provider=farm("Farm Wire"),
-       category="news", type="article", publishedDateTime="2020-07-15T08:00:00Z", quality=80, heat=120),
-    fi("f02.md", "Wheat prices climb after the harvest", topics=["Grain", "wheat"],
-       provider=farm("Farm Wire"), category="markets", type="article",
-       publishedDateTime="2020-08-01T12:00:00Z", quality=79, heat=99),
+    fi(
+        "f01.md",
+        "Grain harvest starts early",
+        topics=["grain", "wheat"],
+        provider=farm("Farm Wire"),
+        category="news",
+        type="article",
+        publishedDateTime="2020-07-15T08:00:00Z",
+        quality=80,
+        heat=120,
+    ),
+    fi(
+        "f02.md",
+        "Wheat prices climb after the harvest",
+        topics=["Grain", "wheat"],
+        provider=farm("Farm Wire"),
+        category="markets",
+        type="article",
+        publishedDateTime="2020-08-01T12:00:00Z",
+        quality=79,
+        heat=99,
+    ),
     # 2021-01-01 01:00 at +02:00 is 2020-12-31 in UTC: year 2020, month 2020-12.
-    fi("f03.md", "Corn exports slow", topics=["grain", "corn", "trade"], provider=farm("Market Desk"),
-       category="markets", type="article", publishedDateTime="2021-01-01T01:00:00+02:00",
-       quality=60, heat=100),
-    fi("f04.md", "Rice farmers brace for floods", topics=["rice"], provider=farm("Asia Ag"),
-       category="news", type="video", publishedDateTime="2021-03-10T10:00:00Z", quality=59, heat=10),
-    fi("f05.md", "Harvest robots tested in fields", topics=["AI", "grain"], provider=farm("Tech Daily"),
-       category="news", type="video", publishedDateTime="2021-03-22T10:00:00Z", quality=40, heat=9),
-    fi("f06.md", "Chatbots write crop reports", topics=["ai"], provider=farm("Tech Daily"),
-       category="opinion", type="article", publishedDateTime="2022-05-05T10:00:00Z", quality=39, heat=0),
-    fi("f07.md", "Machine vision sorts coffee beans", topics=["AI", "coffee"],
-       provider=farm("Tech Daily"), category="news", type="podcast",
-       publishedDateTime="2022-05-20T10:00:00Z", quality=20, heat=-1),
-    fi("f08.md", "Model predicts yields", topics=["AI"], provider=farm("farm wire"),
-       category="analysis", type="article", publishedDateTime="2022-11-11T10:00:00Z", quality=19,
-       heat=999),
-    fi("f09.md", "Sugar tariffs rise", topics=["Trade", "sugar"], provider=farm("Market Desk"),
-       category="markets", type="article", publishedDateTime="2023-02-02T10:00:00Z", quality=0,
-       heat=1000),
-    fi("f10.md", "Soy deal signed", topics=["trade", "soy"], provider=farm("Market Desk"),
-       category="markets", type="article", publishedDateTime="2023-02-14T10:00:00Z", quality=100,
-       heat=5000),
+    fi(
+        "f03.md",
+        "Corn exports slow",
+        topics=["grain", "corn", "trade"],
+        provider=farm("Market Desk"),
+        category="markets",
+        type="article",
+        publishedDateTime="2021-01-01T01:00:00+02:00",
+        quality=60,
+        heat=100,
+    ),
+    fi(
+        "f04.md",
+        "Rice farmers brace for floods",
+        topics=["rice"],
+        provider=farm("Asia Ag"),
+        category="news",
+        type="video",
+        publishedDateTime="2021-03-10T10:00:00Z",
+        quality=59,
+        heat=10,
+    ),
+    fi(
+        "f05.md",
+        "Harvest robots tested in fields",
+        topics=["AI", "grain"],
+        provider=farm("Tech Daily"),
+        category="news",
+        type="video",
+        publishedDateTime="2021-03-22T10:00:00Z",
+        quality=40,
+        heat=9,
+    ),
+    fi(
+        "f06.md",
+        "Chatbots write crop reports",
+        topics=["ai"],
+        provider=farm("Tech Daily"),
+        category="opinion",
+        type="article",
+        publishedDateTime="2022-05-05T10:00:00Z",
+        quality=39,
+        heat=0,
+    ),
+    fi(
+        "f07.md",
+        "Machine vision sorts coffee beans",
+        topics=["AI", "coffee"],
+        provider=farm("Tech Daily"),
+        category="news",
+        type="podcast",
+        publishedDateTime="2022-05-20T10:00:00Z",
+        quality=20,
+        heat=-1,
+    ),
+    fi(
+        "f08.md",
+        "Model predicts yields",
+        topics=["AI"],
+        provider=farm("farm wire"),
+        category="analysis",
+        type="article",
+        publishedDateTime="2022-11-11T10:00:00Z",
+        quality=19,
+        heat=999,
+    ),
+    fi(
+        "f09.md",
+        "Sugar tariffs rise",
+        topics=["Trade", "sugar"],
+        provider=farm("Market Desk"),
+        category="markets",
+        type="article",
+        publishedDateTime="2023-02-02T10:00:00Z",
+        quality=0,
+        heat=1000,
+    ),
+    fi(
+        "f10.md",
+        "Soy deal signed",
+        topics=["trade", "soy"],
+        provider=farm("Market Desk"),
+        category="markets",
+        type="article",
+        publishedDateTime="2023-02-14T10:00:00Z",
+        quality=100,
+        heat=5000,
+    ),
     # 2023-06-30 23:30 at -02:00 is 2023-07-01 in UTC: month 2023-07.
-    fi("f11.md", "Oil price lifts fertiliser costs", topics=["Oil", "grain"],
-       provider=farm("Market Desk"), category="markets", type="article",
-       publishedDateTime="2023-06-30T23:30:00-02:00", quality=55, heat=30,
-       body="Farmers pay more for fertiliser before the harvest."),
-    fi("f12.md", "Pipeline leak shuts terminal", topics=["Oil"], provider=farm("Energy Post"),
-       category="news", type="article", publishedDateTime="2023-07-04T10:00:00Z", quality=70),
-    fi("f13.md", "Undated harvest almanac", provider=farm("Farm Wire"), category="notice",
-       type="article", body="Tables of harvest dates."),
+    fi(
+        "f11.md",
+        "Oil price lifts fertiliser costs",
+        topics=["Oil", "grain"],
+        provider=farm("Market Desk"),
+        category="markets",
+        type="article",
+        publishedDateTime="2023-06-30T23:30:00-02:00",
+        quality=55,
+        heat=30,
+        body="Farmers pay more for fertiliser before the harvest.",
+    ),
+    fi(
+        "f12.md",
+        "Pipeline leak shuts terminal",
+        topics=["Oil"],
+        provider=farm("Energy Post"),
+        category="news",
+        type="article",
+        publishedDateTime="2023-07-04T10:00:00Z",
+        quality=70,
+    ),
+    fi(
+        "f13.md",
+        "Undated harvest almanac",
+        provider=farm("Farm Wire"),
+        category="notice",
+        type="article",
+        body="Tables of harvest dates.",
+    ),
     fi("f14.md", "Editorial note", topics=[], publishedDateTime="2021-03-15T10:00:00Z", heat=-1),
-    fi("f15.md", "Nameless source reports yields", topics=["grain"],
-       provider={"domain": "nameless.example"}, category="news", type="article",
-       excerpt="The harvest looks good.", publishedDateTime="2022-01-01T00:00:00Z", quality=65, heat=50),
-    fi("f16.md", "Grain silo fire", topics=["grain"], provider=farm("Farm Wire"), category="news",
-       type="video", publishedDateTime="2022-01-31T23:59:59Z", quality=85, heat=250),
-    fi("f17.md", "Wheat rust spreads", topics=["wheat"], provider=farm("Asia Ag"), category="news",
-       type="article", publishedDateTime="2020-07-20T10:00:00Z", quality=45, heat=15,
-       body="The harvest is at risk."),
-    fi("f18.md", "Barley market quiet", topics=["barley", "grain"],
-       provider={"name": "Farm  Wire", "domain": "farmwire.example"}, category="markets",
-       type="article", publishedDateTime="2019-12-31T23:00:00Z", quality=33, heat=70),
-    fi("f19.md", "Record coffee harvest", topics=["coffee"], provider=farm("Asia Ag"),
-       category="news", type="article", publishedDateTime="2024-01-05T10:00:00Z", quality=90,
-       heat=1500),
-    fi("f20.md", "Harvest festival guide", topics=["grain"], provider=farm("Asia Ag"),
-       category="features", type="podcast", quality=75, heat=3),
+    fi(
+        "f15.md",
+        "Nameless source reports yields",
+        topics=["grain"],
+        provider={"domain": "nameless.example"},
+        category="news",
+        type="article",
+        excerpt="The harvest looks good.",
+        publishedDateTime="2022-01-01T00:00:00Z",
+        quality=65,
+        heat=50,
+    ),
+    fi(
+        "f16.md",
+        "Grain silo fire",
+        topics=["grain"],
+        provider=farm("Farm Wire"),
+        category="news",
+        type="video",
+        publishedDateTime="2022-01-31T23:59:59Z",
+        quality=85,
+        heat=250,
+    ),
+    fi(
+        "f17.md",
+        "Wheat rust spreads",
+        topics=["wheat"],
+        provider=farm("Asia Ag"),
+        category="news",
+        type="article",
+        publishedDateTime="2020-07-20T10:00:00Z",
+        quality=45,
+        heat=15,
+        body="The harvest is at risk.",
+    ),
+    fi(
+        "f18.md",
+        "Barley market quiet",
+        topics=["barley", "grain"],
+        provider={"name": "Farm  Wire", "domain": "farmwire.example"},
+        category="markets",
+        type="article",
+        publishedDateTime="2019-12-31T23:00:00Z",
+        quality=33,
+        heat=70,
+    ),
+    fi(
+        "f19.md",
+        "Record coffee harvest",
+        topics=["coffee"],
+        provider=farm("Asia Ag"),
+        category="news",
+        type="article",
+        publishedDateTime="2024-01-05T10:00:00Z",
+        quality=90,
+        heat=1500,
+    ),
+    fi(
+        "f20.md",
+        "Harvest festival guide",
+        topics=["grain"],
+        provider=farm("Asia Ag"),
+        category="features",
+        type="podcast",
+        quality=75,
+        heat=3,
+    ),
 ]
 
 
@@ -192,16 +354,21 @@ def passes(item: Item, name: str, value: Any) -> bool:
     raise AssertionError(name)
 
 
-def matching(table: Iterable[Item], query: str, filters: Mapping[str, Any],
-             ignore: Iterable[str] = ()) -> list[Item]:
+def matching(
+    table: Iterable[Item], query: str, filters: Mapping[str, Any], ignore: Iterable[str] = ()
+) -> list[Item]:
     """Items matching a one-word query (or all, for "") and every filter not in ``ignore``."""
-    return [item for item in table
-            if (not query or mentions(item, query))
-            and all(passes(item, name, value) for name, value in filters.items() if name not in ignore)]
+    return [
+        item
+        for item in table
+        if (not query or mentions(item, query))
+        and all(passes(item, name, value) for name, value in filters.items() if name not in ignore)
+    ]
 
 
-def expected_facet(table: list[dict[str, Any]], query: str, filters: Mapping[str, Any],
-                   facet: str) -> tuple[list[tuple[str, int]], int]:
+def expected_facet(
+    table: list[dict[str, Any]], query: str, filters: Mapping[str, Any], facet: str
+) -> tuple[list[tuple[str, int]], int]:
     """([(value, count)] ordered by count then value, missing) over the items the facet counts."""
     items = matching(table, query, filters, ignore=OWN_FILTERS[facet])
     counts = Counter(key for item in items for key in keys(item, facet))
@@ -259,9 +426,19 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("", {"min_heat": 0}),
     ("", {"min_heat": 100}),
     ("harvest", {"topics": ["grain"], "providers": ["Farm Wire"], "since": "2020-01-01", "min_quality": 20}),
-    ("", {"topics": ["grain", "ai"], "providers": ["Farm Wire", "Tech Daily"], "category": "news",
-          "type": "article", "since": "2020-01-01", "until": "2022-12-31", "min_quality": 40,
-          "min_heat": 10}),
+    (
+        "",
+        {
+            "topics": ["grain", "ai"],
+            "providers": ["Farm Wire", "Tech Daily"],
+            "category": "news",
+            "type": "article",
+            "since": "2020-01-01",
+            "until": "2022-12-31",
+            "min_quality": 40,
+            "min_heat": 10,
+        },
+    ),
     ("", {"topics": ["rice"], "providers": ["Tech Daily"]}),  # nothing matches both
     ("xylophonist", {}),
 ]
@@ -321,18 +498,22 @@ def test_a_facet_ignores_its_own_filter_only(facet_index: SearchIndex) -> None:
         assert grain.facets[name] != plain.facets[name]
 
 
-@pytest.mark.parametrize(("facet", "filters"), [
-    ("topics", {"topics": ["coffee"]}),
-    ("provider", {"providers": ["Asia Ag"]}),
-    ("category", {"category": "opinion"}),
-    ("type", {"type": "podcast"}),
-    ("year", {"since": "2023-01-01"}),
-    ("month", {"until": "2020-12-31"}),
-    ("quality", {"min_quality": 80}),
-    ("heat", {"min_heat": 1000}),
-])
-def test_own_filter_leaves_its_facet_unchanged(facet_index: SearchIndex, facet: str,
-                                               filters: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("facet", "filters"),
+    [
+        ("topics", {"topics": ["coffee"]}),
+        ("provider", {"providers": ["Asia Ag"]}),
+        ("category", {"category": "opinion"}),
+        ("type", {"type": "podcast"}),
+        ("year", {"since": "2023-01-01"}),
+        ("month", {"until": "2020-12-31"}),
+        ("quality", {"min_quality": 80}),
+        ("heat", {"min_heat": 1000}),
+    ],
+)
+def test_own_filter_leaves_its_facet_unchanged(
+    facet_index: SearchIndex, facet: str, filters: dict[str, Any]
+) -> None:
     for query in ("", "harvest"):
         filtered = facet_index.search(query, **filters, facets=[facet], facet_limit=100)
         unfiltered = facet_index.search(query, facets=[facet], facet_limit=100)
@@ -360,8 +541,9 @@ def test_values_are_ordered_by_count_then_value(facet_index: SearchIndex) -> Non
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 5, 11, 12, 13, 100])
 @pytest.mark.parametrize("query", ["", "harvest"])
-def test_facet_limit_caps_each_list_and_counts_the_rest(facet_index: SearchIndex, limit: int,
-                                                        query: str) -> None:
+def test_facet_limit_caps_each_list_and_counts_the_rest(
+    facet_index: SearchIndex, limit: int, query: str
+) -> None:
     results = facet_index.search(query, facets=FACET_NAMES, facet_limit=limit)
     for name in FACET_NAMES:
         values, missing = expected_facet(FACET_ITEMS, query, {}, name)
@@ -378,19 +560,21 @@ def test_default_facet_limit_is_ten(facet_index: SearchIndex) -> None:
     assert (pairs(topics), topics.other) == (values[:10], len(values) - 10)
 
 
-@pytest.mark.parametrize(("facet", "wanted"), [
-    # Items with no value, counted by hand from the table above.
-    ("topics", {"f13.md", "f14.md"}),            # no topics field; topics: []
-    ("provider", {"f14.md", "f15.md"}),          # no provider; a provider with a domain only
-    ("category", {"f14.md"}),
-    ("type", {"f14.md"}),
-    ("year", {"f13.md", "f20.md"}),
-    ("month", {"f13.md", "f20.md"}),
-    ("quality", {"f13.md", "f14.md"}),
-    ("heat", set()),                             # no heat is the bucket "none", not missing
-])
-def test_missing_counts_items_without_a_value(facet_index: SearchIndex, facet: str,
-                                              wanted: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("facet", "wanted"),
+    [
+        # Items with no value, counted by hand from the table above.
+        ("topics", {"f13.md", "f14.md"}),  # no topics field; topics: []
+        ("provider", {"f14.md", "f15.md"}),  # no provider; a provider with a domain only
+        ("category", {"f14.md"}),
+        ("type", {"f14.md"}),
+        ("year", {"f13.md", "f20.md"}),
+        ("month", {"f13.md", "f20.md"}),
+        ("quality", {"f13.md", "f14.md"}),
+        ("heat", set()),  # no heat is the bucket "none", not missing
+    ],
+)
+def test_missing_counts_items_without_a_value(facet_index: SearchIndex, facet: str, wanted: set[str]) -> None:
     assert {i["id"] for i in FACET_ITEMS if not keys(i, facet)} == wanted
     assert facet_index.search(facets=[facet]).facets[facet].missing == len(wanted)
     harvest = {i["id"] for i in FACET_ITEMS if mentions(i, "harvest")}
@@ -406,11 +590,24 @@ def test_no_heat_is_the_none_bucket(facet_index: SearchIndex) -> None:
 
 
 BOUNDARIES = [
-    ("quality", 0, "0-19"), ("quality", 19, "0-19"), ("quality", 20, "20-39"), ("quality", 39, "20-39"),
-    ("quality", 40, "40-59"), ("quality", 59, "40-59"), ("quality", 60, "60-79"), ("quality", 79, "60-79"),
-    ("quality", 80, "80-100"), ("quality", 100, "80-100"),
-    ("heat", -1, "none"), ("heat", 0, "0-9"), ("heat", 9, "0-9"), ("heat", 10, "10-99"),
-    ("heat", 99, "10-99"), ("heat", 100, "100-999"), ("heat", 999, "100-999"), ("heat", 1000, "1000+"),
+    ("quality", 0, "0-19"),
+    ("quality", 19, "0-19"),
+    ("quality", 20, "20-39"),
+    ("quality", 39, "20-39"),
+    ("quality", 40, "40-59"),
+    ("quality", 59, "40-59"),
+    ("quality", 60, "60-79"),
+    ("quality", 79, "60-79"),
+    ("quality", 80, "80-100"),
+    ("quality", 100, "80-100"),
+    ("heat", -1, "none"),
+    ("heat", 0, "0-9"),
+    ("heat", 9, "0-9"),
+    ("heat", 10, "10-99"),
+    ("heat", 99, "10-99"),
+    ("heat", 100, "100-999"),
+    ("heat", 999, "100-999"),
+    ("heat", 1000, "1000+"),
     ("heat", 250000, "1000+"),
 ]
 
@@ -419,8 +616,10 @@ BOUNDARIES = [
 def boundary_index(tmp_path_factory: pytest.TempPathFactory) -> Iterable[SearchIndex]:
     """One item per boundary value, found by a word of its own (``q19``, ``hminus1``...)."""
     root = tmp_path_factory.mktemp("boundaries")
-    table = [fi(f"{facet}-{value}.md", f"{boundary_word(facet, value)} item", **{facet: value})
-             for facet, value, _ in BOUNDARIES]
+    table = [
+        fi(f"{facet}-{value}.md", f"{boundary_word(facet, value)} item", **{facet: value})
+        for facet, value, _ in BOUNDARIES
+    ]
     with SearchIndex.open(build_index(write_corpus(root / "corpus", table), root / "index")) as index:
         yield index
 
@@ -466,14 +665,18 @@ def test_facet_names_keep_their_order_and_repeats_collapse(facet_index: SearchIn
     assert facet_index.search().facets == {}
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"facets": ["topic"]}, "invalid facet 'topic'"),
-    ({"facets": ["topics", "Provider"]}, "invalid facet 'Provider'"),
-    ({"facets": ["published_at"]}, "invalid facet 'published_at'"),
-    ({"facets": ["topics"], "facet_limit": 0}, "invalid facet limit 0"),
-])
-def test_invalid_facet_arguments_are_query_errors(facet_index: SearchIndex, options: dict[str, Any],
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"facets": ["topic"]}, "invalid facet 'topic'"),
+        ({"facets": ["topics", "Provider"]}, "invalid facet 'Provider'"),
+        ({"facets": ["published_at"]}, "invalid facet 'published_at'"),
+        ({"facets": ["topics"], "facet_limit": 0}, "invalid facet limit 0"),
+    ],
+)
+def test_invalid_facet_arguments_are_query_errors(
+    facet_index: SearchIndex, options: dict[str, Any], message: str
+) -> None:
     with pytest.raises(QueryError, match=re.escape(message)):
         facet_index.search("harvest", **options)
 
@@ -496,11 +699,27 @@ def test_facets_follow_updates(tmp_path: Path) -> None:
         changed = next(i for i in table if i["id"] == "f16.md")
         changed.update(topics=["Oats"], quality=5, heat=-1, publishedDateTime="2025-02-02T00:00:00Z")
         write_item(corpus, changed)
-        added = [fi("new/g1.md", "Lentil harvest doubles", topics=["lentils", "ai"],
-                    provider=farm("Pulse Post"), category="news", type="article",
-                    publishedDateTime="2025-02-03T00:00:00Z", quality=99, heat=100),
-                 fi("new/g2.md", "Oats and lentils", topics=["lentils", "Oats"],
-                    provider=farm("Pulse Post"), category="news", type="video")]
+        added = [
+            fi(
+                "new/g1.md",
+                "Lentil harvest doubles",
+                topics=["lentils", "ai"],
+                provider=farm("Pulse Post"),
+                category="news",
+                type="article",
+                publishedDateTime="2025-02-03T00:00:00Z",
+                quality=99,
+                heat=100,
+            ),
+            fi(
+                "new/g2.md",
+                "Oats and lentils",
+                topics=["lentils", "Oats"],
+                provider=farm("Pulse Post"),
+                category="news",
+                type="video",
+            ),
+        ]
         for item in added:
             write_item(corpus, item)
         table += added
@@ -517,7 +736,9 @@ def test_facets_follow_updates(tmp_path: Path) -> None:
                     for name in FACET_NAMES:
                         values, missing = expected_facet(table, query, filters, name)
                         assert (pairs(results.facets[name]), results.facets[name].missing) == (
-                            values, missing), (handle is fresh, query, name)
+                            values,
+                            missing,
+                        ), (handle is fresh, query, name)
 
 
 def test_spelling_follows_deletions(tmp_path: Path) -> None:
@@ -543,16 +764,36 @@ def facet_index_dir(facet_index: SearchIndex) -> Path:
 
 
 def test_cli_facet_json(facet_index_dir: Path) -> None:
-    result = run_cli("search", "harvest", "--topic", "grain", "--facet", "topics", "--facet", "year",
-                     "--facet", "quality", "--facet-limit", "2", "--limit", "1", "--json",
-                     "--index-dir", facet_index_dir)
+    result = run_cli(
+        "search",
+        "harvest",
+        "--topic",
+        "grain",
+        "--facet",
+        "topics",
+        "--facet",
+        "year",
+        "--facet",
+        "quality",
+        "--facet-limit",
+        "2",
+        "--limit",
+        "1",
+        "--json",
+        "--index-dir",
+        facet_index_dir,
+    )
     assert result.code == 0, result.stderr
     data = result.json
     filters = {"topics": ["grain"]}
     assert data["total"] == len(matching(FACET_ITEMS, "harvest", filters))
     assert len(data["hits"]) == 1
-    assert list(data["facets"]) == list(data["facets_other"]) == list(data["facets_missing"]) == [
-        "topics", "year", "quality"]
+    assert (
+        list(data["facets"])
+        == list(data["facets_other"])
+        == list(data["facets_missing"])
+        == ["topics", "year", "quality"]
+    )
     for name in ("topics", "year", "quality"):
         values, missing = expected_facet(FACET_ITEMS, "harvest", filters, name)
         assert data["facets"][name] == [{"value": v, "count": n} for v, n in values[:2]]
@@ -567,14 +808,24 @@ def test_cli_json_without_facets(facet_index_dir: Path) -> None:
 
 
 def test_cli_facet_columns_after_the_hits(facet_index_dir: Path) -> None:
-    result = run_cli("search", "harvest", "--facet", "topics", "--facet", "year", "--facet-limit", "3",
-                     "--index-dir", facet_index_dir)
+    result = run_cli(
+        "search",
+        "harvest",
+        "--facet",
+        "topics",
+        "--facet",
+        "year",
+        "--facet-limit",
+        "3",
+        "--index-dir",
+        facet_index_dir,
+    )
     assert result.code == 0, result.stderr
     lines = result.stdout.splitlines()
     header = next(n for n, line in enumerate(lines) if line.split() == ["topics", "year"])
     last_hit = max(n for n, line in enumerate(lines) if re.match(r"^\s+\d+\. ", line))
     assert header > last_hit
-    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[header + 1:] if line.strip()]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[header + 1 :] if line.strip()]
     topics, topics_missing = expected_facet(FACET_ITEMS, "harvest", {}, "topics")
     years, years_missing = expected_facet(FACET_ITEMS, "harvest", {}, "year")
 
@@ -593,7 +844,7 @@ def test_cli_facet_columns_after_the_hits(facet_index_dir: Path) -> None:
     for cell in want_topics + want_years:
         assert cell in cells
     # Columns: the i-th row starts with the i-th topics cell.
-    assert [row[0] for row in rows[:len(want_topics)]] == want_topics
+    assert [row[0] for row in rows[: len(want_topics)]] == want_topics
 
 
 def test_cli_without_facets_prints_no_columns(facet_index_dir: Path) -> None:

@@ -85,8 +85,7 @@ def live_generation(index_dir: Path) -> str:
     return (index_dir / CURRENT).read_text(encoding="utf-8").strip()
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = DEADLINE,
-             interval: float = 0.05) -> Any:
+def wait_for(check: Callable[[], Any], what: str, timeout: float = DEADLINE, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -113,8 +112,15 @@ def subprocess_env() -> dict[str, str]:
 
 def searchkit(*args: Any, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``python -m searchkit ARGS`` to completion."""
-    return subprocess.run([*SEARCHKIT, *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          env=subprocess_env(), timeout=timeout, check=False)
+    return subprocess.run(
+        [*SEARCHKIT, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=subprocess_env(),
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -124,9 +130,15 @@ def start(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
 
     def run(*args: Any, argv: list[str] | None = None) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(argv or [*SEARCHKIT, *map(str, args)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                                env=subprocess_env(), start_new_session=True)
+        proc = subprocess.Popen(
+            argv or [*SEARCHKIT, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=subprocess_env(),
+            start_new_session=True,
+        )
         started.append(proc)
         return proc
 
@@ -148,8 +160,9 @@ def note_name(k: int) -> str:
 def write_note(root: Path, k: int, *, revised: bool = False, name: str | None = None) -> Path:
     title = f"Note {k} revised" if revised else f"Note {k}"
     path = root / (name or note_name(k))
-    path.write_text(f"---\ntitle: {title}\nwebUrl: https://notes.example/{k}\n---\ntok{k}\n",
-                    encoding="utf-8")
+    path.write_text(
+        f"---\ntitle: {title}\nwebUrl: https://notes.example/{k}\n---\ntok{k}\n", encoding="utf-8"
+    )
     return path
 
 
@@ -163,8 +176,9 @@ def write_notes(root: Path, numbers: range, *, revised: range = range(0)) -> Pat
 # -- 1. counts ----------------------------------------------------------------------------------
 
 
-def test_mixed_run_counts_each_kind_of_change_exactly(make_corpus: MakeCorpus, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mixed_run_counts_each_kind_of_change_exactly(
+    make_corpus: MakeCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     table = ITEMS[:8]
     corpus = make_corpus(table)
     index_dir = tmp_path / "index"
@@ -185,13 +199,14 @@ def test_mixed_run_counts_each_kind_of_change_exactly(make_corpus: MakeCorpus, t
     files_before = {p.name: p.stat().st_mtime_ns for p in gen.iterdir() if p.name != "searchkit.json"}
     assert counts(update(index_dir, corpus)) == expect(unchanged=len(table), documents=len(table))
     assert indexed == []
-    assert {p.name: p.stat().st_mtime_ns for p in gen.iterdir()
-            if p.name != "searchkit.json"} == files_before
+    assert {p.name: p.stat().st_mtime_ns for p in gen.iterdir() if p.name != "searchkit.json"} == files_before
     assert on_disk(index_dir) == before
 
     new = ITEMS[8:10]
-    modified = [{**table[0], "title": "Chipmakers race to build quantum accelerators"},
-                {**table[1], "excerpt": "Judges limit how drones may use facial recognition."}]
+    modified = [
+        {**table[0], "title": "Chipmakers race to build quantum accelerators"},
+        {**table[1], "excerpt": "Judges limit how drones may use facial recognition."},
+    ]
     deleted = table[2]
     moved = table[3]
     moved_to = f"moved/{Path(moved['id']).name}"
@@ -217,9 +232,14 @@ def test_mixed_run_counts_each_kind_of_change_exactly(make_corpus: MakeCorpus, t
     assert (len(added_ids), len(deleted_ids), len(updated_ids)) == (3, 2, 2)  # the table is right
 
     report = update(index_dir, corpus)
-    assert counts(report) == expect(added=len(added_ids), updated=len(updated_ids),
-                                    deleted=len(deleted_ids), unchanged=len(unchanged_ids),
-                                    skipped=1, documents=len(new_ids))
+    assert counts(report) == expect(
+        added=len(added_ids),
+        updated=len(updated_ids),
+        deleted=len(deleted_ids),
+        unchanged=len(unchanged_ids),
+        skipped=1,
+        documents=len(new_ids),
+    )
     assert [e.path for e in report.errors] == ["bad.md"]
     assert sorted(indexed) == sorted(added_ids | updated_ids)  # the touched file was not re-indexed
 
@@ -253,7 +273,8 @@ def test_mixed_run_counts_each_kind_of_change_exactly(make_corpus: MakeCorpus, t
 
 
 def test_broken_file_keeps_its_last_good_version_until_fixed_then_deleted(
-        make_corpus: MakeCorpus, tmp_path: Path) -> None:
+    make_corpus: MakeCorpus, tmp_path: Path
+) -> None:
     table = ITEMS[:5]
     victim = table[3]  # "Climate summit ends with coal compromise"
     corpus = make_corpus(table)
@@ -279,10 +300,13 @@ def test_broken_file_keeps_its_last_good_version_until_fixed_then_deleted(
     assert victim["id"] in hit_ids(index_dir, "coal")
 
     # Fixed: the new version replaces the old one.
-    write_item(corpus, {**victim, "title": "Climate summit ends with a treaty",
-                        "excerpt": "Delegates signed a treaty."})
-    assert counts(update(index_dir, corpus)) == expect(updated=1, unchanged=len(table) - 1,
-                                                       documents=len(table))
+    write_item(
+        corpus,
+        {**victim, "title": "Climate summit ends with a treaty", "excerpt": "Delegates signed a treaty."},
+    )
+    assert counts(update(index_dir, corpus)) == expect(
+        updated=1, unchanged=len(table) - 1, documents=len(table)
+    )
     assert on_disk(index_dir)[victim["id"]].title == "Climate summit ends with a treaty"
     assert hit_ids(index_dir, "treaty") == {victim["id"]}
     assert victim["id"] not in hit_ids(index_dir, "coal")
@@ -292,8 +316,9 @@ def test_broken_file_keeps_its_last_good_version_until_fixed_then_deleted(
     assert counts(update(index_dir, corpus))["skipped"] == 1
     assert hit_ids(index_dir, "treaty") == {victim["id"]}
     (corpus / victim["id"]).unlink()
-    assert counts(update(index_dir, corpus)) == expect(deleted=1, unchanged=len(table) - 1,
-                                                       documents=len(table) - 1)
+    assert counts(update(index_dir, corpus)) == expect(
+        deleted=1, unchanged=len(table) - 1, documents=len(table) - 1
+    )
     assert victim["id"] not in on_disk(index_dir)
     assert hit_ids(index_dir, "treaty") == set()
 
@@ -304,8 +329,7 @@ def test_broken_file_keeps_its_last_good_version_until_fixed_then_deleted(
 def test_duplicate_urls_are_kept_and_reported(make_corpus: MakeCorpus, tmp_path: Path) -> None:
     table = ITEMS[:4]
     shared = url_of(table[0]["id"])
-    copy = {**table[1], "id": "copies/chips-again.md", "webUrl": shared,
-            "title": "Chipmakers race again"}
+    copy = {**table[1], "id": "copies/chips-again.md", "webUrl": shared, "title": "Chipmakers race again"}
     corpus = make_corpus([*table, copy])
     index_dir = tmp_path / "index"
     report = update(index_dir, corpus)
@@ -319,8 +343,7 @@ def test_duplicate_urls_are_kept_and_reported(make_corpus: MakeCorpus, tmp_path:
     assert result.code == 0
     assert result.json["duplicates"] == [{"url": shared, "ids": sorted([table[0]["id"], copy["id"]])}]
     text = run_cli("index", corpus, "--index-dir", index_dir)
-    assert f"Duplicate url {shared} in: {', '.join(sorted([table[0]['id'], copy['id']]))}" \
-        in text.stderr
+    assert f"Duplicate url {shared} in: {', '.join(sorted([table[0]['id'], copy['id']]))}" in text.stderr
 
     # Once one of them is gone, the url is no longer a duplicate.
     (corpus / copy["id"]).unlink()
@@ -356,10 +379,10 @@ class SearchLoop:
     def settled(self, state: tuple[int, int]) -> bool:
         """True once a whole round of searches, started after now, answered ``state``."""
         mark = len(self.answers)
-        wait_for(lambda: self.errors or len(self.answers) >= mark + 2 * len(self.QUERIES),
-                 "more searches")
-        return not self.errors and all(total == state[number]
-                                       for number, total in self.answers[-len(self.QUERIES):])
+        wait_for(lambda: self.errors or len(self.answers) >= mark + 2 * len(self.QUERIES), "more searches")
+        return not self.errors and all(
+            total == state[number] for number, total in self.answers[-len(self.QUERIES) :]
+        )
 
     def consistent(self, states: list[tuple[int, int]]) -> bool:
         """Every answer is that of one of ``states`` (the index's states in commit order), and
@@ -467,15 +490,23 @@ REVISED = range(50, 70)
 
 def signature(index: SearchIndex) -> tuple[int, int, int, int]:
     """What a search answers: (items, items "revised", hits of a deleted note, of an added one)."""
-    return (index.search("").total, index.search("revised").total, index.search("tok0").total,
-            index.search(f"tok{AFTER[-1]}").total)
+    return (
+        index.search("").total,
+        index.search("revised").total,
+        index.search("tok0").total,
+        index.search(f"tok{AFTER[-1]}").total,
+    )
 
 
 STATE_BEFORE = (len(BEFORE), 0, 1, 0)
 STATE_AFTER = (len(AFTER), len(REVISED), 0, 1)
-FULL_RUN = expect(added=len(set(AFTER) - set(BEFORE)), updated=len(REVISED),
-                  deleted=len(set(BEFORE) - set(AFTER)),
-                  unchanged=len(set(BEFORE) & set(AFTER)) - len(REVISED), documents=len(AFTER))
+FULL_RUN = expect(
+    added=len(set(AFTER) - set(BEFORE)),
+    updated=len(REVISED),
+    deleted=len(set(BEFORE) - set(AFTER)),
+    unchanged=len(set(BEFORE) & set(AFTER)) - len(REVISED),
+    documents=len(AFTER),
+)
 
 
 @pytest.fixture(scope="module")
@@ -505,14 +536,13 @@ SEARCH_AT = 0.5  # a CLI search starts at this fraction of the run, during the r
 
 @pytest.mark.parametrize("mode", ["update", "rebuild"])
 def test_killing_the_indexer_anywhere_leaves_the_last_commit(
-        mode: str, kill_data: tuple[Path, Path], tmp_path: Path,
-        start: Callable[..., subprocess.Popen[str]]) -> None:
+    mode: str, kill_data: tuple[Path, Path], tmp_path: Path, start: Callable[..., subprocess.Popen[str]]
+) -> None:
     before_index, corpus = kill_data
     extra = ["--rebuild"] if mode == "rebuild" else []
 
     def index_run(index_dir: Path) -> subprocess.Popen[str]:
-        return start("index", corpus, "--index-dir", index_dir, "--lock-timeout", 1, "--json",
-                     *extra)
+        return start("index", corpus, "--index-dir", index_dir, "--lock-timeout", 1, "--json", *extra)
 
     # How long a whole run takes here, from the "before" state.
     calibration = tmp_path / "calibration"
@@ -556,17 +586,18 @@ def test_killing_the_indexer_anywhere_leaves_the_last_commit(
                             assert seen_whole(signature(lived), state, STATE_AFTER)
                             last_search = time.monotonic()
                         if cli_search is None and now >= SEARCH_AT * whole_run:
-                            cli_search = start("search", "--index-dir", index_dir, "--json",
-                                               "--limit", 1)
+                            cli_search = start("search", "--index-dir", index_dir, "--json", "--limit", 1)
                     elif appeared(index_dir, point, known):
                         break
                     time.sleep(0.003)
                 if proc.poll() is None:
                     os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
-                landed.append(f"{point if isinstance(point, str) else round(point, 2)}: "
-                              f"{'killed' if proc.returncode < 0 else 'finished'} after "
-                              f"{time.monotonic() - began:.2f} s")
+                landed.append(
+                    f"{point if isinstance(point, str) else round(point, 2)}: "
+                    f"{'killed' if proc.returncode < 0 else 'finished'} after "
+                    f"{time.monotonic() - began:.2f} s"
+                )
                 # No lock is left behind (nor worker processes holding it, or the pipes).
                 assert_unlocked(index_dir)
                 try:
@@ -590,8 +621,9 @@ def test_killing_the_indexer_anywhere_leaves_the_last_commit(
                 leftovers += len(generations(index_dir)) - 1
 
             # The next run (an ordinary incremental one, lock timeout 1 s) completes the work.
-            result = searchkit("index", corpus, "--index-dir", index_dir, "--lock-timeout", 1,
-                               "--json", cwd=tmp_path)
+            result = searchkit(
+                "index", corpus, "--index-dir", index_dir, "--lock-timeout", 1, "--json", cwd=tmp_path
+            )
             assert result.returncode == 0, result.stderr
             report = json.loads(result.stdout)
             if state == STATE_BEFORE:
@@ -651,13 +683,11 @@ def small_index(make_corpus: MakeCorpus, tmp_path: Path) -> tuple[Path, Path]:
     return corpus, index_dir
 
 
-def test_a_second_writer_gives_up_naming_the_lock(small_index: tuple[Path, Path],
-                                                  tmp_path: Path) -> None:
+def test_a_second_writer_gives_up_naming_the_lock(small_index: tuple[Path, Path], tmp_path: Path) -> None:
     corpus, index_dir = small_index
     lock_file = index_dir / LOCK
     with IndexLocation(index_dir).lock():
-        result = searchkit("index", corpus, "--index-dir", index_dir, "--lock-timeout", 0.5,
-                           cwd=tmp_path)
+        result = searchkit("index", corpus, "--index-dir", index_dir, "--lock-timeout", 0.5, cwd=tmp_path)
         assert result.returncode == 1
         assert result.stdout == ""
         lines = error_lines(result.stderr)
@@ -667,19 +697,23 @@ def test_a_second_writer_gives_up_naming_the_lock(small_index: tuple[Path, Path]
         assert f"pid {os.getpid()}" in lines[0]
 
         # watch is a writer too.
-        result = searchkit("watch", corpus, "--index-dir", index_dir, "--lock-timeout", 0.5,
-                           cwd=tmp_path)
+        result = searchkit("watch", corpus, "--index-dir", index_dir, "--lock-timeout", 0.5, cwd=tmp_path)
         assert result.returncode == 1
         lines = error_lines(result.stderr)
         assert lines[-1].startswith("Error: ") and str(lock_file) in lines[-1], result.stderr
         assert "Traceback" not in result.stderr
 
-        for action in (lambda ix: ix.update(corpus), lambda ix: ix.rebuild(corpus),
-                       lambda ix: ix.add_items([NewsItem(id="api/x", title="X")]),
-                       lambda ix: ix.remove([ITEMS[0]["id"]])):
+        for action in (
+            lambda ix: ix.update(corpus),
+            lambda ix: ix.rebuild(corpus),
+            lambda ix: ix.add_items([NewsItem(id="api/x", title="X")]),
+            lambda ix: ix.remove([ITEMS[0]["id"]]),
+        ):
             started = time.monotonic()
-            with pytest.raises(IndexLockedError, match=re.escape(str(lock_file))), \
-                    SearchIndex(index_dir, lock_timeout=0.3) as index:
+            with (
+                pytest.raises(IndexLockedError, match=re.escape(str(lock_file))),
+                SearchIndex(index_dir, lock_timeout=0.3) as index,
+            ):
                 action(index)
             assert time.monotonic() - started >= 0.3
         # Searching needs no lock.
@@ -712,11 +746,14 @@ def test_a_writer_waits_for_the_lock_to_be_released(small_index: tuple[Path, Pat
 
 
 def test_a_lock_left_by_a_killed_process_is_no_obstacle(
-        small_index: tuple[Path, Path], start: Callable[..., subprocess.Popen[str]]) -> None:
+    small_index: tuple[Path, Path], start: Callable[..., subprocess.Popen[str]]
+) -> None:
     corpus, index_dir = small_index
-    code = ("import sys, time\nfrom searchkit.store import IndexLocation\n"
-            "with IndexLocation(sys.argv[1]).lock():\n"
-            "    print('locked', flush=True)\n    time.sleep(120)\n")
+    code = (
+        "import sys, time\nfrom searchkit.store import IndexLocation\n"
+        "with IndexLocation(sys.argv[1]).lock():\n"
+        "    print('locked', flush=True)\n    time.sleep(120)\n"
+    )
     holder = start(argv=[sys.executable, "-c", code, str(index_dir)])
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "locked"
@@ -753,8 +790,7 @@ def test_watch_takes_a_burst_of_changes_in_few_batches(tmp_path: Path, use_event
     def run() -> None:
         try:
             with SearchIndex(index_dir) as index:
-                watch(index, corpus, interval=0.2, on_batch=on_batch, stop=stop,
-                      use_events=use_events)
+                watch(index, corpus, interval=0.2, on_batch=on_batch, stop=stop, use_events=use_events)
         except BaseException as exc:
             errors.append(exc)
 
@@ -774,8 +810,9 @@ def test_watch_takes_a_burst_of_changes_in_few_batches(tmp_path: Path, use_event
     thread.start()
     try:
         # (The report reaches on_batch just after the commit is visible: wait for both.)
-        wait_for(lambda: errors or (state() == want and sum(b.added for b in batches) == 11),
-                 "the first updates")
+        wait_for(
+            lambda: errors or (state() == want and sum(b.added for b in batches) == 11), "the first updates"
+        )
         assert not errors
         assert batches[0].added == 10
         first = len(batches)
@@ -790,12 +827,14 @@ def test_watch_takes_a_burst_of_changes_in_few_batches(tmp_path: Path, use_event
         (corpus / note_name(6)).rename(corpus / "moved" / note_name(6))
         changes = 20 + 3 + 2 + 1
         burst_done = True
-        want = {note_name(k): title(k) for k in [*range(10), 500, *range(100, 120)]
-                if k not in (4, 5, 6)}
+        want = {note_name(k): title(k) for k in [*range(10), 500, *range(100, 120)] if k not in (4, 5, 6)}
         want["moved/" + note_name(6)] = title(6)
 
-        wait_for(lambda: errors or (state() == want and batches[-1].documents == len(want)),
-                 "the burst to be indexed", interval=0.2)
+        wait_for(
+            lambda: errors or (state() == want and batches[-1].documents == len(want)),
+            "the burst to be indexed",
+            interval=0.2,
+        )
         time.sleep(0.5)  # room for a stray extra batch, which would be counted below
     finally:
         stop.set()
@@ -805,8 +844,11 @@ def test_watch_takes_a_burst_of_changes_in_few_batches(tmp_path: Path, use_event
     assert state() == want
     burst = batches[first:]
     assert 1 <= len(burst) <= 5 < changes, [counts(b) for b in burst]
-    assert (sum(b.added for b in burst), sum(b.deleted for b in burst),
-            sum(b.updated for b in burst)) == (21, 3, 3), [counts(b) for b in burst]
+    assert (sum(b.added for b in burst), sum(b.deleted for b in burst), sum(b.updated for b in burst)) == (
+        21,
+        3,
+        3,
+    ), [counts(b) for b in burst]
     assert burst[-1].documents == len(want)
     assert hit_ids(index_dir, "revised") == {note_name(k) for k in (1, 2, 3)}
     assert_unlocked(index_dir)
@@ -814,7 +856,8 @@ def test_watch_takes_a_burst_of_changes_in_few_batches(tmp_path: Path, use_event
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_watch_command_stops_cleanly_on_a_signal(
-        tmp_path: Path, signum: int, start: Callable[..., subprocess.Popen[str]]) -> None:
+    tmp_path: Path, signum: int, start: Callable[..., subprocess.Popen[str]]
+) -> None:
     corpus = write_notes(tmp_path / "corpus", range(5))
     index_dir = tmp_path / "index"
     proc = start("watch", corpus, "--index-dir", index_dir, "--interval", 0.2)
@@ -837,12 +880,12 @@ def test_watch_command_stops_cleanly_on_a_signal(
     assert proc.returncode == 0, err
     assert err.splitlines()[-1] == "Stopped.", err
     assert "Traceback" not in err
-    assert re.search(r"^\d\d:\d\d:\d\d 1 added, 0 updated, 0 deleted, 0 skipped in [\d.]+ s; 6 items$",
-                     out, re.M), out
+    assert re.search(
+        r"^\d\d:\d\d:\d\d 1 added, 0 updated, 0 deleted, 0 skipped in [\d.]+ s; 6 items$", out, re.M
+    ), out
 
     # No lock is left and the index opens; the next run completes the work.
-    result = searchkit("index", corpus, "--index-dir", index_dir, "--lock-timeout", 1, "--json",
-                       cwd=tmp_path)
+    result = searchkit("index", corpus, "--index-dir", index_dir, "--lock-timeout", 1, "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["documents"] == 306
     assert len(on_disk(index_dir)) == 306
@@ -861,10 +904,12 @@ def assert_one_error(result: Any, *needles: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [["search", "x"], ["info"], ["show", "x"], ["index"],
-                                     ["index", "--rebuild"]])
-def test_a_foreign_directory_is_refused_and_left_alone(make_corpus: MakeCorpus, tmp_path: Path,
-                                                       command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command", [["search", "x"], ["info"], ["show", "x"], ["index"], ["index", "--rebuild"]]
+)
+def test_a_foreign_directory_is_refused_and_left_alone(
+    make_corpus: MakeCorpus, tmp_path: Path, command: list[str]
+) -> None:
     corpus = make_corpus(ITEMS[:3])
     junk = tmp_path / "junk"
     junk.mkdir()
@@ -907,10 +952,12 @@ def remove_segment(index_dir: Path) -> None:
 
 # Whoosh leaves a file open when it fails halfway through reading a damaged one (third-party).
 @pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning")
-@pytest.mark.parametrize("damage", [damage_current, truncate_toc, garbage_toc, truncate_segment,
-                                    remove_segment])
+@pytest.mark.parametrize(
+    "damage", [damage_current, truncate_toc, garbage_toc, truncate_segment, remove_segment]
+)
 def test_a_damaged_index_says_rebuild_and_rebuild_repairs_it(
-        small_index: tuple[Path, Path], damage: Callable[[Path], None]) -> None:
+    small_index: tuple[Path, Path], damage: Callable[[Path], None]
+) -> None:
     corpus, index_dir = small_index
     damage(index_dir)
     for command in (["search", "climate"], ["info"], ["index", str(corpus)]):
@@ -928,8 +975,9 @@ def test_a_damaged_index_says_rebuild_and_rebuild_repairs_it(
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name fsynced files")
 @pytest.mark.parametrize("operation", ["update", "rebuild"])
-def test_commits_are_fsynced_before_the_rename(small_index: tuple[Path, Path], operation: str,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commits_are_fsynced_before_the_rename(
+    small_index: tuple[Path, Path], operation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     corpus, index_dir = small_index
     write_item(corpus, ITEMS[5])
     events: list[tuple[str, str]] = []
@@ -960,12 +1008,12 @@ def test_commits_are_fsynced_before_the_rename(small_index: tuple[Path, Path], o
     synced = [i for i, (kind, _) in enumerate(events) if kind == "fsync"]
 
     def fsynced(path: Path, before: int | None = None, after: int = -1) -> bool:
-        return any(events[i][1] == str(path) and after < i < (before or len(events))
-                   for i in synced)
+        return any(events[i][1] == str(path) and after < i < (before or len(events)) for i in synced)
 
     def rename_of(dst: Path) -> int:
-        found = [i for i, (kind, what) in enumerate(events)
-                 if kind == "rename" and what.endswith(f" -> {dst}")]
+        found = [
+            i for i, (kind, what) in enumerate(events) if kind == "rename" and what.endswith(f" -> {dst}")
+        ]
         assert found, (dst, events)
         return found[-1]
 

@@ -50,14 +50,27 @@ def on_disk(path: Path) -> dict[str, NewsItem]:
 
 
 def counts(report: IndexReport) -> dict[str, int]:
-    return {k: getattr(report, k) for k in ("added", "updated", "deleted", "unchanged", "skipped",
-                                            "documents")}
+    return {
+        k: getattr(report, k) for k in ("added", "updated", "deleted", "unchanged", "skipped", "documents")
+    }
 
 
-def expect(added: int = 0, updated: int = 0, deleted: int = 0, unchanged: int = 0, skipped: int = 0,
-           documents: int = 0) -> dict[str, int]:
-    return {"added": added, "updated": updated, "deleted": deleted, "unchanged": unchanged,
-            "skipped": skipped, "documents": documents}
+def expect(
+    added: int = 0,
+    updated: int = 0,
+    deleted: int = 0,
+    unchanged: int = 0,
+    skipped: int = 0,
+    documents: int = 0,
+) -> dict[str, int]:
+    return {
+        "added": added,
+        "updated": updated,
+        "deleted": deleted,
+        "unchanged": unchanged,
+        "skipped": skipped,
+        "documents": documents,
+    }
 
 
 def skip_without_writer_processes() -> None:
@@ -127,8 +140,9 @@ def test_modified_file_is_updated(built: tuple[Path, Path]) -> None:
     corpus, index_dir = built
     changed = {**TABLE[0], "title": "Chipmakers race to build quantum accelerators"}
     write_item(corpus, changed)
-    assert counts(update(index_dir, corpus)) == expect(updated=1, unchanged=len(TABLE) - 1,
-                                                       documents=len(TABLE))
+    assert counts(update(index_dir, corpus)) == expect(
+        updated=1, unchanged=len(TABLE) - 1, documents=len(TABLE)
+    )
     items = on_disk(index_dir)
     assert items[changed["id"]].title == changed["title"]
     with SearchIndex.open(index_dir) as index:
@@ -152,8 +166,9 @@ def test_deleted_file_is_removed(built: tuple[Path, Path]) -> None:
     corpus, index_dir = built
     gone = TABLE[2]
     (corpus / gone["id"]).unlink()
-    assert counts(update(index_dir, corpus)) == expect(deleted=1, unchanged=len(TABLE) - 1,
-                                                       documents=len(TABLE) - 1)
+    assert counts(update(index_dir, corpus)) == expect(
+        deleted=1, unchanged=len(TABLE) - 1, documents=len(TABLE) - 1
+    )
     assert set(on_disk(index_dir)) == {i["id"] for i in TABLE} - {gone["id"]}
     with SearchIndex.open(index_dir) as index:
         assert gone["id"] not in {h.id for h in index.search(gone["title"], limit=100).hits}
@@ -165,8 +180,9 @@ def test_new_file_is_added(built: tuple[Path, Path]) -> None:
     corpus, index_dir = built
     new = ITEMS[len(TABLE)]
     write_item(corpus, new)
-    assert counts(update(index_dir, corpus)) == expect(added=1, unchanged=len(TABLE),
-                                                       documents=len(TABLE) + 1)
+    assert counts(update(index_dir, corpus)) == expect(
+        added=1, unchanged=len(TABLE), documents=len(TABLE) + 1
+    )
     assert on_disk(index_dir)[new["id"]].title == new["title"]
 
 
@@ -183,8 +199,9 @@ def test_broken_file_is_skipped_and_reported(built: tuple[Path, Path], name: str
     assert set(on_disk(index_dir)) == {i["id"] for i in TABLE}
 
 
-def test_broken_files_do_not_stop_a_first_build(make_corpus: MakeCorpus, tmp_path: Path,
-                                                writers: str) -> None:
+def test_broken_files_do_not_stop_a_first_build(
+    make_corpus: MakeCorpus, tmp_path: Path, writers: str
+) -> None:
     corpus = make_corpus(TABLE)
     for name, content in BROKEN.items():
         (corpus / "bad" / name).parent.mkdir(exist_ok=True)
@@ -214,13 +231,15 @@ def test_good_file_turned_broken_keeps_its_last_good_version(built: tuple[Path, 
     assert on_disk(index_dir)[victim["id"]] == before
     # Fixed: updated with the new content.
     write_item(corpus, {**victim, "title": "Climate summit ends with a deal"})
-    assert counts(update(index_dir, corpus)) == expect(updated=1, unchanged=len(TABLE) - 1,
-                                                       documents=len(TABLE))
+    assert counts(update(index_dir, corpus)) == expect(
+        updated=1, unchanged=len(TABLE) - 1, documents=len(TABLE)
+    )
     assert on_disk(index_dir)[victim["id"]].title == "Climate summit ends with a deal"
 
 
-def test_failing_writer_process_commits_nothing(built: tuple[Path, Path],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failing_writer_process_commits_nothing(
+    built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A writer process that fails (a full disk, say) fails the whole run with a clear error;
     the index keeps its last commit, and the next run does the work."""
     corpus, index_dir = built
@@ -241,9 +260,9 @@ def test_failing_writer_process_commits_nothing(built: tuple[Path, Path],
         update(index_dir, corpus)
     assert on_disk(index_dir) == before
     monkeypatch.setattr(indexer_module, "item_document", real)
-    assert counts(update(index_dir, corpus)) == expect(added=1, updated=1, deleted=1,
-                                                       unchanged=len(TABLE) - 2,
-                                                       documents=len(TABLE))
+    assert counts(update(index_dir, corpus)) == expect(
+        added=1, updated=1, deleted=1, unchanged=len(TABLE) - 2, documents=len(TABLE)
+    )
     assert on_disk(index_dir)[TABLE[0]["id"]].title.startswith("Chipmakers")
 
 
@@ -261,16 +280,16 @@ def die_indexing(monkeypatch: pytest.MonkeyPatch, ident: str) -> Any:
     return real
 
 
-def test_writer_process_that_dies_fails_the_run(make_corpus: MakeCorpus, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_writer_process_that_dies_fails_the_run(
+    make_corpus: MakeCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A writer process killed mid-run (out of memory, say) is noticed: the run fails with a
     clear error instead of waiting for it, and commits nothing."""
     skip_without_writer_processes()
     corpus = make_corpus(TABLE)
     monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
     real = die_indexing(monkeypatch, TABLE[-1]["id"])
-    with SearchIndex.create(tmp_path / "index") as index, \
-            pytest.raises(IndexWriteError, match="exit code 3"):
+    with SearchIndex.create(tmp_path / "index") as index, pytest.raises(IndexWriteError, match="exit code 3"):
         index.update(corpus)
     assert on_disk(tmp_path / "index") == {}
     monkeypatch.setattr(indexer_module, "item_document", real)
@@ -316,8 +335,9 @@ def test_rebuild_keeps_the_last_good_version_of_a_broken_file(built: tuple[Path,
     with SearchIndex.open(index_dir) as index:
         assert victim["id"] in {h.id for h in index.search(victim["title"]).hits}
     # The next update still finds it broken and keeps it; once fixed, it is updated.
-    assert counts(update(index_dir, corpus)) == expect(unchanged=len(TABLE) - 1, skipped=1,
-                                                       documents=len(TABLE))
+    assert counts(update(index_dir, corpus)) == expect(
+        unchanged=len(TABLE) - 1, skipped=1, documents=len(TABLE)
+    )
     assert on_disk(index_dir)[victim["id"]] == before
     write_item(corpus, {**victim, "title": "Climate summit ends with a deal"})
     assert counts(update(index_dir, corpus))["updated"] == 1
@@ -334,9 +354,16 @@ def test_rebuild_does_not_invent_a_broken_file_it_never_had(built: tuple[Path, P
 
 
 def programmatic(item_id: str, title: str) -> NewsItem:
-    return NewsItem(id=item_id, title=title, url=f"https://example.org/{item_id}",
-                    excerpt="Handed in by a program.", topics=("Airships",),
-                    provider=Provider("API", "api.example"), quality=50, heat=3)
+    return NewsItem(
+        id=item_id,
+        title=title,
+        url=f"https://example.org/{item_id}",
+        excerpt="Handed in by a program.",
+        topics=("Airships",),
+        provider=Provider("API", "api.example"),
+        quality=50,
+        heat=3,
+    )
 
 
 def test_add_items_and_remove(built: tuple[Path, Path]) -> None:
@@ -389,14 +416,19 @@ def test_index_dir_with_only_a_gitignore_is_usable(make_corpus: MakeCorpus, tmp_
     assert (tmp_path / "index" / ".gitignore").read_text() == "*\n!.gitignore\n"
 
 
-@pytest.mark.parametrize("action", [
-    lambda path, corpus: SearchIndex.create(path),
-    lambda path, corpus: SearchIndex(path).update(corpus),
-    lambda path, corpus: SearchIndex(path).rebuild(corpus),
-    lambda path, corpus: SearchIndex.open(path),
-], ids=["create", "update", "rebuild", "open"])
-def test_index_dir_holding_foreign_files_is_refused(make_corpus: MakeCorpus, tmp_path: Path,
-                                                    action: Callable[[Path, Path], Any]) -> None:
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda path, corpus: SearchIndex.create(path),
+        lambda path, corpus: SearchIndex(path).update(corpus),
+        lambda path, corpus: SearchIndex(path).rebuild(corpus),
+        lambda path, corpus: SearchIndex.open(path),
+    ],
+    ids=["create", "update", "rebuild", "open"],
+)
+def test_index_dir_holding_foreign_files_is_refused(
+    make_corpus: MakeCorpus, tmp_path: Path, action: Callable[[Path, Path], Any]
+) -> None:
     corpus = make_corpus(TABLE)
     foreign = tmp_path / "stuff"
     foreign.mkdir()
@@ -407,10 +439,14 @@ def test_index_dir_holding_foreign_files_is_refused(make_corpus: MakeCorpus, tmp
     assert (foreign / "thesis.tex").read_text() == "precious"
 
 
-@pytest.mark.parametrize("make_path", [
-    lambda tmp: tmp / "no-such-folder",
-    lambda tmp: (tmp / "file.md").write_text("---\ntitle: x\n---\n") and tmp / "file.md",
-], ids=["missing", "a file"])
+@pytest.mark.parametrize(
+    "make_path",
+    [
+        lambda tmp: tmp / "no-such-folder",
+        lambda tmp: (tmp / "file.md").write_text("---\ntitle: x\n---\n") and tmp / "file.md",
+    ],
+    ids=["missing", "a file"],
+)
 def test_missing_corpus_raises_corpus_error(tmp_path: Path, make_path: Callable[[Path], Path]) -> None:
     corpus = make_path(tmp_path)
     with pytest.raises(CorpusError, match=str(corpus.name)):
@@ -419,12 +455,17 @@ def test_missing_corpus_raises_corpus_error(tmp_path: Path, make_path: Callable[
         SearchIndex(tmp_path / "index").rebuild(corpus)
 
 
-@pytest.mark.parametrize("make_path", [
-    lambda tmp: tmp / "nothing-here",
-    lambda tmp: (tmp / "empty").mkdir() or tmp / "empty",
-], ids=["missing dir", "empty dir"])
-def test_opening_without_an_index_says_how_to_build_one(tmp_path: Path,
-                                                        make_path: Callable[[Path], Path]) -> None:
+@pytest.mark.parametrize(
+    "make_path",
+    [
+        lambda tmp: tmp / "nothing-here",
+        lambda tmp: (tmp / "empty").mkdir() or tmp / "empty",
+    ],
+    ids=["missing dir", "empty dir"],
+)
+def test_opening_without_an_index_says_how_to_build_one(
+    tmp_path: Path, make_path: Callable[[Path], Path]
+) -> None:
     path = make_path(tmp_path)
     with pytest.raises(IndexNotFoundError, match="`searchkit index`"):
         SearchIndex.open(path)
@@ -447,8 +488,9 @@ def test_hidden_files_and_other_suffixes_are_ignored(make_corpus: MakeCorpus, tm
 KNOWN_ITEMS = 20
 
 
-def test_reuters_builds_without_skipping(reuters_index: tuple[IndexReport, Path],
-                                         reuters_corpus: Path) -> None:
+def test_reuters_builds_without_skipping(
+    reuters_index: tuple[IndexReport, Path], reuters_corpus: Path
+) -> None:
     report, path = reuters_index
     files = list(reuters_corpus.glob("*.md"))
     assert len(files) == REUTERS_DOCUMENTS
@@ -487,7 +529,8 @@ def test_reuters_known_item(reuters_index: tuple[IndexReport, Path], reuters_cor
 
 
 def test_writer_processes_start_new_segments_when_memory_is_full(
-        make_corpus: MakeCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_corpus: MakeCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A writer process whose postings outgrow ``SEGMENT_MEMORY`` writes a segment and starts
     another: the index holds every item once, as an index built in one segment does."""
     skip_without_writer_processes()
@@ -509,8 +552,9 @@ def test_writer_processes_start_new_segments_when_memory_is_full(
             assert expected == [(hit.id, round(hit.score or 0, 6)) for hit in split.search(text).hits]
 
 
-def test_failed_run_leaves_no_segment_files(make_corpus: MakeCorpus, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_run_leaves_no_segment_files(
+    make_corpus: MakeCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Segments that writer processes finished before one of them died are in no TOC: the
     failed run removes their files."""
     skip_without_writer_processes()
@@ -519,8 +563,7 @@ def test_failed_run_leaves_no_segment_files(make_corpus: MakeCorpus, tmp_path: P
     monkeypatch.setattr(indexer_module, "JOB_BATCH", 1)
     monkeypatch.setattr(indexer_module, "SEGMENT_MEMORY", 1)  # a segment per file
     die_indexing(monkeypatch, ITEMS[-1]["id"])
-    with SearchIndex.create(tmp_path / "index") as index, \
-            pytest.raises(IndexWriteError, match="exit code 3"):
+    with SearchIndex.create(tmp_path / "index") as index, pytest.raises(IndexWriteError, match="exit code 3"):
         index.update(corpus)
     gen = IndexLocation(tmp_path / "index").require()
     assert [name for name in os.listdir(gen) if re.match(r"MAIN_\w+\.", name)] == []

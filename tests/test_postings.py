@@ -33,8 +33,9 @@ def searcher(tmp_path: Path) -> Iterator[Any]:
     with SearchIndex.create(tmp_path / "index") as index:
         keys = sorted(texts)
         for start in range(0, len(keys), 8):  # one commit (segment) each
-            index.add_items([NewsItem(id=key, title=f"item {key}", body=texts[key])
-                             for key in keys[start:start + 8]])
+            index.add_items(
+                [NewsItem(id=key, title=f"item {key}", body=texts[key]) for key in keys[start : start + 8]]
+            )
         assert index.remove([key for key in keys[:8] if int(key[1:]) % 3 == 0])
         reader = index._read()
         whoosh_searcher = reader._refresh()
@@ -60,8 +61,9 @@ def test_term_postings_and_scores_are_whooshs(searcher: Any, field: str, word: s
     boosted = bm25_scores(searcher, Norms(), postings, field, word, boost=2.5)
     expected = searcher.search(query.Term(field, word, boost=2.5), limit=None)
     assert boosted is not None
-    assert dict(zip(*boosted, strict=True)) == {expected.docnum(i): expected.score(i)
-                                                for i in range(expected.scored_length())}
+    assert dict(zip(*boosted, strict=True)) == {
+        expected.docnum(i): expected.score(i) for i in range(expected.scored_length())
+    }
 
 
 def test_fields_whoosh_does_not_score_with_bm25_are_left_to_whoosh(searcher: Any) -> None:
@@ -72,5 +74,5 @@ def test_field_lengths_are_whooshs(searcher: Any) -> None:
     for segment, _offset in searcher.reader().leaf_readers():
         for field in ("content", "title", "excerpt"):
             assert field_lengths(segment, field) == [
-                segment.doc_field_length(doc, field, 0) or 0
-                for doc in range(segment.doc_count_all())]
+                segment.doc_field_length(doc, field, 0) or 0 for doc in range(segment.doc_count_all())
+            ]

@@ -12,9 +12,40 @@ from hypothesis import strategies as st
 from searchkit import SearchIndex
 from searchkit.queries import Parser
 
-WORDS = ["oil", "prices", "Oil", "PRICES", "the", "and", "a", "of", "AND", "OR", "NOT", "TO",
-         "not", "or", "Zürich", "café", "3", "1987", "x2", "straße", "ÉTÉ", "news", "running",
-         "runs", "U", "S", "vs", "mid", "ﬁne", "Ⅻ", "٣", "日本"]
+WORDS = [
+    "oil",
+    "prices",
+    "Oil",
+    "PRICES",
+    "the",
+    "and",
+    "a",
+    "of",
+    "AND",
+    "OR",
+    "NOT",
+    "TO",
+    "not",
+    "or",
+    "Zürich",
+    "café",
+    "3",
+    "1987",
+    "x2",
+    "straße",
+    "ÉTÉ",
+    "news",
+    "running",
+    "runs",
+    "U",
+    "S",
+    "vs",
+    "mid",
+    "ﬁne",
+    "Ⅻ",
+    "٣",
+    "日本",
+]
 SEPARATORS = [" ", "  ", "\t", " \n "]
 
 
@@ -44,10 +75,13 @@ def assert_same(fast: Parser, slow: Parser, text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=6),
-       separators=st.lists(st.sampled_from(SEPARATORS), min_size=6, max_size=6))
+@given(
+    words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=6),
+    separators=st.lists(st.sampled_from(SEPARATORS), min_size=6, max_size=6),
+)
 def test_plain_words_parse_as_whooshs_parser_parses_them(
-        parsers: tuple[Parser, Parser], words: list[str], separators: list[str]) -> None:
+    parsers: tuple[Parser, Parser], words: list[str], separators: list[str]
+) -> None:
     fast, slow = parsers
     text = "".join(word + sep for word, sep in zip(words, separators, strict=False)).strip()
     assert_same(fast, slow, text)
@@ -55,8 +89,7 @@ def test_plain_words_parse_as_whooshs_parser_parses_them(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20))
-def test_any_text_parses_as_whooshs_parser_parses_it(parsers: tuple[Parser, Parser],
-                                                     text: str) -> None:
+def test_any_text_parses_as_whooshs_parser_parses_it(parsers: tuple[Parser, Parser], text: str) -> None:
     fast, slow = parsers
     assert_same(fast, slow, text)
 
@@ -67,8 +100,9 @@ def test_plain_words_skip_whooshs_parser(parsers: tuple[Parser, Parser], text: s
     assert fast._plain_words(text)
 
 
-@pytest.mark.parametrize("text", ["oil AND gas", "title:oil", '"oil prices"', "oil*", "oil~",
-                                  "U.S.", "e-mail", "the and", "x_y"])
+@pytest.mark.parametrize(
+    "text", ["oil AND gas", "title:oil", '"oil prices"', "oil*", "oil~", "U.S.", "e-mail", "the and", "x_y"]
+)
 def test_other_queries_go_through_whooshs_parser(parsers: tuple[Parser, Parser], text: str) -> None:
     fast, _slow = parsers
     assert fast._plain_words(text) == []

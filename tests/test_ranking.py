@@ -41,8 +41,16 @@ def phrase_cases(index: SearchIndex, texts: list[str]) -> list[Case]:
 
 
 def test_title_phrase_scores_are_whooshs(index: SearchIndex) -> None:
-    texts = ["climate summit", "solar power plant", "facial recognition", "the climate",
-             "summit climate", "wheat harvest drought", "new york", "power power plant"]
+    texts = [
+        "climate summit",
+        "solar power plant",
+        "facial recognition",
+        "the climate",
+        "summit climate",
+        "wheat harvest drought",
+        "new york",
+        "power power plant",
+    ]
     cases = phrase_cases(index, texts)
     assert any(mine for _text, mine, _w in cases)  # some titles hold a phrase
     for text, mine, whooshs in cases:
@@ -63,7 +71,7 @@ def test_title_phrase_scores_are_whooshs_on_reuters(reuters_index: Any, reuters_
         words = re.findall(r"[A-Za-z]+", title)
         if len(words) >= 2:
             start = rng.randrange(len(words) - 1)
-            texts.append(" ".join(words[start:start + rng.choice((2, 3))]))
+            texts.append(" ".join(words[start : start + rng.choice((2, 3))]))
     with SearchIndex.open(path) as index:
         cases = phrase_cases(index, texts)
     assert sum(1 for _t, mine, _w in cases if mine) > 100

@@ -23,9 +23,12 @@ Item = Mapping[str, Any]
 
 RELATED_KEYS = {"id", "url", "title", "provider", "published_at", "score", "reason", "in_index"}
 
-OUTSIDE = {"title": "Rainfall outlook for the plains", "webUrl": "https://elsewhere.example/rainfall",
-           "provider": {"name": "Weather Net", "domain": "weathernet.example"},
-           "publishedDateTime": "2023-06-01T09:00:00Z"}
+OUTSIDE = {
+    "title": "Rainfall outlook for the plains",
+    "webUrl": "https://elsewhere.example/rainfall",
+    "provider": {"name": "Weather Net", "domain": "weathernet.example"},
+    "publishedDateTime": "2023-06-01T09:00:00Z",
+}
 
 
 def link(ident: str, title: str = "A headline as the feed gave it") -> dict[str, Any]:
@@ -37,55 +40,122 @@ def farm(name: str) -> dict[str, str]:
     return {"name": name, "domain": name.lower().replace(" ", "") + ".example"}
 
 
-DROUGHT_BODY = ("Dry soil and a long heatwave shrank wheat yields across the plains. Farmers said the "
-                "drought was the worst in a decade and the harvest would be small.")
+DROUGHT_BODY = (
+    "Dry soil and a long heatwave shrank wheat yields across the plains. Farmers said the "
+    "drought was the worst in a decade and the harvest would be small."
+)
 
 RELATED_ITEMS: list[dict[str, Any]] = [
-    {"id": "base.md", "title": "Drought cuts the wheat harvest", "topics": ["Wheat", "Drought"],
-     "provider": farm("Farm Wire"), "publishedDateTime": "2023-06-10T08:00:00Z",
-     "excerpt": "Farmers expect the smallest wheat harvest in a decade.", "body": DROUGHT_BODY,
-     "related": [
-         link("listed-in.md"),                       # an indexed item
-         OUTSIDE,                                    # outside the corpus
-         link("mutual.md"),                          # indexed, and it lists base.md back
-         link("base.md", "The item itself"),         # itself: left out
-         {"title": "An entry without a url"},        # outside, without a url
-         link("listed-in.md", "The same item again"),  # already returned: left out
-     ]},
-    {"id": "listed-in.md", "title": "Wheat exports fall as the drought bites", "topics": ["Wheat", "Trade"],
-     "provider": farm("Market Desk"), "publishedDateTime": "2023-06-11T08:00:00Z",
-     "excerpt": "Shippers cut their export forecasts."},
-    {"id": "mutual.md", "title": "Rivers run low in the grain belt", "topics": ["Drought"],
-     "provider": farm("Farm Wire"), "publishedDateTime": "2023-06-09T08:00:00Z",
-     "excerpt": "Barges carry half loads.", "related": [link("base.md")]},
-    {"id": "backlink-old.md", "title": "Bakers brace for dearer flour", "topics": ["Food"],
-     "provider": farm("City Paper"), "publishedDateTime": "2023-06-12T08:00:00Z",
-     "excerpt": "Bread may cost more this autumn.", "related": [link("base.md"), OUTSIDE]},
-    {"id": "backlink-new.md", "title": "Government promises help for farmers", "topics": ["Politics"],
-     "provider": farm("City Paper"), "publishedDateTime": "2023-06-20T08:00:00Z",
-     "excerpt": "A relief fund opens next month.", "related": [OUTSIDE, link("base.md")]},
-    {"id": "backlink-undated.md", "title": "Letters: our dry summer", "topics": ["Opinion"],
-     "provider": farm("City Paper"), "excerpt": "Readers write about water.",
-     "related": [link("base.md")]},
-    {"id": "similar-strong.md", "title": "Wheat farmers count drought losses", "topics": ["Wheat", "Drought"],
-     "provider": farm("Grain Times"), "publishedDateTime": "2023-06-15T08:00:00Z",
-     "excerpt": "The wheat harvest shrank after the drought.", "body": DROUGHT_BODY},
-    {"id": "similar-words.md", "title": "Heatwave and drought hit the harvest", "topics": ["Weather"],
-     "provider": farm("Grain Times"), "publishedDateTime": "2022-07-01T08:00:00Z",
-     "excerpt": "Dry soil across the plains."},
-    {"id": "same-title-other-provider.md", "title": "Drought cuts the wheat harvest",
-     "topics": ["Wheat"], "provider": farm("Grain Times"), "publishedDateTime": "2023-06-10T09:00:00Z",
-     "excerpt": "A poor year for growers."},
-    {"id": "dup-title.md", "title": "drought  cuts the WHEAT harvest", "topics": ["Wheat", "Drought"],
-     "provider": {"name": "farm wire", "domain": "farmwire.example"},
-     "publishedDateTime": "2023-06-10T10:00:00Z", "excerpt": "Farmers expect a small wheat harvest.",
-     "body": DROUGHT_BODY},
-    {"id": "weak.md", "title": "Football club wins the cup", "topics": ["Sport"],
-     "provider": farm("City Paper"), "publishedDateTime": "2023-06-10T08:00:00Z",
-     "excerpt": "Fans celebrated late into the night; farmers lent tractors for the parade."},
-    {"id": "unrelated.md", "title": "Parliament debates the budget", "topics": ["Politics"],
-     "provider": farm("City Paper"), "publishedDateTime": "2023-06-10T08:00:00Z",
-     "excerpt": "Ministers defend spending plans."},
+    {
+        "id": "base.md",
+        "title": "Drought cuts the wheat harvest",
+        "topics": ["Wheat", "Drought"],
+        "provider": farm("Farm Wire"),
+        "publishedDateTime": "2023-06-10T08:00:00Z",
+        "excerpt": "Farmers expect the smallest wheat harvest in a decade.",
+        "body": DROUGHT_BODY,
+        "related": [
+            link("listed-in.md"),  # an indexed item
+            OUTSIDE,  # outside the corpus
+            link("mutual.md"),  # indexed, and it lists base.md back
+            link("base.md", "The item itself"),  # itself: left out
+            {"title": "An entry without a url"},  # outside, without a url
+            link("listed-in.md", "The same item again"),  # already returned: left out
+        ],
+    },
+    {
+        "id": "listed-in.md",
+        "title": "Wheat exports fall as the drought bites",
+        "topics": ["Wheat", "Trade"],
+        "provider": farm("Market Desk"),
+        "publishedDateTime": "2023-06-11T08:00:00Z",
+        "excerpt": "Shippers cut their export forecasts.",
+    },
+    {
+        "id": "mutual.md",
+        "title": "Rivers run low in the grain belt",
+        "topics": ["Drought"],
+        "provider": farm("Farm Wire"),
+        "publishedDateTime": "2023-06-09T08:00:00Z",
+        "excerpt": "Barges carry half loads.",
+        "related": [link("base.md")],
+    },
+    {
+        "id": "backlink-old.md",
+        "title": "Bakers brace for dearer flour",
+        "topics": ["Food"],
+        "provider": farm("City Paper"),
+        "publishedDateTime": "2023-06-12T08:00:00Z",
+        "excerpt": "Bread may cost more this autumn.",
+        "related": [link("base.md"), OUTSIDE],
+    },
+    {
+        "id": "backlink-new.md",
+        "title": "Government promises help for farmers",
+        "topics": ["Politics"],
+        "provider": farm("City Paper"),
+        "publishedDateTime": "2023-06-20T08:00:00Z",
+        "excerpt": "A relief fund opens next month.",
+        "related": [OUTSIDE, link("base.md")],
+    },
+    {
+        "id": "backlink-undated.md",
+        "title": "Letters: our dry summer",
+        "topics": ["Opinion"],
+        "provider": farm("City Paper"),
+        "excerpt": "Readers write about water.",
+        "related": [link("base.md")],
+    },
+    {
+        "id": "similar-strong.md",
+        "title": "Wheat farmers count drought losses",
+        "topics": ["Wheat", "Drought"],
+        "provider": farm("Grain Times"),
+        "publishedDateTime": "2023-06-15T08:00:00Z",
+        "excerpt": "The wheat harvest shrank after the drought.",
+        "body": DROUGHT_BODY,
+    },
+    {
+        "id": "similar-words.md",
+        "title": "Heatwave and drought hit the harvest",
+        "topics": ["Weather"],
+        "provider": farm("Grain Times"),
+        "publishedDateTime": "2022-07-01T08:00:00Z",
+        "excerpt": "Dry soil across the plains.",
+    },
+    {
+        "id": "same-title-other-provider.md",
+        "title": "Drought cuts the wheat harvest",
+        "topics": ["Wheat"],
+        "provider": farm("Grain Times"),
+        "publishedDateTime": "2023-06-10T09:00:00Z",
+        "excerpt": "A poor year for growers.",
+    },
+    {
+        "id": "dup-title.md",
+        "title": "drought  cuts the WHEAT harvest",
+        "topics": ["Wheat", "Drought"],
+        "provider": {"name": "farm wire", "domain": "farmwire.example"},
+        "publishedDateTime": "2023-06-10T10:00:00Z",
+        "excerpt": "Farmers expect a small wheat harvest.",
+        "body": DROUGHT_BODY,
+    },
+    {
+        "id": "weak.md",
+        "title": "Football club wins the cup",
+        "topics": ["Sport"],
+        "provider": farm("City Paper"),
+        "publishedDateTime": "2023-06-10T08:00:00Z",
+        "excerpt": "Fans celebrated late into the night; farmers lent tractors for the parade.",
+    },
+    {
+        "id": "unrelated.md",
+        "title": "Parliament debates the budget",
+        "topics": ["Politics"],
+        "provider": farm("City Paper"),
+        "publishedDateTime": "2023-06-10T08:00:00Z",
+        "excerpt": "Ministers defend spending plans.",
+    },
 ]
 
 BY_ID = {item["id"]: item for item in RELATED_ITEMS}
@@ -132,20 +202,37 @@ def expected_before_similar(table: list[dict[str, Any]], ident: str) -> list[dic
             seen_urls.add(entry["url"])
 
     def indexed(other: Item, reason: str) -> dict[str, Any]:
-        return {"id": other["id"], "url": item_url(other), "title": other["title"],
-                "provider": other.get("provider") or {}, "published_at": when(other), "score": None,
-                "reason": reason, "in_index": True}
+        return {
+            "id": other["id"],
+            "url": item_url(other),
+            "title": other["title"],
+            "provider": other.get("provider") or {},
+            "published_at": when(other),
+            "score": None,
+            "reason": reason,
+            "in_index": True,
+        }
 
     for entry in item.get("related", []):
         target = by_url.get(entry.get("webUrl", ""))
         if target is not None:
             take(indexed(target, "listed"))
         else:
-            take({"id": None, "url": entry.get("webUrl", ""), "title": entry["title"],
-                  "provider": entry.get("provider") or {}, "published_at": entry_time(entry),
-                  "score": None, "reason": "listed", "in_index": False})
-    linking = [other for other in table
-               if any(e.get("webUrl") == item_url(item) for e in other.get("related", []))]
+            take(
+                {
+                    "id": None,
+                    "url": entry.get("webUrl", ""),
+                    "title": entry["title"],
+                    "provider": entry.get("provider") or {},
+                    "published_at": entry_time(entry),
+                    "score": None,
+                    "reason": "listed",
+                    "in_index": False,
+                }
+            )
+    linking = [
+        other for other in table if any(e.get("webUrl") == item_url(item) for e in other.get("related", []))
+    ]
     linking.sort(key=newest_first)
     for other in linking:
         take(indexed(other, "backlink"))
@@ -159,9 +246,16 @@ def newest_first(item: Item) -> tuple[bool, float, str]:
 
 def as_dict(hit: RelatedHit) -> dict[str, Any]:
     provider = {"name": hit.provider.name, "domain": hit.provider.domain}
-    return {"id": hit.id, "url": hit.url, "title": hit.title,
-            "provider": {k: v for k, v in provider.items() if v}, "published_at": hit.published_at,
-            "score": hit.score, "reason": hit.reason, "in_index": hit.in_index}
+    return {
+        "id": hit.id,
+        "url": hit.url,
+        "title": hit.title,
+        "provider": {k: v for k, v in provider.items() if v},
+        "published_at": hit.published_at,
+        "score": hit.score,
+        "reason": hit.reason,
+        "in_index": hit.in_index,
+    }
 
 
 def provider_of(entry: Mapping[str, Any]) -> dict[str, str]:
@@ -186,14 +280,19 @@ def test_listed_then_backlinks_then_similar(related_index: SearchIndex) -> None:
     # after dropping the item itself and a repeat, then the backlinks newest first, undated last,
     # without mutual.md, which is listed already.
     assert [(e["id"], e["reason"]) for e in head] == [
-        ("listed-in.md", "listed"), (None, "listed"), ("mutual.md", "listed"), (None, "listed"),
-        ("backlink-new.md", "backlink"), ("backlink-old.md", "backlink"),
-        ("backlink-undated.md", "backlink")]
+        ("listed-in.md", "listed"),
+        (None, "listed"),
+        ("mutual.md", "listed"),
+        (None, "listed"),
+        ("backlink-new.md", "backlink"),
+        ("backlink-old.md", "backlink"),
+        ("backlink-undated.md", "backlink"),
+    ]
     got = [as_dict(hit) for hit in result.related]
     for entry in head:
         entry["provider"] = {k: v for k, v in entry["provider"].items() if v}
-    assert got[:len(head)] == head
-    rest = result.related[len(head):]
+    assert got[: len(head)] == head
+    rest = result.related[len(head) :]
     assert rest and all(hit.reason == "similar" for hit in rest)
 
 
@@ -203,25 +302,42 @@ def test_listed_entries(related_index: SearchIndex) -> None:
     # An entry pointing at an indexed item is that item, with the item's own title.
     target = BY_ID["listed-in.md"]
     assert (inside.id, inside.in_index, inside.url, inside.title) == (
-        "listed-in.md", True, url_of("listed-in.md"), target["title"])
+        "listed-in.md",
+        True,
+        url_of("listed-in.md"),
+        target["title"],
+    )
     assert inside.published_at == when(target)
     assert inside.provider.name == target["provider"]["name"]
     # An entry pointing outside comes from the front matter.
     assert (outside.id, outside.in_index, outside.url, outside.title) == (
-        None, False, OUTSIDE["webUrl"], OUTSIDE["title"])
+        None,
+        False,
+        OUTSIDE["webUrl"],
+        OUTSIDE["title"],
+    )
     assert (outside.provider.name, outside.provider.domain) == (
-        OUTSIDE["provider"]["name"], OUTSIDE["provider"]["domain"])
+        OUTSIDE["provider"]["name"],
+        OUTSIDE["provider"]["domain"],
+    )
     assert outside.published_at == entry_time(OUTSIDE)
     assert outside.score is None
     assert (mutual.id, mutual.in_index) == ("mutual.md", True)
     assert (no_url.id, no_url.url, no_url.title, no_url.in_index) == (
-        None, "", "An entry without a url", False)
+        None,
+        "",
+        "An entry without a url",
+        False,
+    )
 
 
 def test_backlinks_are_items_listing_this_one(related_index: SearchIndex) -> None:
     backlinks = [hit for hit in related_index.related("base.md").related if hit.reason == "backlink"]
-    linking = {i["id"] for i in RELATED_ITEMS
-               if any(e.get("webUrl") == url_of("base.md") for e in i.get("related", []))}
+    linking = {
+        i["id"]
+        for i in RELATED_ITEMS
+        if any(e.get("webUrl") == url_of("base.md") for e in i.get("related", []))
+    }
     assert {hit.id for hit in backlinks} == linking - {"base.md", "mutual.md"}
     assert all(hit.in_index and hit.score is None for hit in backlinks)
     # mutual.md, listed by base.md, has base.md as a listed item and no backlinks of its own
@@ -254,18 +370,34 @@ def test_similar_items(related_index: SearchIndex) -> None:
     assert "unrelated.md" not in ids
     # One shared word and nothing else: after every item that shares a topic, if there at all.
     if "weak.md" in ids:
-        sharing = [i["id"] for i in RELATED_ITEMS
-                   if {"wheat", "drought"} & {t.casefold() for t in i["topics"]}]
+        sharing = [
+            i["id"] for i in RELATED_ITEMS if {"wheat", "drought"} & {t.casefold() for t in i["topics"]}
+        ]
         assert all(ids.index(other) < ids.index("weak.md") for other in sharing if other in ids)
 
 
 def test_duplicates_by_url_are_left_out(tmp_path: Path) -> None:
-    table = [dict(item) for item in RELATED_ITEMS
-             if item["id"] in ("base.md", "similar-strong.md", "similar-words.md")]
-    table.append({**BY_ID["similar-strong.md"], "id": "dup-url.md", "webUrl": url_of("base.md"),
-                  "title": "Drought cuts the wheat harvest (updated)"})
-    table.append({**BY_ID["similar-strong.md"], "id": "dup-url-of-similar.md",
-                  "webUrl": url_of("similar-strong.md"), "title": "Another headline"})
+    table = [
+        dict(item)
+        for item in RELATED_ITEMS
+        if item["id"] in ("base.md", "similar-strong.md", "similar-words.md")
+    ]
+    table.append(
+        {
+            **BY_ID["similar-strong.md"],
+            "id": "dup-url.md",
+            "webUrl": url_of("base.md"),
+            "title": "Drought cuts the wheat harvest (updated)",
+        }
+    )
+    table.append(
+        {
+            **BY_ID["similar-strong.md"],
+            "id": "dup-url-of-similar.md",
+            "webUrl": url_of("similar-strong.md"),
+            "title": "Another headline",
+        }
+    )
     path = build_index(write_corpus(tmp_path / "corpus", table), tmp_path / "index")
     with SearchIndex.open(path) as index:
         similar = [hit.id for hit in index.related("base.md").related if hit.reason == "similar"]
@@ -304,8 +436,10 @@ def test_invalid_limit(related_index: SearchIndex, limit: int) -> None:
 
 
 def test_an_item_with_nothing_related(tmp_path: Path) -> None:
-    table = [{"id": "alone.md", "title": "Xylophone recital", "excerpt": "Mallets"},
-             {"id": "other.md", "title": "Tax forms", "excerpt": "Deadlines"}]
+    table = [
+        {"id": "alone.md", "title": "Xylophone recital", "excerpt": "Mallets"},
+        {"id": "other.md", "title": "Tax forms", "excerpt": "Deadlines"},
+    ]
     path = build_index(write_corpus(tmp_path / "corpus", table), tmp_path / "index")
     with SearchIndex.open(path) as index:
         assert index.related("alone.md").related == ()
@@ -331,8 +465,9 @@ def build_in_commits(root: Path, table: list[dict[str, Any]], first: int) -> Pat
 
 
 @pytest.mark.parametrize("candidates", [1, related_module.CANDIDATES])
-def test_similar_items_do_not_depend_on_segments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 candidates: int) -> None:
+def test_similar_items_do_not_depend_on_segments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, candidates: int
+) -> None:
     # Key-term scores are read segment by segment (postings, field lengths) with whole-index
     # statistics (idf, average length): an index in several segments answers as one built in
     # one commit, also when so few candidates are kept that those scores decide which.
@@ -345,8 +480,9 @@ def test_similar_items_do_not_depend_on_segments(tmp_path: Path, monkeypatch: py
                 assert split.related(ident, limit=limit) == whole.related(ident, limit=limit)
 
 
-def test_similar_items_do_not_depend_on_what_is_cached(related_index: SearchIndex,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_similar_items_do_not_depend_on_what_is_cached(
+    related_index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # What a reader keeps between calls (terms' scores, items' vectors) only saves time: with
     # room for one entry of each, every call evicts, and the answers stay the same.
     expected = {ident: related_index.related(ident, limit=100) for ident in BY_ID}
@@ -365,12 +501,26 @@ def test_similar_items_follow_index_changes(tmp_path: Path) -> None:
         before = [hit.id for hit in index.related("base.md", limit=100).related if hit.reason == "similar"]
         assert {"similar-strong.md", "similar-words.md"} <= set(before)
         # A new item with base.md's words and topics, one rewritten to share none, one removed.
-        write_item(corpus, {**BY_ID["similar-strong.md"], "id": "late-copy.md",
-                            "title": "Growers tally a dry season", "provider": farm("Late Wire")})
-        write_item(corpus, {"id": "similar-words.md", "title": "Orchestra tours the coast",
-                            "topics": ["Music"], "provider": farm("Grain Times"),
-                            "publishedDateTime": "2022-07-01T08:00:00Z",
-                            "excerpt": "Violins and cellos on stage."})
+        write_item(
+            corpus,
+            {
+                **BY_ID["similar-strong.md"],
+                "id": "late-copy.md",
+                "title": "Growers tally a dry season",
+                "provider": farm("Late Wire"),
+            },
+        )
+        write_item(
+            corpus,
+            {
+                "id": "similar-words.md",
+                "title": "Orchestra tours the coast",
+                "topics": ["Music"],
+                "provider": farm("Grain Times"),
+                "publishedDateTime": "2022-07-01T08:00:00Z",
+                "excerpt": "Violins and cellos on stage.",
+            },
+        )
         (corpus / "similar-strong.md").unlink()
         assert index.update(corpus).ok
         after = index.related("base.md", limit=100)
@@ -395,32 +545,46 @@ EXAMPLE = "000_7a2d62335e847ca6.txt"
 
 
 def test_sample_corpus_example_item(sample_index_dir: Path) -> None:
-    raw = {p.relative_to(SAMPLE_CORPUS).as_posix(): front_matter(p)
-           for p in SAMPLE_CORPUS.rglob("*") if p.is_file() and p.suffix in (".md", ".txt")}
+    raw = {
+        p.relative_to(SAMPLE_CORPUS).as_posix(): front_matter(p)
+        for p in SAMPLE_CORPUS.rglob("*")
+        if p.is_file() and p.suffix in (".md", ".txt")
+    }
     example = raw[EXAMPLE]
     urls = {meta.get("webUrl"): ident for ident, meta in raw.items()}
     entries = example["related"]
     assert all(entry["webUrl"] not in urls for entry in entries)  # every one dangles
     linking = sorted(
-        (ident for ident, meta in raw.items()
-         if any(e.get("webUrl") == example["webUrl"] for e in meta.get("related") or [])),
-        key=lambda ident: -entry_time(raw[ident]).timestamp())  # type: ignore[union-attr]
-    assert set(linking) == {"world/021-facial-recognition-railway-stations.md",
-                            "world/025-kyiv-metro-video-analytics.md"}
+        (
+            ident
+            for ident, meta in raw.items()
+            if any(e.get("webUrl") == example["webUrl"] for e in meta.get("related") or [])
+        ),
+        key=lambda ident: -entry_time(raw[ident]).timestamp(),
+    )  # type: ignore[union-attr]
+    assert set(linking) == {
+        "world/021-facial-recognition-railway-stations.md",
+        "world/025-kyiv-metro-video-analytics.md",
+    }
 
     with SearchIndex.open(sample_index_dir) as index:
         result = index.related(EXAMPLE, limit=10)
     assert result.item.id == EXAMPLE
     hits = list(result.related)
-    listed = hits[:len(entries)]
+    listed = hits[: len(entries)]
     for hit, entry in zip(listed, entries, strict=False):
         assert (hit.reason, hit.id, hit.in_index, hit.url, hit.title) == (
-            "listed", None, False, entry["webUrl"], entry["title"])
+            "listed",
+            None,
+            False,
+            entry["webUrl"],
+            entry["title"],
+        )
         assert hit.provider.name == entry["provider"]["name"]
         assert hit.published_at == entry_time(entry)
-    backlinks = hits[len(entries):len(entries) + len(linking)]
+    backlinks = hits[len(entries) : len(entries) + len(linking)]
     assert [(hit.reason, hit.id) for hit in backlinks] == [("backlink", ident) for ident in linking]
-    similar = hits[len(entries) + len(linking):]
+    similar = hits[len(entries) + len(linking) :]
     assert similar and all(hit.reason == "similar" and hit.in_index for hit in similar)
     assert len(hits) == 10
     assert not {EXAMPLE, *linking} & {hit.id for hit in similar}
@@ -453,7 +617,12 @@ def test_cli_related_json(related_index_dir: Path, related_index: SearchIndex) -
     head = expected_before_similar(RELATED_ITEMS, "base.md")
     for entry, want in zip(data["related"], head, strict=False):
         assert (entry["id"], entry["url"], entry["title"], entry["reason"], entry["in_index"]) == (
-            want["id"], want["url"], want["title"], want["reason"], want["in_index"])
+            want["id"],
+            want["url"],
+            want["title"],
+            want["reason"],
+            want["in_index"],
+        )
         moment = want["published_at"]
         assert entry["published_at"] == (None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
         assert {k: v for k, v in entry["provider"].items() if v} == provider_of(want)
@@ -504,8 +673,9 @@ def test_cli_related_without_an_index(tmp_path: Path) -> None:
     assert line.startswith("Error: ")
 
 
-def test_a_key_term_brings_the_items_where_it_scores_highest(related_index: SearchIndex,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_key_term_brings_the_items_where_it_scores_highest(
+    related_index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Each key term counts for its TERM_CANDIDATES best items only (the cost of a lookup
     # would grow with the corpus otherwise): those are the items where its BM25 score is
     # highest, and they are all of them when fewer hold it.
@@ -534,14 +704,22 @@ def test_a_key_term_brings_the_items_where_it_scores_highest(related_index: Sear
 
 RATES_TITLE = "CENTRAL BANK SETS LIRA/DOLLAR, DM RATES"
 RATES = [  # one headline every day, each day's figures and words its own
-    {"id": f"rates-{day}.md", "title": RATES_TITLE, "provider": {"name": "Reuters", "domain": "reuters.com"},
-     "topics": ["money-fx"], "publishedDateTime": f"1987-03-{day:02d}T10:00:00Z",
-     "excerpt": f"The central bank set the lira at {1290 + day} to the dollar.",
-     "body": f"{words} The previous rate was {1280 + day}.",
-     "related": related}
+    {
+        "id": f"rates-{day}.md",
+        "title": RATES_TITLE,
+        "provider": {"name": "Reuters", "domain": "reuters.com"},
+        "topics": ["money-fx"],
+        "publishedDateTime": f"1987-03-{day:02d}T10:00:00Z",
+        "excerpt": f"The central bank set the lira at {1290 + day} to the dollar.",
+        "body": f"{words} The previous rate was {1280 + day}.",
+        "related": related,
+    }
     for day, words, related in [
-        (2, "Dealers said demand for marks was steady in thin trading.",
-         [link("rates-3.md"), link("rates-4.md")]),
+        (
+            2,
+            "Dealers said demand for marks was steady in thin trading.",
+            [link("rates-3.md"), link("rates-4.md")],
+        ),
         (3, "Importers bought dollars early after a weak opening in Milan.", []),
         (4, "Exporters sold marks as the treasury auction drew bids.", [link("rates-2.md")]),
         (5, "Banks held back ahead of the weekend and the budget vote.", [link("rates-2.md")]),
@@ -560,8 +738,12 @@ def test_listed_entries_and_backlinks_with_the_items_headline_are_kept(tmp_path:
 
 
 def test_similar_items_leave_out_copies_by_content_not_by_headline(tmp_path: Path) -> None:
-    copy = {**RATES[1], "id": "rates-3-resent.md", "title": "CORRECTED - " + RATES_TITLE,
-            "related": []}  # the same report re-sent under another headline
+    copy = {
+        **RATES[1],
+        "id": "rates-3-resent.md",
+        "title": "CORRECTED - " + RATES_TITLE,
+        "related": [],
+    }  # the same report re-sent under another headline
     items = [{**item, "related": []} for item in RATES] + [copy]
     path = build_index(write_corpus(tmp_path / "corpus", items), tmp_path / "index")
     with SearchIndex.open(path) as index:
@@ -573,13 +755,15 @@ def test_similar_items_leave_out_copies_by_content_not_by_headline(tmp_path: Pat
 
 def _front_matter(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.load(text.split("\n---", 1)[0].removeprefix("---"),
-                                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    data: dict[str, Any] = yaml.load(
+        text.split("\n---", 1)[0].removeprefix("---"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    )
     return data
 
 
-def test_reuters_listed_entries_come_back_whole_and_in_order(reuters_index: Any,
-                                                            reuters_corpus: Path) -> None:
+def test_reuters_listed_entries_come_back_whole_and_in_order(
+    reuters_index: Any, reuters_corpus: Path
+) -> None:
     _report, path = reuters_index
     files = {p.name: _front_matter(p) for p in sorted(reuters_corpus.glob("*.md"))}
     url_to_id = {meta["webUrl"]: name for name, meta in files.items()}
@@ -591,12 +775,18 @@ def test_reuters_listed_entries_come_back_whole_and_in_order(reuters_index: Any,
                 linking.setdefault(target, []).append(name)
     # Items whose listed entries or backlinks share the item's headline are the ones the old rule
     # cut short; take them all, then a fixed sample of the rest.
-    same_headline = [name for name, meta in files.items()
-                     if any(files[url_to_id[e["webUrl"]]]["title"] == meta["title"]
-                            for e in meta.get("related") or [] if e.get("webUrl") in url_to_id)
-                     or any(files[other]["title"] == meta["title"] for other in linking.get(name, ()))]
+    same_headline = [
+        name
+        for name, meta in files.items()
+        if any(
+            files[url_to_id[e["webUrl"]]]["title"] == meta["title"]
+            for e in meta.get("related") or []
+            if e.get("webUrl") in url_to_id
+        )
+        or any(files[other]["title"] == meta["title"] for other in linking.get(name, ()))
+    ]
     assert len(same_headline) >= 5
-    sample = same_headline[::max(1, len(same_headline) // 60)] + sorted(files)[::1000]
+    sample = same_headline[:: max(1, len(same_headline) // 60)] + sorted(files)[::1000]
     with SearchIndex.open(path) as index:
         for name in sample:
             meta = files[name]

@@ -66,8 +66,11 @@ FILTERS: list[tuple[str, dict[str, Any], Callable[[Item], bool]]] = [
     ("topic with a space", {"topics": "computer vision"}, has_topic("computer vision")),
     ("topics any of", {"topics": ["Climate", "politics"]}, has_topic("climate", "politics")),
     ("provider", {"providers": "tech daily"}, from_provider("tech daily")),
-    ("providers any of", {"providers": ["WORLD WIRE", "Daily Column"]},
-     from_provider("world wire", "daily column")),
+    (
+        "providers any of",
+        {"providers": ["WORLD WIRE", "Daily Column"]},
+        from_provider("world wire", "daily column"),
+    ),
     ("category", {"category": "analysis"}, lambda i: i["category"] == "analysis"),
     ("category any case", {"category": "OPINION"}, lambda i: i["category"] == "opinion"),
     ("type", {"type": "video"}, lambda i: i["type"] == "video"),
@@ -75,30 +78,44 @@ FILTERS: list[tuple[str, dict[str, Any], Callable[[Item], bool]]] = [
     ("since a day", {"since": "2022-01-01"}, dated_between("2022-01-01T00:00:00Z", None)),
     # A YYYY-MM-DD `until` includes that whole day (the item at 18:00 on it).
     ("until a day", {"until": "2021-11-13"}, dated_between(None, "2021-11-13T23:59:59.999999Z")),
-    ("since and until", {"since": "2020-03-04", "until": "2022-04-01"},
-     dated_between("2020-03-04T00:00:00Z", "2022-04-01T23:59:59.999999Z")),
-    ("since an exact time (inclusive)", {"since": "2021-08-09T08:58:00Z"},
-     dated_between("2021-08-09T08:58:00Z", None)),
-    ("since a second later", {"since": "2021-08-09T08:58:01Z"},
-     dated_between("2021-08-09T08:58:01Z", None)),
-    ("until a time with an offset", {"until": "2022-06-30T10:00:00+02:00"},
-     dated_between(None, "2022-06-30T08:00:00Z")),
-    ("until a second earlier", {"until": "2022-06-30T09:59:59+02:00"},
-     dated_between(None, "2022-06-30T07:59:59Z")),
+    (
+        "since and until",
+        {"since": "2020-03-04", "until": "2022-04-01"},
+        dated_between("2020-03-04T00:00:00Z", "2022-04-01T23:59:59.999999Z"),
+    ),
+    (
+        "since an exact time (inclusive)",
+        {"since": "2021-08-09T08:58:00Z"},
+        dated_between("2021-08-09T08:58:00Z", None),
+    ),
+    ("since a second later", {"since": "2021-08-09T08:58:01Z"}, dated_between("2021-08-09T08:58:01Z", None)),
+    (
+        "until a time with an offset",
+        {"until": "2022-06-30T10:00:00+02:00"},
+        dated_between(None, "2022-06-30T08:00:00Z"),
+    ),
+    (
+        "until a second earlier",
+        {"until": "2022-06-30T09:59:59+02:00"},
+        dated_between(None, "2022-06-30T07:59:59Z"),
+    ),
     ("since a date object", {"since": date(2023, 1, 1)}, dated_between("2023-01-01T00:00:00Z", None)),
-    ("until a datetime object", {"until": datetime(2020, 3, 3, 3, 0, tzinfo=timezone.utc)},
-     dated_between(None, "2020-03-03T03:00:00Z")),
+    (
+        "until a datetime object",
+        {"until": datetime(2020, 3, 3, 3, 0, tzinfo=timezone.utc)},
+        dated_between(None, "2020-03-03T03:00:00Z"),
+    ),
     ("min quality", {"min_quality": 70}, lambda i: i.get("quality") is not None and i["quality"] >= 70),
-    ("min quality 0 drops items without quality", {"min_quality": 0},
-     lambda i: i.get("quality") is not None),
+    ("min quality 0 drops items without quality", {"min_quality": 0}, lambda i: i.get("quality") is not None),
     ("min heat 0 drops heat -1", {"min_heat": 0}, lambda i: i["heat"] >= 0),
     ("min heat 100", {"min_heat": 100}, lambda i: i["heat"] >= 100),
     ("min heat -1 keeps all", {"min_heat": -1}, lambda i: True),
 ]
 
 
-@pytest.mark.parametrize(("options", "expected"), [(o, e) for _, o, e in FILTERS],
-                         ids=[name for name, _, _ in FILTERS])
+@pytest.mark.parametrize(
+    ("options", "expected"), [(o, e) for _, o, e in FILTERS], ids=[name for name, _, _ in FILTERS]
+)
 def test_filter(index: SearchIndex, options: dict[str, Any], expected: Callable[[Item], bool]) -> None:
     wanted = ids(item for item in ITEMS if expected(item))
     assert wanted, "a filter case must select something"
@@ -108,22 +125,39 @@ def test_filter(index: SearchIndex, options: dict[str, Any], expected: Callable[
 
 
 COMBINED: list[tuple[dict[str, Any], list[Callable[[Item], bool]]]] = [
-    ({"topics": ["climate", "energy"], "providers": "green post"},
-     [has_topic("climate", "energy"), from_provider("green post")]),
-    ({"topics": ["climate", "energy"], "providers": "green post", "since": "2021-01-01", "min_heat": 100},
-     [has_topic("climate", "energy"), from_provider("green post"),
-      dated_between("2021-01-01T00:00:00Z", None), lambda i: i["heat"] >= 100]),
-    ({"category": "news", "type": "article", "min_quality": 60, "until": "2022-12-31"},
-     [lambda i: i["category"] == "news", lambda i: i["type"] == "article",
-      lambda i: (i.get("quality") or -1) >= 60, dated_between(None, "2022-12-31T23:59:59Z")]),
-    ({"topics": "science", "providers": ["world wire"], "min_heat": 0},
-     [has_topic("science"), from_provider("world wire"), lambda i: i["heat"] >= 0]),
+    (
+        {"topics": ["climate", "energy"], "providers": "green post"},
+        [has_topic("climate", "energy"), from_provider("green post")],
+    ),
+    (
+        {"topics": ["climate", "energy"], "providers": "green post", "since": "2021-01-01", "min_heat": 100},
+        [
+            has_topic("climate", "energy"),
+            from_provider("green post"),
+            dated_between("2021-01-01T00:00:00Z", None),
+            lambda i: i["heat"] >= 100,
+        ],
+    ),
+    (
+        {"category": "news", "type": "article", "min_quality": 60, "until": "2022-12-31"},
+        [
+            lambda i: i["category"] == "news",
+            lambda i: i["type"] == "article",
+            lambda i: (i.get("quality") or -1) >= 60,
+            dated_between(None, "2022-12-31T23:59:59Z"),
+        ],
+    ),
+    (
+        {"topics": "science", "providers": ["world wire"], "min_heat": 0},
+        [has_topic("science"), from_provider("world wire"), lambda i: i["heat"] >= 0],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("options", "tests"), COMBINED)
-def test_filters_combine_with_and(index: SearchIndex, options: dict[str, Any],
-                                  tests: list[Callable[[Item], bool]]) -> None:
+def test_filters_combine_with_and(
+    index: SearchIndex, options: dict[str, Any], tests: list[Callable[[Item], bool]]
+) -> None:
     wanted = ids(item for item in ITEMS if all(test(item) for test in tests))
     assert wanted
     # Each filter alone must select more, or the case proves nothing about AND.
@@ -136,17 +170,28 @@ def test_filters_narrow_a_query(index: SearchIndex) -> None:
     assert set(hit_ids(index, "solar climate", topics="energy")) == wanted
 
 
-RELATIVE_AGES = {"age-1h": timedelta(hours=1), "age-30h": timedelta(hours=30),
-                 "age-3d": timedelta(days=3), "age-10d": timedelta(days=10),
-                 "age-400d": timedelta(days=400)}
+RELATIVE_AGES = {
+    "age-1h": timedelta(hours=1),
+    "age-30h": timedelta(hours=30),
+    "age-3d": timedelta(days=3),
+    "age-10d": timedelta(days=10),
+    "age-400d": timedelta(days=400),
+}
 
 
 @pytest.fixture(scope="module")
 def recent_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
     """Items dated relative to now, for ``7d``/``24h`` spans."""
     now = datetime.now(timezone.utc)
-    table = [{"id": f"{name}.md", "title": f"Item {name}", "heat": -1,
-              "publishedDateTime": (now - age).isoformat()} for name, age in RELATIVE_AGES.items()]
+    table = [
+        {
+            "id": f"{name}.md",
+            "title": f"Item {name}",
+            "heat": -1,
+            "publishedDateTime": (now - age).isoformat(),
+        }
+        for name, age in RELATIVE_AGES.items()
+    ]
     table.append({"id": "undated.md", "title": "Undated item"})
     root = tmp_path_factory.mktemp("recent")
     with SearchIndex.create(root / "index") as index:
@@ -154,29 +199,36 @@ def recent_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchInd
         yield index
 
 
-@pytest.mark.parametrize(("options", "within"), [
-    ({"since": "24h"}, lambda age: age <= timedelta(hours=24)),
-    ({"since": "90m"}, lambda age: age <= timedelta(minutes=90)),
-    ({"since": "7d"}, lambda age: age <= timedelta(days=7)),
-    ({"since": "2w"}, lambda age: age <= timedelta(weeks=2)),
-    ({"since": "48H"}, lambda age: age <= timedelta(hours=48)),
-    ({"until": "7d"}, lambda age: age >= timedelta(days=7)),
-    ({"since": "30d", "until": "2d"}, lambda age: timedelta(days=2) <= age <= timedelta(days=30)),
-])
-def test_relative_spans(recent_index: SearchIndex, options: dict[str, str],
-                        within: Callable[[timedelta], bool]) -> None:
+@pytest.mark.parametrize(
+    ("options", "within"),
+    [
+        ({"since": "24h"}, lambda age: age <= timedelta(hours=24)),
+        ({"since": "90m"}, lambda age: age <= timedelta(minutes=90)),
+        ({"since": "7d"}, lambda age: age <= timedelta(days=7)),
+        ({"since": "2w"}, lambda age: age <= timedelta(weeks=2)),
+        ({"since": "48H"}, lambda age: age <= timedelta(hours=48)),
+        ({"until": "7d"}, lambda age: age >= timedelta(days=7)),
+        ({"since": "30d", "until": "2d"}, lambda age: timedelta(days=2) <= age <= timedelta(days=30)),
+    ],
+)
+def test_relative_spans(
+    recent_index: SearchIndex, options: dict[str, str], within: Callable[[timedelta], bool]
+) -> None:
     wanted = {f"{name}.md" for name, age in RELATIVE_AGES.items() if within(age)}
     assert wanted
     assert set(hit_ids(recent_index, **options)) == wanted
 
 
-@pytest.mark.parametrize(("query", "options"), [
-    ("climate energy solar", {"topics": "energy"}),
-    ("climate energy solar", {"providers": "world wire"}),
-    ("earthquake volcano", {"min_heat": 0}),
-    ("earthquake volcano", {"since": "2020-03-04"}),
-    ("faces recognition", {"type": "video", "min_quality": 10}),
-])
+@pytest.mark.parametrize(
+    ("query", "options"),
+    [
+        ("climate energy solar", {"topics": "energy"}),
+        ("climate energy solar", {"providers": "world wire"}),
+        ("earthquake volcano", {"min_heat": 0}),
+        ("earthquake volcano", {"since": "2020-03-04"}),
+        ("faces recognition", {"type": "video", "min_quality": 10}),
+    ],
+)
 def test_filters_do_not_change_scores(index: SearchIndex, query: str, options: dict[str, Any]) -> None:
     unfiltered = {hit.id: hit.score for hit in index.search(query, limit=ALL).hits}
     filtered = index.search(query, limit=ALL, **options).hits
@@ -241,15 +293,19 @@ def test_relevance_ties_go_to_the_newest(index: SearchIndex) -> None:
 # -- pagination ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("query", "options", "limit"), [
-    ("", {}, 4),
-    ("", {"sort": "heat"}, 5),
-    ("", {"sort": "oldest"}, 1),
-    ("climate energy solar science", {}, 3),
-    ("", {"topics": ["ai", "climate"]}, 2),
-])
-def test_pages_partition_the_results(index: SearchIndex, query: str, options: dict[str, Any],
-                                     limit: int) -> None:
+@pytest.mark.parametrize(
+    ("query", "options", "limit"),
+    [
+        ("", {}, 4),
+        ("", {"sort": "heat"}, 5),
+        ("", {"sort": "oldest"}, 1),
+        ("climate energy solar science", {}, 3),
+        ("", {"topics": ["ai", "climate"]}, 2),
+    ],
+)
+def test_pages_partition_the_results(
+    index: SearchIndex, query: str, options: dict[str, Any], limit: int
+) -> None:
     everything = hit_ids(index, query, **options)
     pages = []
     page = 1
@@ -307,8 +363,10 @@ SYNTAX: list[tuple[str, Callable[[Item], bool]]] = [
     ("volcano OR earthquake", lambda i: mentions(i, "volcano", "earthquake")),
     ("solar NOT battery", lambda i: mentions(i, "solar") and not mentions(i, "batter")),
     ("solar AND NOT battery", lambda i: mentions(i, "solar") and not mentions(i, "batter")),
-    ("(volcano OR earthquake) NOT overnight",
-     lambda i: mentions(i, "volcano", "earthquake") and not mentions(i, "overnight")),
+    (
+        "(volcano OR earthquake) NOT overnight",
+        lambda i: mentions(i, "volcano", "earthquake") and not mentions(i, "overnight"),
+    ),
     ("NOT solar", lambda i: not mentions(i, "solar")),
     ("title:solar", lambda i: "solar" in words(i["title"])),
     ('title:"coastal town"', lambda i: phrase_in(i["title"], "coastal town")),
@@ -337,8 +395,10 @@ SYNTAX: list[tuple[str, Callable[[Item], bool]]] = [
     ("date:[2023-05-01 TO 2023-09-30]", dated_between("2023-05-01T00:00:00Z", "2023-09-30T23:59:59.999999Z")),
     ("date:2023-05-05", dated_between("2023-05-05T00:00:00Z", "2023-05-05T23:59:59.999999Z")),
     ("date:[20200304 TO 20210809]", dated_between("2020-03-04T00:00:00Z", "2021-08-09T23:59:59.999999Z")),
-    ("solar AND date:[2023-06-01 TO]",
-     lambda i: mentions(i, "solar") and dated_between("2023-06-01T00:00:00Z", None)(i)),
+    (
+        "solar AND date:[2023-06-01 TO]",
+        lambda i: mentions(i, "solar") and dated_between("2023-06-01T00:00:00Z", None)(i),
+    ),
     ("category:analysis", lambda i: i["category"] == "analysis"),
 ]
 
@@ -352,16 +412,19 @@ def test_query_syntax(index: SearchIndex, query: str, expected: Callable[[Item],
     assert results.total == len(wanted)
 
 
-@pytest.mark.parametrize("query", [
-    '"facial recognition',  # a stray quote
-    "(solar",
-    "solar)",
-    "<MIRTONE INTERNATIONAL INC> 1ST QTR",  # a Reuters title: a leading '<'
-    "solar (<battery>)",
-    "title:",
-    "AND",
-    "unknownfield:solar",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"facial recognition',  # a stray quote
+        "(solar",
+        "solar)",
+        "<MIRTONE INTERNATIONAL INC> 1ST QTR",  # a Reuters title: a leading '<'
+        "solar (<battery>)",
+        "title:",
+        "AND",
+        "unknownfield:solar",
+    ],
+)
 def test_free_text_is_parsed_leniently(index: SearchIndex, query: str) -> None:
     index.search(query)  # no exception
 
@@ -372,19 +435,23 @@ def test_invalid_query_raises_query_error(index: SearchIndex, query: str) -> Non
         index.search(query)
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"sort": "bogus"}, "invalid sort 'bogus'"),
-    ({"sort": "Newest"}, "invalid sort"),
-    ({"limit": 0}, "invalid limit 0"),
-    ({"limit": -5}, "invalid limit"),
-    ({"limit": 1001}, "invalid limit 1001"),
-    ({"page": 0}, "invalid page 0"),
-    ({"since": "garbage"}, "invalid date 'garbage'"),
-    ({"until": "2021-13-45"}, "invalid date"),
-    ({"since": "7 days ago"}, "invalid date"),
-])
-def test_invalid_arguments_raise_query_error(index: SearchIndex, options: dict[str, Any],
-                                             message: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"sort": "bogus"}, "invalid sort 'bogus'"),
+        ({"sort": "Newest"}, "invalid sort"),
+        ({"limit": 0}, "invalid limit 0"),
+        ({"limit": -5}, "invalid limit"),
+        ({"limit": 1001}, "invalid limit 1001"),
+        ({"page": 0}, "invalid page 0"),
+        ({"since": "garbage"}, "invalid date 'garbage'"),
+        ({"until": "2021-13-45"}, "invalid date"),
+        ({"since": "7 days ago"}, "invalid date"),
+    ],
+)
+def test_invalid_arguments_raise_query_error(
+    index: SearchIndex, options: dict[str, Any], message: str
+) -> None:
     with pytest.raises(QueryError, match=re.escape(message)):
         index.search("solar", **options)
 
@@ -430,8 +497,11 @@ def test_porter_stemming_keeps_recognize_and_recognition_apart(index: SearchInde
     found = index.search("recognized", limit=ALL).hits
     assert [hit.id for hit in found] == ["tech/recognize-faces-primer.md"]
     assert MARK.findall(found[0].highlights.title) == ["recognize"]
-    assert "recognition" not in " ".join(MARK.findall(hit_for(
-        index, "recognized facial", "tech/facial-recognition-rules.md").highlights.excerpt))
+    assert "recognition" not in " ".join(
+        MARK.findall(
+            hit_for(index, "recognized facial", "tech/facial-recognition-rules.md").highlights.excerpt
+        )
+    )
 
 
 def test_snippet_falls_back_to_the_body(index: SearchIndex) -> None:
@@ -448,7 +518,7 @@ def test_snippet_falls_back_to_the_body(index: SearchIndex) -> None:
 def test_snippet_is_the_plain_excerpt_when_only_the_title_matches(index: SearchIndex) -> None:
     item = by_id("ranking/volcano-title.md")
     hit = hit_for(index, "volcano", item["id"])
-    assert hit.highlights.title == f"<mark>Volcano</mark>{item['title'][len('Volcano'):]}"
+    assert hit.highlights.title == f"<mark>Volcano</mark>{item['title'][len('Volcano') :]}"
     assert hit.highlights.excerpt == item["excerpt"]
 
 
@@ -470,11 +540,14 @@ def test_title_match_outranks_body_only_match(index: SearchIndex) -> None:
     assert hits[0].score > hits[1].score
 
 
-@pytest.mark.parametrize(("query", "more", "fewer"), [
-    ("solar battery", "tech/solar-battery.md", "tech/solar-prices.md"),
-    ("solar power peak", "tech/solar-battery.md", "world/heatwave-grid.md"),
-    ("earthquake mountain volcano", "twins/quake-b.md", "ranking/volcano-title.md"),
-])
+@pytest.mark.parametrize(
+    ("query", "more", "fewer"),
+    [
+        ("solar battery", "tech/solar-battery.md", "tech/solar-prices.md"),
+        ("solar power peak", "tech/solar-battery.md", "world/heatwave-grid.md"),
+        ("earthquake mountain volcano", "twins/quake-b.md", "ranking/volcano-title.md"),
+    ],
+)
 def test_more_query_words_outrank_fewer(index: SearchIndex, query: str, more: str, fewer: str) -> None:
     def matched(item_id: str) -> int:
         return sum(mentions(by_id(item_id), w) for w in query.split())
@@ -504,8 +577,10 @@ def test_get_by_id_and_by_url(index: SearchIndex, item: Item) -> None:
     assert by_path.excerpt == item["excerpt"]
     assert by_path.body == item.get("body", "")
     assert by_path.topics == tuple(item["topics"])
-    assert (by_path.provider.name, by_path.provider.domain) == (item["provider"]["name"],
-                                                                item["provider"]["domain"])
+    assert (by_path.provider.name, by_path.provider.domain) == (
+        item["provider"]["name"],
+        item["provider"]["domain"],
+    )
     assert (by_path.category, by_path.type) == (item["category"], item["type"])
     assert by_path.published_at == when(item)
     assert by_path.quality == item.get("quality")
@@ -543,8 +618,11 @@ def test_info(index: SearchIndex, index_dir: Path, corpus_dir: Path) -> None:
 
 
 def test_info_on_the_sample_corpus(sample_index_dir: Path) -> None:
-    files = [p for p in Path(__file__).resolve().parents[1].joinpath("corpus").rglob("*")
-             if p.suffix in {".md", ".txt", ".markdown"}]
+    files = [
+        p
+        for p in Path(__file__).resolve().parents[1].joinpath("corpus").rglob("*")
+        if p.suffix in {".md", ".txt", ".markdown"}
+    ]
     with SearchIndex.open(sample_index_dir) as index:
         assert index.info().documents == len(files)
 
@@ -560,13 +638,15 @@ def test_word_match_sets_across_segments_and_deletions(tmp_path: Path) -> None:
     several segments, one of them with deletions."""
     from searchkit import NewsItem
 
-    texts = {f"n{k}": " ".join(w for bit, w in enumerate(WORDS) if k >> bit & 1)
-             for k in range(1, 2 ** len(WORDS))}
+    texts = {
+        f"n{k}": " ".join(w for bit, w in enumerate(WORDS) if k >> bit & 1) for k in range(1, 2 ** len(WORDS))
+    }
     with SearchIndex.create(tmp_path / "index") as index:
         keys = sorted(texts)
         for start in range(0, len(keys), 10):  # one commit (segment) each
-            index.add_items([NewsItem(id=key, title=f"item {key}", body=texts[key])
-                             for key in keys[start:start + 10]])
+            index.add_items(
+                [NewsItem(id=key, title=f"item {key}", body=texts[key]) for key in keys[start : start + 10]]
+            )
         gone = {key for key in keys[:10] if int(key[1:]) % 3 == 0}
         assert index.remove(sorted(gone)) == len(gone)
         live = {key: set(texts[key].split()) for key in keys if key not in gone}
@@ -575,13 +655,17 @@ def test_word_match_sets_across_segments_and_deletions(tmp_path: Path) -> None:
             ("airship harbour", lambda words: bool(words & {"airship", "harbour"})),
             ("vote OR storm OR market", lambda words: bool(words & {"vote", "storm", "market"})),
             ("airship AND harbour", lambda words: {"airship", "harbour"} <= words),
-            ("vote AND (storm OR market)", lambda words: "vote" in words
-                and bool(words & {"storm", "market"})),
+            (
+                "vote AND (storm OR market)",
+                lambda words: "vote" in words and bool(words & {"storm", "market"}),
+            ),
             ("airship NOT vote", lambda words: "airship" in words and "vote" not in words),
             ("airship ANDNOT vote", lambda words: "airship" in words and "vote" not in words),
             ("airship AND NOT vote", lambda words: "airship" in words and "vote" not in words),
-            ("storm OR market NOT harbour", lambda words: bool(words & {"storm", "market"})
-                and "harbour" not in words),
+            (
+                "storm OR market NOT harbour",
+                lambda words: bool(words & {"storm", "market"}) and "harbour" not in words,
+            ),
             ("NOT vote", lambda words: "vote" not in words),
             ("nothinglikethis", lambda words: False),
         ]:
@@ -591,11 +675,19 @@ def test_word_match_sets_across_segments_and_deletions(tmp_path: Path) -> None:
             assert {hit.id for hit in results.hits} == expected, query
 
 
-@pytest.mark.parametrize("text", ["(oil OR gas) AND prices", "opec", "grain AND exports",
-                                  "coffee cocoa sugar", "title:yen OR title:dollar",
-                                  "(oil OR gas*) AND prices", "(oil OR gas) AND price*"])
-def test_reuters_best_matches_are_the_best_of_every_match(reuters_index: tuple[Any, Path],
-                                                          text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(oil OR gas) AND prices",
+        "opec",
+        "grain AND exports",
+        "coffee cocoa sugar",
+        "title:yen OR title:dollar",
+        "(oil OR gas*) AND prices",
+        "(oil OR gas) AND price*",
+    ],
+)
+def test_reuters_best_matches_are_the_best_of_every_match(reuters_index: tuple[Any, Path], text: str) -> None:
     """The first page by relevance is the best of every match, as each one scores. Whoosh's
     top-N collector swaps matchers for leaner ones as its minimum score rises, and left some
     of the best items of "(oil OR gas) AND prices" out of the first page. Words are scored a
@@ -608,16 +700,25 @@ def test_reuters_best_matches_are_the_best_of_every_match(reuters_index: tuple[A
         expected = sorted(every.hits, key=lambda hit: (-hit.score, newest[hit.id]))[:10]
         for page in (1, 2):
             found = index.search(text, limit=5, page=page).hits
-            assert [hit.id for hit in found] == [hit.id for hit in expected[5 * page - 5:5 * page]]
+            assert [hit.id for hit in found] == [hit.id for hit in expected[5 * page - 5 : 5 * page]]
             assert [hit.score for hit in found] == pytest.approx(
-                [hit.score for hit in expected[5 * page - 5:5 * page]], rel=1e-12)
+                [hit.score for hit in expected[5 * page - 5 : 5 * page]], rel=1e-12
+            )
 
 
-@pytest.mark.parametrize("query", ["facial recognition", "election", "climate OR glaciers",
-                                   "court AND rules", "recogni*", '"facial recognition"'])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "facial recognition",
+        "election",
+        "climate OR glaciers",
+        "court AND rules",
+        "recogni*",
+        '"facial recognition"',
+    ],
+)
 @pytest.mark.parametrize("sort", ["newest", "oldest", "quality", "heat"])
-def test_a_hit_scores_the_same_whatever_the_order(index: SearchIndex, query: str,
-                                                  sort: str) -> None:
+def test_a_hit_scores_the_same_whatever_the_order(index: SearchIndex, query: str, sort: str) -> None:
     by_relevance = {hit.id: hit.score for hit in index.search(query, limit=ALL).hits}
     assert by_relevance
     sorted_hits = index.search(query, sort=sort, limit=ALL).hits

@@ -27,8 +27,27 @@ from searchkit.whoosh_internals.segment import BLOCK_LIMIT, BlockSegmentWriter
 
 REPO = Path(__file__).resolve().parent.parent
 
-WORDS = ["market", "markets", "oil", "prices", "the", "and", "bank", "rates", "İstanbul",
-         "Zürich", "café", "U.S.", "3.5", "naïve", "crude", "exports", "of", "in", "growth"]
+WORDS = [
+    "market",
+    "markets",
+    "oil",
+    "prices",
+    "the",
+    "and",
+    "bank",
+    "rates",
+    "İstanbul",
+    "Zürich",
+    "café",
+    "U.S.",
+    "3.5",
+    "naïve",
+    "crude",
+    "exports",
+    "of",
+    "in",
+    "growth",
+]
 
 
 def synthetic_items(count: int, seed: int = 7) -> list[NewsItem]:
@@ -43,8 +62,10 @@ def synthetic_items(count: int, seed: int = 7) -> list[NewsItem]:
             "excerpt": " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 20))),
             "webUrl": f"https://news.example.org/{n}",
             "topics": rng.sample(["Energy", "Banks", "Trade", "Café society"], rng.randint(0, 3)),
-            "provider": {"name": rng.choice(["Reuters", "BBC News"]),
-                         "domain": rng.choice(["reuters.com", "bbc.co.uk"])},
+            "provider": {
+                "name": rng.choice(["Reuters", "BBC News"]),
+                "domain": rng.choice(["reuters.com", "bbc.co.uk"]),
+            },
             "quality": rng.choice([None, 0, 55, 90]),
             "heat": rng.choice([-1, 0, 12, 400]),
         }
@@ -63,8 +84,10 @@ def corpus_items() -> list[NewsItem]:
 
 
 def documents(items: list[NewsItem]) -> list[dict[str, Any]]:
-    return [item_document(item, json.dumps(item.to_dict(), ensure_ascii=False),
-                          f"1 1 {n:064x} file") for n, item in enumerate(items)]
+    return [
+        item_document(item, json.dumps(item.to_dict(), ensure_ascii=False), f"1 1 {n:064x} file")
+        for n, item in enumerate(items)
+    ]
 
 
 def write(path: Path, docs: list[dict[str, Any]], writer_class: Any, **kwargs: Any) -> Any:
@@ -93,14 +116,25 @@ def postings_of(ix: Any) -> dict[tuple[str, bytes], Any]:
     with ix.reader() as reader:
         for fieldname, btext in reader.all_terms():
             info = reader.term_info(fieldname, btext)
-            stats = (info.weight(), info.doc_frequency(), info.min_length(), info.max_length(),
-                     info.max_weight(), info.min_id(), info.max_id())
+            stats = (
+                info.weight(),
+                info.doc_frequency(),
+                info.min_length(),
+                info.max_length(),
+                info.max_weight(),
+                info.min_id(),
+                info.max_id(),
+            )
             matcher = reader.postings(fieldname, btext)
             blocks = []
             while matcher.is_active():
                 size = matcher._blocklength  # W3 matcher: postings in the current block
-                header = (size, matcher.block_min_length(), matcher.block_max_length(),
-                          matcher.block_max_weight())
+                header = (
+                    size,
+                    matcher.block_min_length(),
+                    matcher.block_max_length(),
+                    matcher.block_max_weight(),
+                )
                 block = []
                 for _ in range(size):
                     block.append((matcher.id(), matcher.weight(), matcher.value()))
@@ -115,8 +149,7 @@ def docs() -> list[dict[str, Any]]:
     return documents(corpus_items() + synthetic_items(3 * BLOCK_LIMIT + 17))
 
 
-def test_same_postings_and_per_document_files_as_whoosh(docs: list[dict[str, Any]],
-                                                        tmp_path: Path) -> None:
+def test_same_postings_and_per_document_files_as_whoosh(docs: list[dict[str, Any]], tmp_path: Path) -> None:
     whoosh_ix = write(tmp_path / "whoosh", docs, SegmentWriter)
     block_ix = write(tmp_path / "block", docs, BlockSegmentWriter)
     expected = postings_of(whoosh_ix)
@@ -136,8 +169,9 @@ def test_same_postings_and_per_document_files_as_whoosh(docs: list[dict[str, Any
     assert block_files["pst"] != whoosh_files["pst"]
 
 
-def test_byte_identical_with_whoosh_choices(docs: list[dict[str, Any]], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_byte_identical_with_whoosh_choices(
+    docs: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Compressing every block and encoding each position value afresh, as Whoosh does,
     gives Whoosh's files byte for byte."""
     monkeypatch.setattr(segment_module, "_CACHED_POSITIONS", 0)
@@ -151,14 +185,22 @@ def test_searches_see_the_same_index(docs: list[dict[str, Any]], tmp_path: Path)
 
     whoosh_ix = write(tmp_path / "whoosh", docs, SegmentWriter)
     block_ix = write(tmp_path / "block", docs, BlockSegmentWriter)
-    for text in ("oil prices", '"crude exports"', "istanbul OR zurich", "title:market*",
-                 "quality:[50 TO]", "topic:energy", "growth -banks"):
+    for text in (
+        "oil prices",
+        '"crude exports"',
+        "istanbul OR zurich",
+        "title:market*",
+        "quality:[50 TO]",
+        "topic:energy",
+        "growth -banks",
+    ):
         results = []
         for ix in (whoosh_ix, block_ix):
             with ix.searcher() as searcher:
                 query = qparser.QueryParser("content", ix.schema).parse(text)
-                results.append([(hit["id"], round(hit.score, 9))
-                                for hit in searcher.search(query, limit=None)])
+                results.append(
+                    [(hit["id"], round(hit.score, 9)) for hit in searcher.search(query, limit=None)]
+                )
         assert results[0] == results[1], text
         assert results[0], text
 
@@ -191,5 +233,6 @@ def test_merges_as_whoosh_does(docs: list[dict[str, Any]], tmp_path: Path) -> No
         results[name] = (postings_of(ix), segment_files(path))
     (whoosh_postings, whoosh_files), (block_postings, block_files) = results.values()
     assert block_postings == whoosh_postings
-    assert {ext: data for ext, data in block_files.items() if ext not in ("pst", "trm")} == \
-        {ext: data for ext, data in whoosh_files.items() if ext not in ("pst", "trm")}
+    assert {ext: data for ext, data in block_files.items() if ext not in ("pst", "trm")} == {
+        ext: data for ext, data in whoosh_files.items() if ext not in ("pst", "trm")
+    }

@@ -1,5 +1,6 @@
-"""The style the code holds to: ruff's checks as pyproject.toml configures them, on the package
-and the tests (ruff comes with the test extras, so CI runs it)."""
+"""The style the code holds to, checked as the suite runs: ruff's checks and its formatting as
+pyproject.toml configures them (package, tests and benchmarks), and ``mypy --strict`` on the
+package. The tools come with the test extras (``pip install '.[test]'``), so CI runs them."""
 
 from __future__ import annotations
 
@@ -11,11 +12,27 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+CODE = ["searchkit", "tests", "benchmarks"]
 
 
-def test_ruff_finds_nothing_in_the_package_or_the_tests() -> None:
-    if importlib.util.find_spec("ruff") is None:
-        pytest.skip("ruff is not installed (pip install '.[test]' installs it)")
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "searchkit", "tests"],
-                          cwd=REPO, capture_output=True, text=True, check=False)
+def run_tool(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed (pip install '.[test]' installs it)")
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True, check=False
+    )
+
+
+def test_ruff_finds_nothing() -> None:
+    done = run_tool("ruff", "check", "--no-cache", *CODE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_code_is_formatted_as_ruff_formats_it() -> None:
+    done = run_tool("ruff", "format", "--check", "--no-cache", *CODE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_strict_finds_nothing_in_the_package() -> None:
+    done = run_tool("mypy", "--strict", "--no-incremental", "searchkit")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -35,8 +35,12 @@ SUGGEST_ITEMS: list[dict[str, Any]] = [
     si("s09.md", "Clinics face staff shortages", ["Health"]),
     si("s10.md", "Summit on trade ends early", ["Trade", "Politics"]),
     si("s11.md", "Coal plants close", ["Energy", "Climate"]),
-    si("s12.md", "Carbon markets rally", ["Carbon Markets", "Climate"],
-       body="Traders said the clmate for deals had improved."),
+    si(
+        "s12.md",
+        "Carbon markets rally",
+        ["Carbon Markets", "Climate"],
+        body="Traders said the clmate for deals had improved.",
+    ),
     si("s13.md", "Glacier melt speeds up", ["Climate", "Science"], excerpt="Alpine glaciers shrink."),
     si("s14.md", "Cleaner air in cities", ["Health", "Cities"]),
 ]
@@ -71,43 +75,50 @@ def test_a_misspelled_frequent_word_is_corrected(suggest_index: SearchIndex) -> 
     assert corrected.suggestion is None
 
 
-@pytest.mark.parametrize(("query", "suggestion"), [
-    ("climte summit", "climate summit"),
-    ("summit climte", "summit climate"),
-    ("climte OR clinics", "climate OR clinics"),
-    ("climte AND summit", "climate AND summit"),
-    ("the climte", "the climate"),
-    ("Climte", "climate"),
-])
+@pytest.mark.parametrize(
+    ("query", "suggestion"),
+    [
+        ("climte summit", "climate summit"),
+        ("summit climte", "summit climate"),
+        ("climte OR clinics", "climate OR clinics"),
+        ("climte AND summit", "climate AND summit"),
+        ("the climte", "the climate"),
+        ("Climte", "climate"),
+    ],
+)
 def test_one_typo_among_other_words(suggest_index: SearchIndex, query: str, suggestion: str) -> None:
     typo = suggest_index.search(query)
     assert typo.suggestion == suggestion
     assert suggest_index.search(suggestion).total > typo.total
 
 
-@pytest.mark.parametrize("query", [
-    "climate",                 # a correct word
-    "summit",
-    "climate summit",
-    "clmate",                  # a typo, but one that occurs in the index (in a body only)
-    "clmate summit",
-    "title:climte",            # field values are left alone
-    "topics:climte",
-    '"climte summit"',         # so are phrases
-    '"climte"',
-    "",                        # match-all
-    "*",
-    "xqzvv",                   # nothing close
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "climate",  # a correct word
+        "summit",
+        "climate summit",
+        "clmate",  # a typo, but one that occurs in the index (in a body only)
+        "clmate summit",
+        "title:climte",  # field values are left alone
+        "topics:climte",
+        '"climte summit"',  # so are phrases
+        '"climte"',
+        "",  # match-all
+        "*",
+        "xqzvv",  # nothing close
+    ],
+)
 def test_no_suggestion(suggest_index: SearchIndex, query: str) -> None:
     assert suggest_index.search(query).suggestion is None
 
 
 def test_a_word_only_in_a_body_is_known(suggest_index: SearchIndex) -> None:
-    """"clmate" is one edit from "climate", which would find far more; it is still not corrected."""
+    """ "clmate" is one edit from "climate", which would find far more; it is still not corrected."""
     assert [i["id"] for i in SUGGEST_ITEMS if "clmate" in i.get("body", "")] == ["s12.md"]
-    assert not any("clmate" in " ".join([i["title"], *i["topics"], i.get("excerpt", "")]).lower()
-                   for i in SUGGEST_ITEMS)
+    assert not any(
+        "clmate" in " ".join([i["title"], *i["topics"], i.get("excerpt", "")]).lower() for i in SUGGEST_ITEMS
+    )
     results = suggest_index.search("clmate")
     assert (results.total, results.suggestion) == (1, None)
     assert suggest_index.search("climate").total > 1
@@ -122,11 +133,13 @@ def test_a_correction_that_finds_nothing_more_is_not_offered(suggest_index: Sear
 
 
 @pytest.mark.parametrize(("grain", "green", "wanted"), [(5, 1, "grain"), (1, 5, "green"), (2, 3, "green")])
-def test_the_most_frequent_correction_wins(make_index: Callable[..., Path], grain: int, green: int,
-                                           wanted: str) -> None:
-    """"grein" is one edit from both "grain" and "green"."""
-    table = ([si(f"grain{n}.md", f"Grain report {n}", []) for n in range(grain)]
-             + [si(f"green{n}.md", f"Green report {n}", []) for n in range(green)])
+def test_the_most_frequent_correction_wins(
+    make_index: Callable[..., Path], grain: int, green: int, wanted: str
+) -> None:
+    """ "grein" is one edit from both "grain" and "green"."""
+    table = [si(f"grain{n}.md", f"Grain report {n}", []) for n in range(grain)] + [
+        si(f"green{n}.md", f"Green report {n}", []) for n in range(green)
+    ]
     with SearchIndex.open(make_index(table)) as index:
         results = index.search("grein")
         assert results.suggestion == wanted
@@ -134,8 +147,9 @@ def test_the_most_frequent_correction_wins(make_index: Callable[..., Path], grai
 
 
 def test_corrections_follow_deletions(make_index: Callable[..., Path]) -> None:
-    table = ([si(f"grain{n}.md", f"Grain report {n}", []) for n in range(5)]
-             + [si("green.md", "Green report", [])])
+    table = [si(f"grain{n}.md", f"Grain report {n}", []) for n in range(5)] + [
+        si("green.md", "Green report", [])
+    ]
     with SearchIndex.open(make_index(table)) as index:
         assert index.search("grein").suggestion == "grain"
         assert index.remove([f"grain{n}.md" for n in range(5)]) == 5
@@ -185,8 +199,22 @@ def expected_completions(table: list[dict[str, Any]], prefix: str, limit: int) -
     return [norm(f"{head} {word}" if head else word) for word, _ in ranked]
 
 
-PREFIXES = ["cl", "cli", "clim", "c", "ci", "s", "gla", "carbon", "carbon m", "why climate m",
-            "he", "pol", "z", "cloud c"]
+PREFIXES = [
+    "cl",
+    "cli",
+    "clim",
+    "c",
+    "ci",
+    "s",
+    "gla",
+    "carbon",
+    "carbon m",
+    "why climate m",
+    "he",
+    "pol",
+    "z",
+    "cloud c",
+]
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -204,7 +232,14 @@ def test_completions_by_frequency(suggest_index: SearchIndex) -> None:
     assert (climate_topic, climate_title) == (8, 6)
     completions = suggest_index.suggest("cl").completions
     assert [c.casefold() for c in completions] == [
-        "climate", "cleaner", "climbers", "clinics", "close", "cloud", "cloud computing"]
+        "climate",
+        "cleaner",
+        "climbers",
+        "clinics",
+        "close",
+        "cloud",
+        "cloud computing",
+    ]
 
 
 def test_topics_complete_in_their_most_common_spelling(suggest_index: SearchIndex) -> None:
@@ -241,16 +276,23 @@ def test_invalid_limit(suggest_index: SearchIndex, limit: int) -> None:
 
 
 def test_completions_follow_deletions(make_index: Callable[..., Path]) -> None:
-    table = [si("a.md", "Volcano erupts", ["Volcanoes"]), si("b.md", "Town evacuated", ["Volcanoes"],
-                                                              body="The volcano woke up."),
-             si("c.md", "Volunteers help", ["Aid"]), si("d.md", "Volunteers return", ["Aid"])]
+    table = [
+        si("a.md", "Volcano erupts", ["Volcanoes"]),
+        si("b.md", "Town evacuated", ["Volcanoes"], body="The volcano woke up."),
+        si("c.md", "Volunteers help", ["Aid"]),
+        si("d.md", "Volunteers return", ["Aid"]),
+    ]
     with SearchIndex.open(make_index(table)) as index:
         assert [c.casefold() for c in index.suggest("vol").completions] == expected_completions(
-            table, "vol", 10)
+            table, "vol", 10
+        )
         index.remove(["a.md", "c.md"])
         rest = [i for i in table if i["id"] not in ("a.md", "c.md")]
-        assert [c.casefold() for c in index.suggest("vol").completions] == expected_completions(
-            rest, "vol", 10) == ["volcanoes", "volunteers"]
+        assert (
+            [c.casefold() for c in index.suggest("vol").completions]
+            == expected_completions(rest, "vol", 10)
+            == ["volcanoes", "volunteers"]
+        )
 
 
 def test_cli_suggest(suggest_index_dir: Path, suggest_index: SearchIndex) -> None:

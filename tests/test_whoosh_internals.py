@@ -107,10 +107,10 @@ def test_the_check_finds_a_planted_violation(tmp_path: Path) -> None:
     assert (1, "_lenfield") in _uses(tree)
 
 
-def test_a_missing_name_raises_searchkits_error_naming_both_versions(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(internals.PRIVATE_NAMES, "whoosh.codec.whoosh3.W3LeafMatcher",
-                        ("_ids", "_no_such_block_state"))
+def test_a_missing_name_raises_searchkits_error_naming_both_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        internals.PRIVATE_NAMES, "whoosh.codec.whoosh3.W3LeafMatcher", ("_ids", "_no_such_block_state")
+    )
     with pytest.raises(WhooshVersionError) as raised:
         internals.check_whoosh()
     message = str(raised.value)

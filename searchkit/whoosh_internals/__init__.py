@@ -32,21 +32,49 @@ REQUIRED_WHOOSH = "2.7.4"
 PRIVATE_NAMES: dict[str, tuple[str, ...]] = {
     "whoosh.codec.whoosh3": ("_lenfield",),
     "whoosh.codec.whoosh3.W3LeafMatcher": (
-        "_ids", "_weights", "_data", "_byteids", "_read_data", "_read_ids", "_read_weights",
-        "_next_block"),
+        "_ids",
+        "_weights",
+        "_data",
+        "_byteids",
+        "_read_data",
+        "_read_ids",
+        "_read_weights",
+        "_next_block",
+    ),
     "whoosh.codec.whoosh3.W3TermInfo": (
-        "_weight", "_df", "_minlength", "_maxlength", "_maxweight", "_minid", "_maxid"),
+        "_weight",
+        "_df",
+        "_minlength",
+        "_maxlength",
+        "_maxweight",
+        "_minid",
+        "_maxid",
+    ),
     "whoosh.codec.whoosh3.W3FieldWriter": ("_fieldid", "_postfile", "_tindex"),
     "whoosh.codec.whoosh3.W3PerDocReader": ("_cached_reader",),
     "whoosh.reading.SegmentReader": ("_perdoc",),
     "whoosh.matching.wrappers.FilterMatcher": ("_exclude", "_ids"),
     "whoosh.matching.binary.AndNotMatcher": ("_find_first", "_find_next"),
     "whoosh.columns.NumericColumn.Reader": (
-        "_count", "_typecode", "_dbfile", "_basepos", "_fixedlen", "_default"),
+        "_count",
+        "_typecode",
+        "_dbfile",
+        "_basepos",
+        "_fixedlen",
+        "_default",
+    ),
     "whoosh.scoring.BM25F": ("_field_B",),
     "whoosh.writing.SegmentWriter": (
-        "_check_state", "_check_fields", "_added", "_close_segment", "_finalize_segment",
-        "_merge_segments", "_commit_toc", "_finish", "_lk"),
+        "_check_state",
+        "_check_fields",
+        "_added",
+        "_close_segment",
+        "_finalize_segment",
+        "_merge_segments",
+        "_commit_toc",
+        "_finish",
+        "_lk",
+    ),
     "whoosh.index.FileIndex": ("_read_toc",),
 }
 
@@ -87,8 +115,7 @@ def missing_names() -> list[str]:
             missing += [f"{path}.{name}" for name in names]
             continue
         used = _names_used_by(owner) if isinstance(owner, type) else set()
-        missing += [f"{path}.{name}" for name in names
-                    if not hasattr(owner, name) and name not in used]
+        missing += [f"{path}.{name}" for name in names if not hasattr(owner, name) and name not in used]
     return missing
 
 
@@ -105,7 +132,8 @@ def check_whoosh() -> None:
         raise WhooshVersionError(
             f"searchkit needs Whoosh {REQUIRED_WHOOSH}, found Whoosh {found}, which lacks "
             f"{', '.join(missing[:3])}{' and more' if len(missing) > 3 else ''}; "
-            f"run `pip install whoosh=={REQUIRED_WHOOSH}`")
+            f"run `pip install whoosh=={REQUIRED_WHOOSH}`"
+        )
 
 
 check_whoosh()

@@ -12,7 +12,7 @@ import sys
 from array import array
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
-from typing import Any
+from typing import Any, cast
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.columns import NumericColumn
@@ -24,8 +24,16 @@ _LENGTHS = [byte_to_length(byte) for byte in range(256)]
 
 #: What is read of a W3 postings matcher (the default codec of Whoosh 2.7.4, its last release):
 #: any other matcher is read one posting at a time.
-_W3_MATCHER = ("_ids", "_weights", "_data", "_byteids", "_read_data", "_read_ids",
-               "_read_weights", "_next_block")
+_W3_MATCHER = (
+    "_ids",
+    "_weights",
+    "_data",
+    "_byteids",
+    "_read_data",
+    "_read_ids",
+    "_read_weights",
+    "_next_block",
+)
 
 
 def term_blocks(segment: Any, fieldname: str, text: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
@@ -68,7 +76,9 @@ def _w3_blocks(matcher: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
                 matcher._ids = tuple(accumulate(matcher._data[0]))
         if matcher._weights is None:
             matcher._read_weights()
-        yield matcher._ids, matcher._weights
+        ids = cast(Sequence[int], matcher._ids)
+        weights = cast(Sequence[float], matcher._weights)
+        yield ids, weights
         matcher._next_block()
 
 
@@ -77,8 +87,11 @@ def field_lengths(segment: Any, fieldname: str) -> list[int]:
     it (stored as one byte, decoded); 0 where the document has none."""
     count = segment.doc_count_all()
     perdoc = getattr(segment, "_perdoc", None)
-    column = (perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-              if perdoc is not None and hasattr(perdoc, "_cached_reader") else None)
+    column = (
+        perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        if perdoc is not None and hasattr(perdoc, "_cached_reader")
+        else None
+    )
     if column is not None:  # a column of length bytes (0: none)
         return [_LENGTHS[byte] for byte in column_values(column, count)]
     return [segment.doc_field_length(doc, fieldname, 0) or 0 for doc in range(count)]
@@ -89,8 +102,7 @@ def column_values(column: Any, size: int) -> list[Any]:
     column is read as one array, any other a value at a time."""
     if isinstance(column, NumericColumn.Reader):
         stored = min(column._count, size)
-        values = array(column._typecode, column._dbfile.get(column._basepos,
-                                                            stored * column._fixedlen))
+        values = array(column._typecode, column._dbfile.get(column._basepos, stored * column._fixedlen))
         if sys.byteorder == "little":  # stored big-endian
             values.byteswap()
         return values.tolist() + [column._default] * (size - stored)

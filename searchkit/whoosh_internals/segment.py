@@ -69,8 +69,9 @@ def _positions_value(poses: list[int]) -> bytes:
     return count + dumps([poses[0], *map(sub, poses[1:], poses)], 2)
 
 
-def _encode_block(postings: list[tuple[int, float, bytes, int]], fixed_size: int | None,
-                  min_compress: int) -> tuple[bytes, tuple[Any, ...]]:
+def _encode_block(
+    postings: list[tuple[int, float, bytes, int]], fixed_size: int | None, min_compress: int
+) -> tuple[bytes, tuple[Any, ...]]:
     """One block of postings (docnum, weight, value bytes, field length) in Whoosh's W3 block
     format (without its length prefix), and the block's statistics for the term info.
 
@@ -103,8 +104,9 @@ def _encode_block(postings: list[tuple[int, float, bytes, int]], fixed_size: int
     known = list(filter(None, lengths))
     min_length = min(known) if known else None
     max_length = max(known) if known else 0
-    info = dumps((count, ids[-1], max_weight, compression, length_to_byte(min_length),
-                  length_to_byte(max_length)), 2)
+    info = dumps(
+        (count, ids[-1], max_weight, compression, length_to_byte(min_length), length_to_byte(max_length)), 2
+    )
     stats = (sum(weights32), count, min_length, max_length, max_weight, ids[0], ids[-1])
     return info + data, stats
 
@@ -206,8 +208,7 @@ class _FieldPostings:
             term = terms.get(key)
             if term is None:
                 term = _Term()
-            blocks = [get(term.blocks[n], term.blocks[n + 1])
-                      for n in range(0, len(term.blocks), 2)]
+            blocks = [get(term.blocks[n], term.blocks[n + 1]) for n in range(0, len(term.blocks), 2)]
             buffer = buffers.get(key)
             if buffer:
                 block, stats = _encode_block(buffer, self.fixed_size, self.min_compress)
@@ -236,8 +237,9 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
         super().__init__(ix, **kwargs)
         self._min_compress = min_compress
         if not isinstance(self.fieldwriter, W3FieldWriter):
-            raise TypeError(f"BlockSegmentWriter writes Whoosh's W3 codec only, not "
-                            f"{type(self.fieldwriter).__name__}")
+            raise TypeError(
+                f"BlockSegmentWriter writes Whoosh's W3 codec only, not {type(self.fieldwriter).__name__}"
+            )
         self._postings: dict[str, _FieldPostings] = {}
         self._store = _BlockStore()
         self._fast: dict[str, NewsAnalyzer] = {}
@@ -245,22 +247,31 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
         word_analyzer = make_word_analyzer()
         for name, field in self.schema.items():
             if field.vector or field.separate_spelling():
-                raise TypeError(f"field {name!r}: BlockSegmentWriter writes no term vectors "
-                                "or separate spelling words")
-            if (isinstance(field.analyzer if field.format else None, NewsAnalyzer)
-                    and type(field.format) is formats.Positions
-                    and field.format.field_boost == 1.0 and field.scorable):
+                raise TypeError(
+                    f"field {name!r}: BlockSegmentWriter writes no term vectors or separate spelling words"
+                )
+            if (
+                isinstance(field.analyzer if field.format else None, NewsAnalyzer)
+                and type(field.format) is formats.Positions
+                and field.format.field_boost == 1.0
+                and field.scorable
+            ):
                 self._fast[name] = field.analyzer
-            elif (field.format is not None and type(field.format) is formats.Frequency
-                    and field.format.field_boost == 1.0 and field.scorable
-                    and field.analyzer == word_analyzer):
+            elif (
+                field.format is not None
+                and type(field.format) is formats.Frequency
+                and field.format.field_boost == 1.0
+                and field.scorable
+                and field.analyzer == word_analyzer
+            ):
                 self._words.add(name)
 
     def _field_postings(self, fieldname: str, field: Any) -> _FieldPostings:
         postings = self._postings.get(fieldname)
         if postings is None:
-            postings = self._postings[fieldname] = _FieldPostings(field.format.fixed_value_size(),
-                                                                self._min_compress, self._store)
+            postings = self._postings[fieldname] = _FieldPostings(
+                field.format.fixed_value_size(), self._min_compress, self._store
+            )
         return postings
 
     def add_document(self, **fields: Any) -> None:
@@ -288,18 +299,23 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
                     # (word, frequency, encoded value) of each word; then one loop buffers them
                     if analyzer is not None:
                         positions, length = analyzer.positions(value)
-                        found = [(word, len(poses), _ONE_POSITION[poses[0]]
-                                  if len(poses) == 1 and poses[0] < _CACHED_POSITIONS
-                                  else _positions_value(poses))
-                                 for word, poses in positions.items()]
+                        found = [
+                            (
+                                word,
+                                len(poses),
+                                _ONE_POSITION[poses[0]]
+                                if len(poses) == 1 and poses[0] < _CACHED_POSITIONS
+                                else _positions_value(poses),
+                            )
+                            for word, poses in positions.items()
+                        ]
                     else:
                         counts = Counter(map(str.lower, _WORD.findall(value)))
                         length = sum(counts.values())
                         found = [(word, count, pack_uint(count)) for word, count in counts.items()]
                     postings.buffered += len(found)
                     for word, count, vbytes in found:
-                        posting = (docnum, weights[count] if count < 256 else float(count),
-                                   vbytes, length)
+                        posting = (docnum, weights[count] if count < 256 else float(count), vbytes, length)
                         buffer = buffers.get(word)
                         if buffer is None:
                             buffers[word] = [posting]
@@ -324,8 +340,10 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
 
     def memory(self) -> int:
         """About how many bytes of memory the postings not yet written take."""
-        return sum(TERM_BYTES * (len(postings.buffers) + len(postings.terms))
-                   + POSTING_BYTES * postings.buffered for postings in self._postings.values())
+        return sum(
+            TERM_BYTES * (len(postings.buffers) + len(postings.terms)) + POSTING_BYTES * postings.buffered
+            for postings in self._postings.values()
+        )
 
     def add_reader(self, reader: Any) -> None:
         """Copy the live documents of ``reader`` (a segment being merged) into this one."""
@@ -342,8 +360,15 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
             textual = fieldname in self._fast or fieldname in self._words
             key = btext.decode("utf-8") if textual else btext
             postings.buffered += 1
-            postings.add(key, (docmap[docnum] if docmap is not None else base + docnum,
-                               float(weight), vbytes, length_of(docnum, fieldname)))
+            postings.add(
+                key,
+                (
+                    docmap[docnum] if docmap is not None else base + docnum,
+                    float(weight),
+                    vbytes,
+                    length_of(docnum, fieldname),
+                ),
+            )
         self._added = True
 
     def _flush_segment(self) -> None:

@@ -29,8 +29,15 @@ Outcome = TypeVar("Outcome")
 Progress = Callable[[int, int], None]
 
 
-def open_writer(ix: Any, files: int, *, parallel_threshold: int, max_procs: int,
-                handle: Callable[[Any, Any], Any], segment_memory: int) -> Any:
+def open_writer(
+    ix: Any,
+    files: int,
+    *,
+    parallel_threshold: int,
+    max_procs: int,
+    handle: Callable[[Any, Any], Any],
+    segment_memory: int,
+) -> Any:
     """A writer for a run that reads ``files`` files: for large runs (``parallel_threshold``
     files or more), a ``ParallelWriter`` that spreads them over writer processes (both cores at
     work); for small ones, a block segment writer in this process. A large run on one core gets
@@ -39,8 +46,9 @@ def open_writer(ix: Any, files: int, *, parallel_threshold: int, max_procs: int,
     procs = min(os.cpu_count() or 1, max_procs)
     if files >= parallel_threshold:
         if procs > 1:
-            return ParallelWriter(ix, procs, handle=handle, segment_memory=segment_memory,
-                                  limitmb=128, compound=False)
+            return ParallelWriter(
+                ix, procs, handle=handle, segment_memory=segment_memory, limitmb=128, compound=False
+            )
         return ix.writer(limitmb=256, compound=False)
     return BlockSegmentWriter(ix, compound=False)
 
@@ -96,8 +104,9 @@ class ParallelWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships no ty
     """The parent of the writer processes: hands out the jobs, collects the processes' segments
     and outcomes, and commits them, with its own deletions and documents, in one TOC."""
 
-    def __init__(self, ix: Any, procs: int, *, handle: Callable[[Any, Any], Any],
-                 segment_memory: int, **kwargs: Any) -> None:
+    def __init__(
+        self, ix: Any, procs: int, *, handle: Callable[[Any, Any], Any], segment_memory: int, **kwargs: Any
+    ) -> None:
         import multiprocessing
 
         super().__init__(ix, **kwargs)
@@ -106,8 +115,9 @@ class ParallelWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships no ty
         self.done: Any = multiprocessing.Value("q", 0)
         self.tasks: list[_FileWriterTask] = []
         for _ in range(procs):
-            task = _FileWriterTask(self.storage, self.indexname, self.jobqueue,
-                                   self.resultqueue, kwargs, True)
+            task = _FileWriterTask(
+                self.storage, self.indexname, self.jobqueue, self.resultqueue, kwargs, True
+            )
             task.parent = os.getpid()
             task.done = self.done
             task.handle = handle
@@ -116,23 +126,23 @@ class ParallelWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships no ty
             self.tasks.append(task)
         self.segments_written: list[Any] = []
 
-    def index_files(self, jobs: Sequence[Job], progress: Progress | None, *,
-                    batch: int) -> list[Any]:
+    def index_files(self, jobs: Sequence[Job], progress: Progress | None, *, batch: int) -> list[Any]:
         """Handle ``jobs`` in the writer processes, ``batch`` at a time; each job's outcome, in
         no set order."""
         total = len(jobs)
         if progress:
             progress(0, total)
         for start in range(0, total, batch):
-            self._put(list(jobs[start:start + batch]), progress, total)
+            self._put(list(jobs[start : start + batch]), progress, total)
         for _ in self.tasks:
             self._put(None, progress, total)
         outcomes: list[Any] = []
         for _ in self.tasks:
             status, payload, done = self._get(progress, total)
             if status != "ok":
-                raise IndexWriteError(f"a writer process failed: {payload}; "
-                                      "nothing of this run was committed")
+                raise IndexWriteError(
+                    f"a writer process failed: {payload}; nothing of this run was committed"
+                )
             outcomes.extend(done)
             self.segments_written.extend(payload)
         for task in self.tasks:
@@ -165,14 +175,16 @@ class ParallelWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships no ty
                         return self.resultqueue.get(timeout=1)
                     except queue.Empty:
                         self._check_alive()
-                        raise IndexWriteError("a writer process ended without its result; "
-                                              "nothing of this run was committed") from None
+                        raise IndexWriteError(
+                            "a writer process ended without its result; nothing of this run was committed"
+                        ) from None
 
     def _check_alive(self) -> None:
         for task in self.tasks:
             if task.exitcode not in (None, 0):
-                raise IndexWriteError(f"a writer process died (exit code {task.exitcode}); "
-                                      "nothing of this run was committed")
+                raise IndexWriteError(
+                    f"a writer process died (exit code {task.exitcode}); nothing of this run was committed"
+                )
 
     def commit(self) -> None:
         final = self._merge_segments(None, None, None) + self.segments_written
