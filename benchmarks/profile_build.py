@@ -114,12 +114,10 @@ def sample_corpus(items: int, target: Path) -> Path:
 
 def build_searchkit(corpus: Path, index_dir: Path) -> None:
     from searchkit import SearchIndex, indexer
-    from searchkit.whoosh_internals.segment import BlockSegmentWriter
 
-    # One process, so that the profile sees every phase, writing with what a writer process
-    # of a large run writes with.
+    # One process, so that the profile sees every phase: a run below the threshold writes with
+    # the block segment writer, as a writer process of a large run does.
     indexer.PARALLEL_THRESHOLD = 10**9
-    indexer._open_writer = lambda ix, files: BlockSegmentWriter(ix, compound=False)
     with SearchIndex.create(index_dir) as index:
         report = index.update(corpus)
     assert report.ok, report.errors

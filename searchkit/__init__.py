@@ -13,6 +13,7 @@ from .errors import (
     ItemNotFoundError,
     QueryError,
     SearchkitError,
+    WhooshVersionError,
 )
 from .models import (
     Completions,
@@ -63,4 +64,5 @@ __all__ = [
     "SearchIndex",
     "SearchResults",
     "SearchkitError",
+    "WhooshVersionError",
 ]
