@@ -43,14 +43,19 @@ class Cache(OrderedDict[K, V], Generic[K, V]):
         self._lock = threading.Lock()
 
     def put(self, key: K, value: V) -> V:
-        """Store ``value`` under ``key`` (replacing an entry) and return it."""
+        """Store ``value`` under ``key`` (replacing an entry, which keeps its place) and return
+        it."""
         weigh = self._weigh
         with self._lock:
-            old = self.pop(key, None)
-            if old is not None:
-                self._total_weight -= weigh(old) if weigh else 1
+            if weigh is None:
+                if key not in self:
+                    self._total_weight += 1
+            else:
+                old = self.get(key)
+                if old is not None:
+                    self._total_weight -= weigh(old)
+                self._total_weight += weigh(value)
             self[key] = value
-            self._total_weight += weigh(value) if weigh else 1
             while self._total_weight > self.limit and len(self) > 1:
                 _, evicted = self.popitem(last=False)
                 self._total_weight -= weigh(evicted) if weigh else 1
