@@ -148,6 +148,18 @@ def _print_report(report: IndexReport) -> None:
             err.print(f"  {_text(error.path)}: {_text(error.message)}")
 
 
+Corpus = Annotated[
+    Path | None,
+    typer.Argument(
+        envvar="SEARCHKIT_CORPUS",
+        show_default=False,
+        # searchkit checks the folder itself: a folder it cannot read is its own error, which
+        # says that nothing was changed.
+        readable=False,
+        help="Corpus folder [default: ./corpus, else the bundled sample corpus].",
+    ),
+]
+
 LockTimeout = Annotated[
     float,
     typer.Option(
@@ -161,14 +173,7 @@ LockTimeout = Annotated[
 
 @app.command("index")
 def index_command(
-    corpus: Annotated[
-        Path | None,
-        typer.Argument(
-            envvar="SEARCHKIT_CORPUS",
-            show_default=False,
-            help="Corpus folder [default: ./corpus, else the bundled sample corpus].",
-        ),
-    ] = None,
+    corpus: Corpus = None,
     index_dir: IndexDir = None,
     rebuild: Annotated[
         bool,
@@ -194,14 +199,7 @@ def index_command(
 
 @app.command("watch")
 def watch_command(
-    corpus: Annotated[
-        Path | None,
-        typer.Argument(
-            envvar="SEARCHKIT_CORPUS",
-            show_default=False,
-            help="Corpus folder [default: ./corpus, else the bundled sample corpus].",
-        ),
-    ] = None,
+    corpus: Corpus = None,
     index_dir: IndexDir = None,
     interval: Annotated[
         float, typer.Option(min=0.1, help="Seconds between polls when file events are not available.")

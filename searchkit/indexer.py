@@ -10,16 +10,17 @@ index's write lock; a rebuild writes a new generation and switches to it when it
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
@@ -29,6 +30,9 @@ from .models import Duplicate, FileError, IndexReport, NewsItem, item_from_dict
 from .schema import SCHEMA_VERSION, F, item_document
 from .store import IndexLocation, create_whoosh, open_whoosh
 from .whoosh_internals.writers import ParallelWriter, Progress, open_writer, remove_unused_files
+
+if TYPE_CHECKING:  # the documents module (YAML) loads where files are read
+    from .documents import CorpusProblem
 
 #: Read, parse and index in writer processes when at least this many files must be read.
 PARALLEL_THRESHOLD = 2_000
@@ -80,17 +84,44 @@ def _hash(data: bytes) -> str:
 
 def _parse_one(ident: str, path: str, mtime_ns: int) -> _Parsed:
     """Read, hash and parse one file (in a writer process for large runs)."""
-    from .documents import parse_bytes  # imported here: searches need no YAML machinery
+    from .documents import parse_bytes, read_item_bytes  # here: searches need no YAML machinery
 
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return _Parsed(ident, None, f"cannot read file: {exc.strerror or exc}", None)
+        data = read_item_bytes(path, ident)
+    except DocumentError as exc:
+        return _Parsed(ident, None, exc.reason, None)
     recorded = _Recorded(len(data), mtime_ns, _hash(data), ORIGIN_FILE)
     try:
         return _Parsed(ident, parse_bytes(data, ident), None, recorded)
     except DocumentError as exc:
         return _Parsed(ident, None, exc.reason, recorded)
+
+
+Result = TypeVar("Result")
+Params = ParamSpec("Params")
+
+
+def _translating_write_errors(
+    method: Callable[Concatenate[Indexer, Params], Result],
+) -> Callable[Concatenate[Indexer, Params], Result]:
+    """Turn an ``OSError`` of a write (a full disk, a read-only index, a permission) into one
+    ``IndexWriteError`` that says what happened, where, and that the last commit is kept."""
+
+    @functools.wraps(method)
+    def wrapper(self: Indexer, /, *args: Params.args, **kwargs: Params.kwargs) -> Result:
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            raise IndexWriteError(write_failure(exc, self.location.path)) from exc
+
+    return wrapper
+
+
+def write_failure(exc: OSError, where: Path) -> str:
+    """A one-line account of a failed write: the file and the system's reason (``No space left
+    on device``, ``Read-only file system``, ``Permission denied``), and that nothing is lost."""
+    path = exc.filename or where
+    return f"cannot write {path}: {exc.strerror or exc}; the index keeps its last commit"
 
 
 class Indexer:
@@ -107,6 +138,7 @@ class Indexer:
 
     # -- public operations ------------------------------------------------------------------
 
+    @_translating_write_errors
     def create(self) -> None:
         """Create an empty index if the directory holds none."""
         self.location.prepare()
@@ -114,20 +146,29 @@ class Indexer:
             if self.location.current() is None:
                 self._new_generation(corpus=None)
 
+    @_translating_write_errors
     def update(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
-        """Bring the index in line with ``corpus`` (creating the index if needed)."""
+        """Bring the index in line with ``corpus`` (creating the index if needed; a first build
+        that fails leaves no index, rather than an empty one)."""
         root = _corpus_root(corpus)
         self.location.prepare()
         with self._lock():
             gen = self.location.current()
+            first = gen is None
             if gen is None:
                 gen = self._new_generation(corpus=root)
             else:
                 self.location.require()
-            # A rebuild killed before its switch leaves a partial generation behind.
-            self.location.remove_stale_generations()
-            return self._sync(gen, root, progress, fresh=False)
+            try:
+                # A rebuild killed before its switch leaves a partial generation behind.
+                self.location.remove_stale_generations()
+                return self._sync(gen, root, progress, fresh=False)
+            except BaseException:
+                if first:
+                    self.location.discard()
+                raise
 
+    @_translating_write_errors
     def rebuild(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
         """Build a fresh index of ``corpus`` in a new generation, then switch readers to it.
         A file that is broken now keeps the version the live index has of it, as in an update."""
@@ -151,6 +192,7 @@ class Indexer:
             self.location.switch(gen)
             return report
 
+    @_translating_write_errors
     def add_items(self, items: Iterable[NewsItem]) -> IndexReport:
         """Add or replace items handed in by a program (matched by id); one commit."""
         start = time.perf_counter()
@@ -186,6 +228,7 @@ class Indexer:
                 seconds=time.perf_counter() - start,
             )
 
+    @_translating_write_errors
     def remove(self, ids: Iterable[str]) -> int:
         """Remove items by id; returns how many were in the index."""
         ids = list(ids)
@@ -247,7 +290,10 @@ class Indexer:
         start = time.perf_counter()
         ix = open_whoosh(gen)
         recorded = {} if fresh else self._manifest(ix)
-        scanned = _scan(root)
+        scanned, problems = _scan(root)
+        # What cannot be read now keeps what the index has of it: a file, or a folder's items.
+        kept_files = {problem.path for problem in problems if not problem.folder}
+        kept_folders = tuple(problem.path for problem in problems if problem.folder)
 
         unchanged = 0
         to_read: list[_Scanned] = []
@@ -260,10 +306,17 @@ class Indexer:
 
         jobs = [(e.id, e.path, e.mtime_ns, recorded[e.id].sha if e.id in recorded else None) for e in to_read]
         present = {entry.id for entry in scanned}
-        gone = [i for i, rec in recorded.items() if rec.origin == ORIGIN_FILE and i not in present]
+        gone = [
+            i
+            for i, rec in recorded.items()
+            if rec.origin == ORIGIN_FILE
+            and i not in present
+            and i not in kept_files
+            and not i.startswith(kept_folders)
+        ]
 
         outcomes: list[_Outcome] = []
-        if jobs or gone:
+        if jobs or gone or (carry_from is not None and problems):
             writer = open_writer(
                 ix,
                 len(jobs),
@@ -278,8 +331,12 @@ class Indexer:
                 else:
                     outcomes = _index_in_process(writer, jobs, progress)
                 replaced = [ident for ident, kind, _ in outcomes if kind == _CHANGED]
-                broken = [ident for ident, kind, _ in outcomes if kind == _BROKEN]
-                carried = _carry_over(writer, carry_from, broken) if carry_from is not None and broken else 0
+                broken = [ident for ident, kind, _ in outcomes if kind == _BROKEN] + sorted(kept_files)
+                carried = (
+                    _carry_over(writer, carry_from, broken, kept_folders)
+                    if carry_from is not None and (broken or kept_folders)
+                    else 0
+                )
                 if gone or replaced or carried or any(kind == _NEW for _, kind, _ in outcomes):
                     # New versions sit in new segments, which these deletions cannot touch.
                     with ix.searcher() as searcher:
@@ -291,19 +348,22 @@ class Indexer:
                     remove_unused_files(ix)
             except BaseException as exc:
                 if not writer.is_closed:
-                    writer.cancel()
-                # Segments a writer process finished before the run failed: not in any TOC.
+                    # Closing what a failed write left may fail the same way: the first error
+                    # is the one to report.
+                    with contextlib.suppress(Exception):
+                        writer.cancel()
+                # Files of this run (segments a writer process finished, a commit's partial
+                # files) are in no TOC: remove them, so that a full disk has its room back.
                 with contextlib.suppress(OSError):
                     remove_unused_files(ix)
                 # A full disk, say (a file that cannot be read is a FileError in the report).
                 if isinstance(exc, OSError):
-                    raise IndexWriteError(
-                        f"cannot write the index: {exc}; nothing of this run was committed"
-                    ) from exc
+                    raise IndexWriteError(write_failure(exc, gen)) from exc
                 raise
         kinds = Counter(kind for _, kind, _ in outcomes)
         errors = sorted(
-            (FileError(ident, reason or "unreadable") for ident, kind, reason in outcomes if kind == _BROKEN),
+            [FileError(ident, reason or "unreadable") for ident, kind, reason in outcomes if kind == _BROKEN]
+            + [FileError(problem.path, problem.reason) for problem in problems],
             key=lambda e: e.path,
         )
         self.location.write_meta(gen, corpus=str(root))
@@ -369,16 +429,18 @@ def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job], progress: Progr
     return outcomes
 
 
-def _carry_over(writer: IndexWriter, previous: Path, idents: list[str]) -> int:
-    """Add to ``writer`` the version the index in ``previous`` has of each of ``idents`` (files
-    that are broken now, as it recorded them); how many it had. An index that cannot be read
-    carries nothing over (the files are reported as broken all the same)."""
+def _carry_over(writer: IndexWriter, previous: Path, idents: list[str], folders: tuple[str, ...] = ()) -> int:
+    """Add to ``writer`` the version the index in ``previous`` has of each of ``idents`` and of
+    every item under ``folders`` (files and folders that cannot be read now, as it recorded
+    them); how many it had. An index that cannot be read carries nothing over (the files are
+    reported as broken all the same)."""
     try:
         ix = open_whoosh(previous)
         recorded = Indexer._manifest(ix)
+        wanted = [*idents, *(i for i in recorded if folders and i.startswith(folders))]
         carried = 0
         with ix.searcher() as searcher:
-            for ident in idents:
+            for ident in wanted:
                 old = recorded.get(ident)
                 docnum = searcher.document_number(**{F.ID: ident})
                 if old is None or docnum is None or old.origin != ORIGIN_FILE:
@@ -419,17 +481,25 @@ def _corpus_root(corpus: str | Path) -> Path:
     return root
 
 
-def _scan(root: Path) -> list[_Scanned]:
-    from .documents import corpus_files
+def _scan(root: Path) -> tuple[list[_Scanned], list[CorpusProblem]]:
+    """The corpus's news-item files, and what cannot be indexed as it is (``corpus_files``; a
+    file that cannot be looked at is one of those, one that vanished while walking is gone)."""
+    from .documents import CorpusProblem, corpus_files
 
     scanned = []
+    problems: list[CorpusProblem] = []
     try:
-        for ident, path in corpus_files(root):
+        for ident, path in corpus_files(root, problems):
             try:
                 st = os.stat(path)
-            except OSError:
+            except FileNotFoundError:
                 continue  # vanished while walking
+            except OSError as exc:
+                problems.append(CorpusProblem(ident, f"cannot read file: {exc.strerror or exc}"))
+                continue
             scanned.append(_Scanned(ident, path, st.st_size, st.st_mtime_ns))
     except OSError as exc:
-        raise CorpusError(f"cannot read corpus folder {root}: {exc.strerror or exc}") from exc
-    return scanned
+        raise CorpusError(
+            f"cannot read corpus folder {root}: {exc.strerror or exc}; nothing was changed"
+        ) from exc
+    return scanned, problems

@@ -187,6 +187,15 @@ class IndexLocation:
         write_atomic(self.path / CURRENT, gen.name + "\n")
         self.remove_stale_generations()
 
+    def discard(self) -> None:
+        """Remove the index (``CURRENT`` and every generation), leaving the directory and its
+        lock: what a first build that failed leaves, so that no empty index is served."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / CURRENT).unlink()
+        for name in os.listdir(self.path):
+            if name.startswith(_GEN_PREFIX):
+                shutil.rmtree(self.path / name, ignore_errors=True)
+
     def remove_stale_generations(self) -> None:
         """Delete every generation but the live one (left by a replaced or interrupted build)."""
         live = self.current()
@@ -249,6 +258,10 @@ class DurableStorage(FileStorage):  # type: ignore[misc]  # Whoosh ships no type
     it is closed, before the TOC is renamed, and the folder is fsynced after each rename.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writing: set[Any] = set()  # files created and not closed yet
+
     def create_file(self, name: str, excl: bool = False, mode: str = "wb", **kwargs: Any) -> Any:
         handle = super().create_file(name, excl=excl, mode=mode, **kwargs)
         previous = handle.onclose
@@ -258,9 +271,25 @@ class DurableStorage(FileStorage):  # type: ignore[misc]  # Whoosh ships no type
                 previous(sfile)
             sfile.file.flush()
             os.fsync(sfile.file.fileno())
+            self._writing.discard(sfile)
 
         handle.onclose = onclose
+        self._writing.add(handle)
         return handle
+
+    def temp_storage(self, name: str | None = None) -> Any:
+        """Whoosh's temporary storage (per-document columns while a segment is written),
+        its files followed as this storage's are (``abandon_files``)."""
+        return _TempStorage(super().temp_storage(name).folder, self._writing).create()
+
+    def abandon_files(self) -> None:
+        """Close every file this storage created and nobody closed, without flushing: what a
+        write that failed part-way (a full disk) leaves open. Then they can be removed, and a
+        full disk gets its room back."""
+        for handle in list(self._writing):
+            with contextlib.suppress(Exception):
+                handle.file.close()
+        self._writing.clear()
 
     def rename_file(self, oldname: str, newname: str, safe: bool = False) -> None:
         super().rename_file(oldname, newname, safe=safe)
@@ -280,3 +309,26 @@ def open_whoosh(gen: Path) -> whoosh_index.Index:
         raise IndexCorruptError(
             f"cannot open the index in {gen}: {exc}; run `searchkit index --rebuild`"
         ) from exc
+
+
+class _TempStorage(FileStorage):  # type: ignore[misc]  # Whoosh ships no type hints
+    """A temporary storage whose open files a ``DurableStorage`` knows about (no fsync: its
+    files are thrown away once the segment is written)."""
+
+    def __init__(self, folder: str, writing: set[Any]) -> None:
+        super().__init__(folder)
+        self._writing = writing
+
+    def create_file(self, name: str, excl: bool = False, mode: str = "wb", **kwargs: Any) -> Any:
+        handle = super().create_file(name, excl=excl, mode=mode, **kwargs)
+        previous = handle.onclose
+        writing = self._writing
+
+        def onclose(sfile: Any) -> None:
+            if previous is not None:
+                previous(sfile)
+            writing.discard(sfile)
+
+        handle.onclose = onclose
+        writing.add(handle)
+        return handle

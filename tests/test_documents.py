@@ -541,7 +541,9 @@ BAD_FILES = [
     ),
     pytest.param(
         fm("title: T\npublishedDateTime: '0001-01-01T00:00:00+01:00'\n"),
-        "field 'publishedDateTime': expected an ISO 8601 date",
+        # Hardening: the message says what is wrong with the date (it was "expected an ISO
+        # 8601 date", which it is).
+        "field 'publishedDateTime': 0001-01-01T00:00:00+01:00 is out of range once converted to UTC",
         id="date-before-year-1-in-utc",
     ),
     pytest.param(

@@ -24,6 +24,7 @@ commit) copy the merged segments' postings into the same buffers, after the new 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -372,17 +373,38 @@ class BlockSegmentWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships n
         self._added = True
 
     def _flush_segment(self) -> None:
-        self.perdocwriter.close()
         writer = self.fieldwriter
-        for fieldname in sorted(self._postings):
-            writer.start_field(fieldname, self.schema[fieldname])
-            prefix = pack_ushort(writer._fieldid)
-            for btext, info in self._postings[fieldname].write(writer._postfile):
-                writer._tindex.add(prefix + btext, info)
-            writer.finish_field()
-        self._postings.clear()
-        writer.close()
+        try:
+            self.perdocwriter.close()
+            for fieldname in sorted(self._postings):
+                writer.start_field(fieldname, self.schema[fieldname])
+                prefix = pack_ushort(writer._fieldid)
+                for btext, info in self._postings[fieldname].write(writer._postfile):
+                    writer._tindex.add(prefix + btext, info)
+                writer.finish_field()
+            self._postings.clear()
+            writer.close()
+        except BaseException:
+            self._close_files_quietly()
+            raise
+
+    def _close_files_quietly(self) -> None:
+        """Close the segment's open files after a write failed (a full disk), so that the run's
+        clean-up can remove them; their flush fails again, and they close all the same."""
+        writer = self.fieldwriter
+        for handle in (writer._tindex.dbfile, writer._postfile):
+            with contextlib.suppress(Exception):
+                handle.close()
+            # A StructFile's close runs its on-close step (a flush and fsync) first, which fails
+            # again: close the file under it too.
+            with contextlib.suppress(Exception):
+                handle.file.close()
 
     def _close_segment(self) -> None:
-        super()._close_segment()
-        self._store.close()
+        try:
+            super()._close_segment()
+        except BaseException:
+            self._close_files_quietly()
+            raise
+        finally:
+            self._store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -54,9 +55,20 @@ def open_writer(
 
 
 def remove_unused_files(ix: Any) -> None:
-    """Remove the files a cancelled writer created (Whoosh does so at its next commit)."""
+    """Remove the files a cancelled or failed writer created (Whoosh removes them at its next
+    commit, which may never come on a full disk): segment files in no TOC, and the temporary
+    folders writers keep their per-document columns in until they finish."""
+    abandon = getattr(ix.storage, "abandon_files", None)
+    if abandon is not None:
+        abandon()
     toc = ix._read_toc()
     clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
+    folder = getattr(ix.storage, "folder", None)
+    if folder is not None:
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if name.endswith(".tmp") and os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no type hints
