@@ -27,7 +27,7 @@ from rich.markup import escape
 from .api import SearchIndex
 from .errors import SearchkitError
 from .models import IndexReport, SearchResults, format_datetime
-from .options import FACET_NAMES, FILTERS, MAX_LIMIT, SORTS, Kind
+from .options import FACET_NAMES, FILTERS, MAX_LIMIT, MAX_PAGE, SORTS, Kind
 from .store import LOCK_TIMEOUT
 
 app = typer.Typer(
@@ -346,7 +346,7 @@ def search_command(
         typer.Option(show_default=False, help="Order [default: relevance with a query, newest without]."),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="Hits per page.")] = 10,
-    page: Annotated[int, typer.Option(min=1, help="Page number, from 1.")] = 1,
+    page: Annotated[int, typer.Option(min=1, max=MAX_PAGE, help="Page number, from 1.")] = 1,
     facet: Annotated[
         list[str] | None,
         typer.Option("--facet", help="Count matching items per value of this facet (repeatable)."),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,15 @@ from .schema import F, exact_values
 
 #: Largest page size a caller may ask for.
 MAX_LIMIT = 1000
+
+#: Largest page number a caller may ask for: a page is ranked with every hit before it, so
+#: ``page * limit`` stays at most ten million.
+MAX_PAGE = 10_000
+
+#: The values a number filter (``min_quality``, ``min_heat``) takes, inclusive: the index stores
+#: quality and heat as signed 32-bit ints (searchkit/schema.py), and Whoosh rejects a bound
+#: outside their range only when the search runs.
+NUMBER_RANGE = (-(2**31), 2**31 - 1)
 
 #: Accepted values of ``sort``: ``relevance`` (ties to the newest), then the field sorts of
 #: searchkit/ordering.py (highest or newest first, ``oldest`` first for ``oldest``).
@@ -69,9 +79,11 @@ class FilterSpec:
         a tuple of strings, a string, a (since, until) pair of datetimes, or an int."""
         values = [arguments.get(param.name) for param in self.params]
         if self.kind is Kind.ANY_OF:
-            found = normalize_sequence(values[0])
+            found = _strings(self.params[0], values[0])
             return found or None
         if self.kind is Kind.EQUALS:
+            if values[0] is not None and not isinstance(values[0], str):
+                raise QueryError(f"invalid {self.params[0].name} {_shown(values[0])}: use a string")
             return values[0] or None
         if self.kind is Kind.DATE_RANGE:
             since, until = values
@@ -81,7 +93,7 @@ class FilterSpec:
                 None if since is None else parse_time_bound(since),
                 None if until is None else parse_time_bound(until, end=True),
             )
-        return values[0]
+        return None if values[0] is None else _whole_number(self.params[0], values[0])
 
     def query(self, value: Any) -> query.Query | None:
         """The query of this filter for a value ``parse`` gave (None: no restriction)."""
@@ -262,11 +274,17 @@ def check_facet_names(names: Iterable[str]) -> tuple[FacetSpec, ...]:
 
 
 def check_page(limit: int, page: int | None = None) -> None:
-    """Raise ``QueryError`` for a page size (or page number) out of range."""
-    if limit < 1 or limit > MAX_LIMIT:
-        raise QueryError(f"invalid limit {limit}: use 1 to {MAX_LIMIT}")
-    if page is not None and page < 1:
-        raise QueryError(f"invalid page {page}: pages start at 1")
+    """Raise ``QueryError`` for a page size out of 1 to ``MAX_LIMIT``, or a page number out
+    of 1 to ``MAX_PAGE``."""
+    if _as_int(limit) is None or not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"invalid limit {limit!r}: use 1 to {MAX_LIMIT}")
+    if page is not None:
+        if _as_int(page) is None:
+            raise QueryError(f"invalid page {page!r}: use a page number from 1 to {MAX_PAGE}")
+        if page < 1:
+            raise QueryError(f"invalid page {page}: pages start at 1")
+        if page > MAX_PAGE:
+            raise QueryError(f"invalid page {page}: out of range, the last page is {MAX_PAGE}")
 
 
 @dataclass(frozen=True)
@@ -317,21 +335,36 @@ def parse_time_bound(value: TimeBound, *, end: bool = False, now: datetime | Non
 
     Accepts a datetime or date, ``YYYY-MM-DD`` (the whole day: its start for ``since``, its
     end for ``until``), a full ISO 8601 time, or a span back from now: ``30m``, ``24h``,
-    ``7d``, ``2w``. Raises ``QueryError`` for anything else.
+    ``7d``, ``2w``. The time, in UTC, must fall in the years 1 to 9999 (Python's dates).
+    Raises ``QueryError`` for anything else.
     """
+    try:
+        return _time_bound(value, end=end, now=now)
+    except OverflowError:  # a span back past the year 1, an offset that leaves 1-9999 in UTC
+        raise QueryError(
+            f"invalid date {_shown(value)}: out of range, use a time from 0001-01-01 to 9999-12-31 UTC"
+        ) from None
+
+
+def _time_bound(value: TimeBound, *, end: bool, now: datetime | None) -> datetime:
     if isinstance(value, datetime):
         return parse_datetime(value)
     if isinstance(value, date):
         day = datetime.combine(value, time(), tzinfo=timezone.utc)
-        return day + timedelta(days=1) - timedelta(microseconds=1) if end else day
+        # One step: the end of 9999-12-31 is a datetime, the start of the day after is not.
+        return day + (timedelta(days=1) - timedelta(microseconds=1)) if end else day
     text = str(value).strip()
     span = _SPAN.match(text)
     if span:
         now = now or datetime.now(timezone.utc)
-        return now - timedelta(**{_SPAN_UNITS[span.group(2).lower()]: int(span.group(1))})
+        try:
+            amount = int(span.group(1))
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise OverflowError(text) from None
+        return now - timedelta(**{_SPAN_UNITS[span.group(2).lower()]: amount})
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         try:
-            return parse_time_bound(date.fromisoformat(text), end=end)
+            return _time_bound(date.fromisoformat(text), end=end, now=now)
         except ValueError:
             pass
     else:
@@ -339,7 +372,9 @@ def parse_time_bound(value: TimeBound, *, end: bool = False, now: datetime | Non
             return parse_datetime(text)
         except ValueError:
             pass
-    raise QueryError(f"invalid date {text!r}: use YYYY-MM-DD, an ISO 8601 time, or a span like 7d or 24h")
+    raise QueryError(
+        f"invalid date {_shown(text)}: use YYYY-MM-DD, an ISO 8601 time, or a span like 7d or 24h"
+    )
 
 
 def normalize_sequence(values: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -349,6 +384,45 @@ def normalize_sequence(values: str | Sequence[str] | None) -> tuple[str, ...]:
     if isinstance(values, str):
         return (values,)
     return tuple(values)
+
+
+def _strings(param: Param, values: Any) -> tuple[str, ...]:
+    """The values of a multi-valued filter (``normalize_sequence``), checked to be strings."""
+    try:
+        found: tuple[str, ...] | None = normalize_sequence(values)
+    except TypeError:  # not a sequence at all
+        found = None
+    if found is None or not all(isinstance(value, str) for value in found):
+        raise QueryError(f"invalid {param.name} {_shown(values)}: use a string or a list of strings")
+    return found
+
+
+def _whole_number(param: Param, value: Any) -> int:
+    """The value of a number filter, checked to be an int in ``NUMBER_RANGE``."""
+    number = _as_int(value)
+    low, high = NUMBER_RANGE
+    if number is None or not low <= number <= high:
+        raise QueryError(f"invalid {param.name} {_shown(value)}: use a whole number from {low} to {high}")
+    return number
+
+
+def _as_int(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (not a bool, not a float), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _shown(value: Any) -> str:
+    """A value quoted in an error message: its repr, shortened to one readable line."""
+    try:
+        shown = repr(value)
+    except Exception:  # an object whose repr fails: say what it is instead
+        shown = f"<{type(value).__name__}>"
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _naive(value: datetime | None) -> datetime | None:

@@ -6,6 +6,10 @@ plugins are mended (``<``/``>`` in free text, numeric dates); field aliases let 
 ``date:``, ``source:`` or ``body:``. Every parsed query is then rewritten: negations exclude
 what they name from their group (``_exclude_negations``), and free text gets an optional
 title-phrase clause (``_with_title_phrase``).
+
+The work of one query is bounded (searchkit/limits.py): ``Parser.parse`` checks a query's
+text and terms against the limits, and the search expands its wildcards, prefixes and fuzzy
+terms once, within a budget (``expand_terms``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from whoosh.qparser.dateparse import Choice, Combo, DateParserPlugin, English
 
 from . import schema
 from .errors import QueryError
+from .limits import check_count, check_leaves, check_text, one_line, shown
 from .schema import F
 from .whoosh_internals.matching import MendedAndNotMatcher
 
@@ -44,6 +49,7 @@ class Parser:
     expressions take milliseconds to compile."""
 
     def __init__(self, index_schema: Any) -> None:
+        self._schema = index_schema
         parser = QueryParser(F.CONTENT, index_schema, group=OrGroup)
         parser.add_plugin(FuzzyTermPlugin())
         parser.add_plugin(_GtLtPlugin())
@@ -55,25 +61,29 @@ class Parser:
 
     def parse(self, text: str) -> query.Query:
         """Parse a user query (Whoosh syntax), rewritten (module docstring); empty text or
-        ``*`` matches everything. Raises ``QueryError``."""
+        ``*`` matches everything. Raises ``QueryError``, also for a query over the limits of
+        the module docstring (but ``MAX_EXPANSIONS``, which ``expand_terms`` checks)."""
+        check_text(text)
         if matches_all(text):
             return query.Every()
         words = self._plain_words(text)
         if words:  # what Whoosh's parser makes of plain words, without its plugins' passes
+            check_count(len(words), plain=True)
             terms = [query.Term(F.CONTENT, word) for word in words]
             return _with_title_phrase(terms[0] if len(terms) == 1 else query.Or(terms).normalize())
         # An explicit "now": Whoosh's default calls datetime.utcnow(), deprecated in 3.12.
         self._dates.basedate = datetime.now(timezone.utc).replace(tzinfo=None)
         try:
-            parsed = _with_title_phrase(_exclude_negations(self._parser.parse(text)))
+            parsed = _exclude_negations(self._parser.parse(text))
         except Exception as exc:  # Whoosh raises assorted errors on odd input
-            raise QueryError(f"cannot parse query {text!r}: {exc}") from exc
+            raise QueryError(f"cannot parse query {shown(text)}: {one_line(exc)}") from exc
         errors = [q.error for q in parsed.leaves() if getattr(q, "error", None)]
         if isinstance(parsed, query.NullQuery.__class__) and getattr(parsed, "error", None):
             errors.append(parsed.error)
         if errors:
-            raise QueryError(f"cannot parse query {text!r}: {errors[0]}")
-        return parsed
+            raise QueryError(f"cannot parse query {shown(text)}: {one_line(errors[0])}")
+        check_leaves(parsed, self._schema, text)
+        return _with_title_phrase(parsed)
 
     def _plain_words(self, text: str) -> list[str]:
         """The analysed words of a query made of plain words only (letters and digits separated

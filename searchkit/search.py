@@ -32,6 +32,7 @@ from .errors import (
 )
 from .facets import FacetCounter
 from .hits import HitBuilder, stored_item, stored_json
+from .limits import expand_terms
 from .matches import FILTER_CACHE_SIZE, Matches
 from .models import (
     Completions,
@@ -167,7 +168,7 @@ class Reader:
             sort = "newest"  # every item scores the same: ties go to the newest
         with self._lock:
             searcher = self._refresh()
-            parsed = self.parse(text)
+            parsed = expand_terms(self.parse(text), searcher.reader())
             postings = Postings(searcher.reader())
             matches = Matches(searcher, parsed, filters, self._match_cache, self._caches.generation, postings)
             wanted = page * limit
@@ -186,7 +187,9 @@ class Reader:
                 if facet_specs
                 else {}
             )
-            suggestion = None if everything else self._did_you_mean(searcher, text, filters, matches.total)
+            suggestion = (
+                None if everything else self._did_you_mean(searcher, text, filters, matches, postings)
+            )
         return SearchResults(
             query=text,
             total=matches.total,
@@ -202,15 +205,22 @@ class Reader:
         assert self._parser is not None  # made by the first refresh
         return self._parser.parse(text)
 
-    def _did_you_mean(self, searcher: Searcher, text: str, filters: Filters, total: int) -> str | None:
+    def _did_you_mean(
+        self, searcher: Searcher, text: str, filters: Filters, matches: Matches, postings: Postings
+    ) -> str | None:
+        """The corrected query when it matches more items; its matches are counted as the
+        search's are (Whoosh's collector would score each of them: seconds for a query with a
+        wildcard on Reuters)."""
         corrected = correct_query(searcher, text)
         if corrected is None:
             return None
         try:
-            better = searcher.search(self.parse(corrected), filter=filters.to_query(), limit=1)
+            corrected_query = expand_terms(self.parse(corrected), searcher.reader())
         except QueryError:
             return None
-        return corrected if len(better) > total else None
+        generation = self._caches.generation
+        better = Matches(searcher, corrected_query, filters, self._match_cache, generation, postings)
+        return corrected if better.total > matches.total else None
 
     # -- items ------------------------------------------------------------------------------
 

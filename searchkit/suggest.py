@@ -6,6 +6,11 @@ that occurs anywhere in the index is never corrected, and a correction is only o
 the corrected query finds more items than the query as typed (which, for a word the index does
 not know, means the query found few or none of the items it was after). Completions come from the words of
 titles (field ``title_words``) and from topic values, most frequent first.
+
+The correction's work is bounded: Whoosh's corrector builds an automaton for each word, in
+time that grows with the word's length (a word of 100,000 letters took a minute). Only words of
+at most ``MAX_CORRECTED_WORD_LENGTH`` letters are corrected, and only the first
+``MAX_CORRECTED_WORDS`` unknown words of a query are looked up.
 """
 
 from __future__ import annotations
@@ -18,12 +23,20 @@ from .schema import F
 _WORD = re.compile(r"(?<![\w:.])(\w+:)?([^\W\d_][\w'’-]*)(?![\w:~*?])")  # noqa: RUF001
 _OPERATORS = {"AND", "OR", "NOT", "TO", "ANDNOT", "ANDMAYBE"}
 
+#: Longest word a correction is looked for (longer ones are left as typed).
+MAX_CORRECTED_WORD_LENGTH = 30
+
+#: Most unknown words of one query a correction is looked for (the rest are left as typed).
+MAX_CORRECTED_WORDS = 8
+
 
 def correct_query(searcher: Any, text: str) -> str | None:
     """``text`` with each unknown plain word replaced by its most frequent close spelling.
 
     Returns None when no word needs (or has) a correction. Field values (``title:word``),
-    operators and words inside quotes are left alone.
+    operators and words inside quotes are left alone, and so are words longer than
+    ``MAX_CORRECTED_WORD_LENGTH`` and the unknown words after the first
+    ``MAX_CORRECTED_WORDS``.
     """
     analyzer = searcher.schema[F.CONTENT].analyzer
     reader = searcher.reader()
@@ -32,13 +45,19 @@ def correct_query(searcher: Any, text: str) -> str | None:
     pieces: list[str] = []
     last = 0
     changed = False
+    looked_up = 0
     for match in _WORD.finditer(text):
         word = match.group(2)
         if match.group(1) or word in _OPERATORS or any(a <= match.start() < b for a, b in quoted):
             continue
+        if len(word) > MAX_CORRECTED_WORD_LENGTH:
+            continue
         stems = [token.text for token in analyzer(word, mode="query")]
         if not stems or all(live_frequency(reader, F.CONTENT, stem) for stem in stems):
             continue  # a stop word, or a word the index knows: never corrected
+        if looked_up == MAX_CORRECTED_WORDS:
+            break
+        looked_up += 1
         correction = _best_correction(reader, corrector, word.lower())
         if correction is None:
             continue
