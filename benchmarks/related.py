@@ -52,7 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _data import median, reuters_corpus, reuters_index
 
 from searchkit import SearchIndex
-from searchkit.documents import iter_corpus_files, read_file
+from searchkit.corpus import iter_corpus_files
+from searchkit.documents import read_file
 from searchkit.models import NewsItem
 from searchkit.schema import make_analyzer
 

@@ -12,12 +12,9 @@ safe loader, libyaml's ``CSafeLoader`` when present (several times faster than p
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 import stat
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from .corpus import file_kind
 from .errors import DocumentError
 from .models import Image, NewsItem, Provider, RelatedLink, parse_datetime
 
@@ -33,8 +31,6 @@ try:  # pragma: no branch - depends on how PyYAML was built
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
-#: File name suffixes that hold news items.
-SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 
 #: Files larger than this are skipped (a news item is a few KiB; this guards memory).
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -51,152 +47,6 @@ _TRUE = {"true", "yes", "y", "on", "1"}
 _FALSE = {"false", "no", "n", "off", "0", ""}
 
 
-def iter_corpus_files(root: str | Path) -> Iterator[Path]:
-    """Yield the news-item files under ``root`` in a stable order (sorted within each folder).
-
-    Hidden files and folders (name starting with a dot) are skipped, and so are symlinked
-    folders, which could loop. See ``corpus_files`` for what else is left out, and why.
-    """
-    for _ident, path in corpus_files(root):
-        yield Path(path)
-
-
-@dataclass(frozen=True)
-class CorpusProblem:
-    """A file or folder of the corpus that cannot be indexed as it is, and why.
-
-    ``path`` is relative to the corpus root (a folder's ends with ``/``), with any byte that
-    is not UTF-8 shown escaped (``\\xff``). For a ``folder`` that cannot be read, the items
-    indexed from it before are kept as they were.
-    """
-
-    path: str
-    reason: str
-    folder: bool = False
-
-
-def corpus_files(root: str | Path, problems: list[CorpusProblem] | None = None) -> Iterator[tuple[str, str]]:
-    """(item id, path) of each news-item file under ``root``, as strings (the id as ``item_id``
-    makes it), sorted within each folder.
-
-    Only regular files are read, and symlinks to them inside the corpus; hidden files and
-    folders and symlinked folders are skipped. What cannot be read or is not allowed is added
-    to ``problems`` (and not yielded): a folder that cannot be listed, a file name that is not
-    valid UTF-8, a special file (FIFO, device, socket), a symlink that leads out of the corpus,
-    loops or leads nowhere. Raises ``OSError`` when ``root`` itself cannot be listed.
-    """
-    found = problems if problems is not None else []
-    base = os.path.realpath(root)
-    yield from _walk(str(root), "", base, found)
-
-
-def _walk(folder: str, rel: str, base: str, problems: list[CorpusProblem]) -> Iterator[tuple[str, str]]:
-    try:
-        with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
-    except OSError as exc:
-        if not rel:
-            raise
-        problems.append(
-            CorpusProblem(
-                _shown(rel),
-                f"cannot read folder: {exc.strerror or exc}; the items indexed from it are kept as they were",
-                folder=True,
-            )
-        )
-        return
-    folders = []  # walked after the folder's files, as os.walk does
-    for entry in entries:
-        name = entry.name
-        if name.startswith("."):
-            continue
-        ident = f"{rel}{name}"
-        try:
-            is_link = entry.is_symlink()
-            is_dir = not is_link and entry.is_dir(follow_symlinks=False)
-        except OSError as exc:
-            problems.append(CorpusProblem(_shown(ident), f"cannot read: {exc.strerror or exc}"))
-            continue
-        if is_dir:
-            if not _valid_name(name):
-                problems.append(
-                    CorpusProblem(
-                        _shown(ident) + "/",
-                        "folder name is not valid UTF-8; rename it to index its files",
-                        folder=True,
-                    )
-                )
-                continue
-            folders.append((entry.path, f"{ident}/"))
-            continue
-        if os.path.splitext(name)[1].lower() not in SUFFIXES:
-            continue
-        if not _valid_name(name):
-            problems.append(CorpusProblem(_shown(ident), "file name is not valid UTF-8; rename the file"))
-            continue
-        reason = _link_problem(entry.path, base) if is_link else _kind_problem(entry)
-        if reason is not None:
-            problems.append(CorpusProblem(ident, reason))
-            continue
-        yield ident, entry.path
-    for path, sub in folders:
-        yield from _walk(path, sub, base, problems)
-
-
-def _valid_name(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # bytes that are not UTF-8, carried as surrogates
-        return False
-    return True
-
-
-def _shown(rel: str) -> str:
-    """A path of the corpus for messages: bytes that are not UTF-8 escaped (``\\xff``)."""
-    return os.fsencode(rel).decode("utf-8", "backslashreplace")
-
-
-def _kind_problem(entry: os.DirEntry[str]) -> str | None:
-    """Why an entry that is not a symlink is not read (None: a regular file)."""
-    try:
-        mode = entry.stat(follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        return None  # gone while listing: the scan finds it gone
-    except OSError as exc:
-        return f"cannot read file: {exc.strerror or exc}"
-    return None if stat.S_ISREG(mode) else f"not a regular file ({_file_kind(mode)}): not read"
-
-
-def _link_problem(path: str, base: str) -> str | None:
-    """Why a symlinked file is not read (None: it leads to a regular file inside the corpus)."""
-    try:
-        target = os.path.realpath(path, strict=True)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symlink loop: not read"
-        return "symlink to nothing (its target does not exist): not read"
-    if os.path.commonpath([base, target]) != base:
-        return "symlink to a file outside the corpus: not followed (copy the file into the corpus)"
-    try:
-        mode = os.stat(target).st_mode
-    except OSError as exc:
-        return f"cannot read file: {exc.strerror or exc}"
-    return None if stat.S_ISREG(mode) else f"symlink to a {_file_kind(mode)}: not read"
-
-
-def _file_kind(mode: int) -> str:
-    for test, kind in (
-        (stat.S_ISFIFO, "FIFO"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-        (stat.S_ISSOCK, "socket"),
-        (stat.S_ISDIR, "folder"),
-    ):
-        if test(mode):
-            return kind
-    return "special file"
-
-
 def read_item_bytes(path: str | Path, ident: str) -> bytes:
     """The bytes of a news-item file: a regular file only (a FIFO or a device is never read,
     so nothing waits or reads for ever), and no more than ``MAX_FILE_BYTES`` of it. Raises
@@ -210,7 +60,7 @@ def read_item_bytes(path: str | Path, ident: str) -> bytes:
         info = os.fstat(fd)
         mode = info.st_mode
         if not stat.S_ISREG(mode):
-            raise DocumentError(ident, f"not a regular file ({_file_kind(mode)}): not read")
+            raise DocumentError(ident, f"not a regular file ({file_kind(mode)}): not read")
         chunks = []
         left = MAX_FILE_BYTES + 1
         while left > 0:

@@ -13,26 +13,23 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
 
-from .errors import CorpusError, DocumentError, IndexCorruptError, IndexWriteError, SearchkitError
+from .corpus import ScannedFile, corpus_root, scan
+from .errors import DocumentError, IndexCorruptError, IndexWriteError, SearchkitError
 from .models import Duplicate, FileError, IndexReport, NewsItem, item_from_dict
 from .schema import SCHEMA_VERSION, F, item_document
 from .store import IndexLocation, create_whoosh, open_whoosh
 from .whoosh_internals.writers import ParallelWriter, Progress, open_writer, remove_unused_files
-
-if TYPE_CHECKING:  # the documents module (YAML) loads where files are read
-    from .documents import CorpusProblem
 
 #: Read, parse and index in writer processes when at least this many files must be read.
 PARALLEL_THRESHOLD = 2_000
@@ -60,14 +57,6 @@ class _Recorded:
 
     def encode(self) -> str:
         return f"{self.size} {self.mtime_ns} {self.sha} {self.origin}"
-
-
-@dataclass(frozen=True)
-class _Scanned:
-    id: str
-    path: str
-    size: int
-    mtime_ns: int
 
 
 @dataclass(frozen=True)
@@ -150,7 +139,7 @@ class Indexer:
     def update(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with ``corpus`` (creating the index if needed; a first build
         that fails leaves no index, rather than an empty one)."""
-        root = _corpus_root(corpus)
+        root = corpus_root(corpus)
         self.location.prepare()
         with self._lock():
             gen = self.location.current()
@@ -172,7 +161,7 @@ class Indexer:
     def rebuild(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
         """Build a fresh index of ``corpus`` in a new generation, then switch readers to it.
         A file that is broken now keeps the version the live index has of it, as in an update."""
-        root = _corpus_root(corpus)
+        root = corpus_root(corpus)
         self.location.prepare(replace_foreign=False)
         with self._lock():
             # A damaged CURRENT is no obstacle: the switch below rewrites it, then clears the rest.
@@ -290,13 +279,13 @@ class Indexer:
         start = time.perf_counter()
         ix = open_whoosh(gen)
         recorded = {} if fresh else self._manifest(ix)
-        scanned, problems = _scan(root)
+        scanned, problems = scan(root)
         # What cannot be read now keeps what the index has of it: a file, or a folder's items.
         kept_files = {problem.path for problem in problems if not problem.folder}
         kept_folders = tuple(problem.path for problem in problems if problem.folder)
 
         unchanged = 0
-        to_read: list[_Scanned] = []
+        to_read: list[ScannedFile] = []
         for entry in scanned:
             old = recorded.get(entry.id)
             if old is not None and old.size == entry.size and old.mtime_ns == entry.mtime_ns:
@@ -470,36 +459,3 @@ def _duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
             ids = sorted(reader.stored_fields(doc)[F.ID] for doc in docs)
             found.append(Duplicate(raw.decode("utf-8"), tuple(ids)))
     return tuple(found)
-
-
-def _corpus_root(corpus: str | Path) -> Path:
-    root = Path(corpus).resolve()
-    if not root.exists():
-        raise CorpusError(f"corpus folder {corpus} does not exist")
-    if not root.is_dir():
-        raise CorpusError(f"corpus {corpus} is not a folder")
-    return root
-
-
-def _scan(root: Path) -> tuple[list[_Scanned], list[CorpusProblem]]:
-    """The corpus's news-item files, and what cannot be indexed as it is (``corpus_files``; a
-    file that cannot be looked at is one of those, one that vanished while walking is gone)."""
-    from .documents import CorpusProblem, corpus_files
-
-    scanned = []
-    problems: list[CorpusProblem] = []
-    try:
-        for ident, path in corpus_files(root, problems):
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
-                continue  # vanished while walking
-            except OSError as exc:
-                problems.append(CorpusProblem(ident, f"cannot read file: {exc.strerror or exc}"))
-                continue
-            scanned.append(_Scanned(ident, path, st.st_size, st.st_mtime_ns))
-    except OSError as exc:
-        raise CorpusError(
-            f"cannot read corpus folder {root}: {exc.strerror or exc}; nothing was changed"
-        ) from exc
-    return scanned, problems

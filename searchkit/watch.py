@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .api import SearchIndex
-from .documents import SUFFIXES
+from .corpus import SUFFIXES
 from .models import IndexReport
 
 #: watchdog event types that mean a change ("closed" is a close after writing).

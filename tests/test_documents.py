@@ -17,7 +17,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from searchkit import documents
-from searchkit.documents import item_id, iter_corpus_files, parse_bytes, parse_datetime, parse_text, read_file
+from searchkit.corpus import iter_corpus_files
+from searchkit.documents import item_id, parse_bytes, parse_datetime, parse_text, read_file
 from searchkit.errors import DocumentError
 from searchkit.models import Image, NewsItem, Provider, RelatedLink, item_from_dict
 

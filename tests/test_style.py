@@ -36,3 +36,12 @@ def test_the_code_is_formatted_as_ruff_formats_it() -> None:
 def test_mypy_strict_finds_nothing_in_the_package() -> None:
     done = run_tool("mypy", "--strict", "--no-incremental", "searchkit")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_module_of_the_package_is_over_500_lines() -> None:
+    long = {
+        str(path.relative_to(REPO)): count
+        for path in (REPO / "searchkit").rglob("*.py")
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert long == {}

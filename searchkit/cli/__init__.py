@@ -1,34 +1,30 @@
 """The ``searchkit`` command line: a thin layer over ``SearchIndex``.
 
-This is the only module that imports typer and rich. It parses arguments, calls the API and
-prints text or JSON; every expected error is one ``Error: ...`` line on stderr and exit status 1
-(usage errors keep the framework's exit status 2).
+This package is the only part of searchkit that imports typer and rich: this module parses
+arguments and calls the API, ``output`` prints text or JSON. Every expected error is one
+``Error: ...`` line on stderr and exit status 1 (usage errors keep the framework's exit status
+2).
 """
 
 from __future__ import annotations
 
-import html
 import inspect
-import json
-import re
 import signal
-import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from .api import SearchIndex
-from .errors import SearchkitError
-from .models import IndexReport, SearchResults, format_datetime
-from .options import FACET_NAMES, FILTERS, MAX_LIMIT, MAX_PAGE, SORTS, Kind
-from .store import LOCK_TIMEOUT
+from ..api import SearchIndex
+from ..errors import SearchkitError
+from ..models import IndexReport, format_datetime
+from ..options import FACET_NAMES, FILTERS, MAX_LIMIT, MAX_PAGE, SORTS, Kind
+from ..store import LOCK_TIMEOUT
+from .output import err, fail, out, print_facets, print_json, print_report, progress_bar, rich_marks, shown
 
 app = typer.Typer(
     name="searchkit",
@@ -39,9 +35,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
@@ -57,16 +50,6 @@ IndexDir = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def _fail(message: str) -> NoReturn:
-    err.print(f"Error: {_text(message)}")
-    # SystemExit, not typer.Exit: this runs outside the app, where nothing turns Exit into a status.
-    raise SystemExit(1) from None
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def _default_corpus() -> Path:
@@ -93,7 +76,7 @@ def _answer(index_dir: Path | None, as_json: bool, ask: Callable[[SearchIndex], 
     with SearchIndex.open(_index_path(index_dir)) as index:
         answer = ask(index)
     if as_json:
-        _print_json(answer.to_dict())  # type: ignore[attr-defined]
+        print_json(answer.to_dict())  # type: ignore[attr-defined]
         return None
     return answer
 
@@ -102,50 +85,14 @@ def _corpus_arg(corpus: Path | None) -> Path:
     return corpus if corpus is not None else _default_corpus()
 
 
-def _progress_bar(enabled: bool) -> tuple[Any, Any]:
-    if not enabled or not err.is_terminal:
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("indexing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = bar.add_task("indexing", total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return bar, update
-
-
 def _run_index(index: SearchIndex, corpus: Path, *, rebuild: bool, show_progress: bool) -> IndexReport:
-    bar, callback = _progress_bar(show_progress)
+    bar, callback = progress_bar(show_progress)
     if bar is None:
         return index.rebuild(corpus) if rebuild else index.update(corpus)
     with bar:
         return (
             index.rebuild(corpus, progress=callback) if rebuild else index.update(corpus, progress=callback)
         )
-
-
-def _print_report(report: IndexReport) -> None:
-    out.print(
-        f"Indexed {_text(report.corpus)} into {_text(report.index_dir)} "
-        f"in {report.seconds:.2f} s: {report.added} added, {report.updated} updated, "
-        f"{report.deleted} deleted, {report.unchanged} unchanged; "
-        f"{report.documents} items in the index."
-    )
-    for duplicate in report.duplicates:
-        err.print(f"Duplicate url {_text(duplicate.url)} in: {_text(', '.join(duplicate.ids))}")
-    if report.errors:
-        err.print(f"Skipped {report.skipped} file(s):")
-        for error in report.errors:
-            err.print(f"  {_text(error.path)}: {_text(error.message)}")
 
 
 Corpus = Annotated[
@@ -191,9 +138,9 @@ def index_command(
     with SearchIndex(_index_path(index_dir), lock_timeout=lock_timeout) as index:
         report = _run_index(index, _corpus_arg(corpus), rebuild=rebuild, show_progress=not as_json)
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
-        _print_report(report)
+        print_report(report)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -210,7 +157,7 @@ def watch_command(
 
     Prints one line per batch of changes; Ctrl-C stops it cleanly.
     """
-    from .watch import watch
+    from ..watch import watch
 
     folder = _corpus_arg(corpus)
     path = _index_path(index_dir)
@@ -222,11 +169,11 @@ def watch_command(
             f"deleted, {report.skipped} skipped in {report.seconds:.2f} s; "
             f"{report.documents} items"
         )
-        out.print(_text(line))
+        out.print(shown(line))
         for error in report.errors:
-            err.print(f"  {_text(error.path)}: {_text(error.message)}")
+            err.print(f"  {shown(error.path)}: {shown(error.message)}")
 
-    err.print(f"Watching {_text(str(folder))} for changes (index {_text(str(path))}); Ctrl-C to stop.")
+    err.print(f"Watching {shown(str(folder))} for changes (index {shown(str(path))}); Ctrl-C to stop.")
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -250,7 +197,7 @@ def _open_for_search(index_dir: Path | None) -> SearchIndex:
         return index
     if index_dir is None and (not path.exists() or _only_gitignore(path)):
         corpus = _default_corpus()
-        err.print(f"No index at {_text(str(path))} yet: building it from {_text(str(corpus))} ...")
+        err.print(f"No index at {shown(str(path))} yet: building it from {shown(str(corpus))} ...")
         report = _run_index(index, corpus, rebuild=False, show_progress=True)
         err.print(
             f"Indexed {report.documents} items"
@@ -263,30 +210,6 @@ def _open_for_search(index_dir: Path | None) -> SearchIndex:
 
 def _only_gitignore(path: Path) -> bool:
     return path.is_dir() and {p.name for p in path.iterdir()} <= {".gitignore"}
-
-
-_MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
-
-#: Control characters (C0 but tab and newline, DEL, C1): item text is data, and a terminal would
-#: take an escape sequence in a title for a command (clear the screen, set the window title).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _text(value: str) -> str:
-    """Text for the terminal: control characters replaced by U+FFFD, rich markup escaped."""
-    return escape(_CONTROL.sub("\ufffd", value))
-
-
-def _rich_marks(text: str) -> str:
-    """Turn highlights (HTML-escaped text with <mark>…</mark>) into rich markup."""
-    parts = []
-    last = 0
-    for match in _MARK.finditer(text):
-        parts.append(_text(html.unescape(text[last : match.start()])))
-        parts.append(f"[bold yellow]{_text(html.unescape(match.group(1)))}[/]")
-        last = match.end()
-    parts.append(_text(html.unescape(text[last:])))
-    return "".join(parts)
 
 
 def _choices(name: str, values: Sequence[str]) -> Any:
@@ -369,55 +292,30 @@ def search_command(
             **arguments,
         )
     if as_json:
-        _print_json(results.to_dict())
+        print_json(results.to_dict())
         return
     lines = []  # printed at once: rich's per-call overhead adds up over a page of hits
     if results.suggestion:
-        lines.append(f"Did you mean: [bold]{_text(results.suggestion)}[/]")
+        lines.append(f"Did you mean: [bold]{shown(results.suggestion)}[/]")
     first = (results.page - 1) * results.page_size
-    shown = f"{first + 1}-{first + len(results.hits)}" if results.hits else "none"
-    lines.append(f"{results.total} hit{'s' if results.total != 1 else ''} (showing {shown})")
+    showing = f"{first + 1}-{first + len(results.hits)}" if results.hits else "none"
+    lines.append(f"{results.total} hit{'s' if results.total != 1 else ''} (showing {showing})")
     for rank, hit in enumerate(results.hits, start=first + 1):
         lines.append("")
-        lines.append(f"[bold]{rank:>3}.[/] {_rich_marks(hit.highlights.title)}")
+        lines.append(f"[bold]{rank:>3}.[/] {rich_marks(hit.highlights.title)}")
         meta = [
             hit.provider.name or hit.provider.domain or "unknown provider",
             (format_datetime(hit.published_at) or "undated")[:10],
         ]
         if hit.topics:
             meta.append(", ".join(hit.topics))
-        lines.append(f"     [dim]{_text(' · '.join(meta))}[/]")
+        lines.append(f"     [dim]{shown(' · '.join(meta))}[/]")
         if hit.highlights.excerpt:
-            lines.append(f"     {_rich_marks(hit.highlights.excerpt)}")
-        lines.append(f"     [dim]{_text(hit.url or hit.id)}[/]")
+            lines.append(f"     {rich_marks(hit.highlights.excerpt)}")
+        lines.append(f"     [dim]{shown(hit.url or hit.id)}[/]")
     out.print("\n".join(lines))
     if results.facets:
-        _print_facets(results)
-
-
-def _print_facets(results: SearchResults) -> None:
-    """Facets as compact columns: one column per facet, "value  count" rows."""
-    from rich.table import Table
-
-    table = Table(box=None, padding=(0, 3, 0, 0), show_edge=False)
-    columns = []
-    for name, facet in results.facets.items():
-        rows: list[tuple[str, int | None]] = [(value.value, value.count) for value in facet.values]
-        if facet.missing:
-            rows.append(("(none)", facet.missing))
-        if facet.other:
-            rows.append((f"+{facet.other} more", None))
-        columns.append(rows)
-        table.add_column(name, no_wrap=True)
-    for i in range(max((len(rows) for rows in columns), default=0)):
-        table.add_row(*[_facet_cell(rows[i]) if i < len(rows) else "" for rows in columns])
-    out.print()
-    out.print(table)
-
-
-def _facet_cell(row: tuple[str, int | None]) -> str:
-    value, count = row
-    return _text(value) if count is None else f"{_text(value)} [dim]{count}[/]"
+        print_facets(results)
 
 
 @app.command("related")
@@ -431,7 +329,7 @@ def related_command(
     result = _answer(index_dir, as_json, lambda index: index.related(item, limit=limit))
     if result is None:
         return
-    out.print(f"Related to: [bold]{_text(result.item.title)}[/]")
+    out.print(f"Related to: [bold]{shown(result.item.title)}[/]")
     if not result.related:
         out.print("nothing related found")
     for rank, hit in enumerate(result.related, start=1):
@@ -441,8 +339,8 @@ def related_command(
             hit.provider.name or hit.provider.domain or "unknown provider",
             (format_datetime(hit.published_at) or "undated")[:10],
         ]
-        out.print(f"[bold]{rank:>3}.[/] {_text(hit.title)}{where}")
-        out.print(f"     [dim]{_text(' · '.join(meta))} · {_text(hit.url or hit.id or '')}[/]")
+        out.print(f"[bold]{rank:>3}.[/] {shown(hit.title)}{where}")
+        out.print(f"     [dim]{shown(' · '.join(meta))} · {shown(hit.url or hit.id or '')}[/]")
 
 
 @app.command("suggest")
@@ -457,7 +355,7 @@ def suggest_command(
     if result is None:
         return
     for completion in result.completions:
-        out.print(_text(completion))
+        out.print(shown(completion))
 
 
 @app.command("show")
@@ -471,7 +369,7 @@ def show_command(
     if news is None:
         return
     data = news.to_dict()
-    out.print(f"[bold]{_text(news.title)}[/]")
+    out.print(f"[bold]{shown(news.title)}[/]")
     for key in (
         "id",
         "url",
@@ -486,20 +384,20 @@ def show_command(
         "published",
     ):
         if data[key] not in ("", None):
-            out.print(f"{key}: {_text(str(data[key]))}")
-    out.print(f"provider: {_text(news.provider.name)} ({_text(news.provider.domain)})")
+            out.print(f"{key}: {shown(str(data[key]))}")
+    out.print(f"provider: {shown(news.provider.name)} ({shown(news.provider.domain)})")
     if news.topics:
-        out.print(f"topics: {_text(', '.join(news.topics))}")
+        out.print(f"topics: {shown(', '.join(news.topics))}")
     for image in news.images:
-        out.print(f"image: {_text(image.url)}")
+        out.print(f"image: {shown(image.url)}")
     for link in news.related:
-        out.print(f"related: {_text(link.title)} <{_text(link.url)}>")
+        out.print(f"related: {shown(link.title)} <{shown(link.url)}>")
     if news.excerpt:
         out.print()
-        out.print(_text(news.excerpt))
+        out.print(shown(news.excerpt))
     if news.body:
         out.print()
-        out.print(_text(news.body))
+        out.print(shown(news.body))
 
 
 @app.command("info")
@@ -511,12 +409,12 @@ def info_command(
     info = _answer(index_dir, as_json, lambda index: index.info())
     if info is None:
         return
-    out.print(f"index:       {_text(info.index_dir)}")
+    out.print(f"index:       {shown(info.index_dir)}")
     out.print(f"items:       {info.documents}")
     out.print(f"size:        {info.size_bytes / 1024:.1f} KiB")
     out.print(f"date range:  {format_datetime(info.oldest) or '-'} .. {format_datetime(info.newest) or '-'}")
     out.print(f"last update: {format_datetime(info.last_update) or '-'}")
-    out.print(f"corpus:      {_text(info.corpus or '-')}")
+    out.print(f"corpus:      {shown(info.corpus or '-')}")
 
 
 def main() -> None:
@@ -524,7 +422,7 @@ def main() -> None:
     try:
         app()
     except SearchkitError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         err.print("Interrupted.")
         raise SystemExit(130) from None
