@@ -20,20 +20,13 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
+from . import PRIVATE_NAMES
+
 _LENGTHS = [byte_to_length(byte) for byte in range(256)]
 
-#: What is read of a W3 postings matcher (the default codec of Whoosh 2.7.4, its last release):
-#: any other matcher is read one posting at a time.
-_W3_MATCHER = (
-    "_ids",
-    "_weights",
-    "_data",
-    "_byteids",
-    "_read_data",
-    "_read_ids",
-    "_read_weights",
-    "_next_block",
-)
+#: What is read of a W3 postings matcher (the default codec of Whoosh 2.7.4, its last release),
+#: as the package lists it: any other matcher is read one posting at a time.
+_W3_MATCHER = PRIVATE_NAMES["whoosh.codec.whoosh3.W3LeafMatcher"]
 
 
 def term_blocks(segment: Any, fieldname: str, text: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
