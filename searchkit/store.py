@@ -3,7 +3,7 @@
 An index directory holds::
 
     CURRENT          the name of the live generation (replaced atomically)
-    LOCK             the writers' lock file (an advisory ``flock``, released when its holder dies)
+    LOCK             who holds the writers' lock (an advisory ``flock`` on the directory itself)
     gen-000001/      a generation: a Whoosh index plus ``searchkit.json`` (version, corpus, times)
     .gitignore       optional, left alone
 
@@ -207,16 +207,19 @@ class IndexLocation:
     def lock(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """Hold the writers' lock. Waits up to ``timeout`` seconds, then raises IndexLockedError.
 
-        The lock is an advisory ``flock`` on ``LOCK``: the kernel drops it when its holder exits,
-        however it exits, so a killed writer never leaves a stale lock behind.
+        The lock is an advisory ``flock`` on the index directory itself, which nobody can
+        delete while it holds the index (a lock on the ``LOCK`` file was lost when a user
+        deleted the file under a running writer: the next writer made a new one and went
+        ahead). The kernel drops it when its holder exits, however it exits, so a killed writer
+        never leaves a stale lock behind. ``LOCK`` only says who holds it (``pid N``).
         """
         path = self.path / LOCK
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the block
+        folder = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except OSError as exc:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES):
@@ -228,13 +231,11 @@ class IndexLocation:
                             f"waited {timeout:g} s, try again when it has finished"
                         ) from None
                     time.sleep(0.1)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()}\n")
-            handle.flush()
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(f"pid {os.getpid()}\n")
             yield
         finally:
-            handle.close()
+            os.close(folder)
 
 
 def _read_holder(path: Path) -> str:

@@ -386,3 +386,59 @@ def test_a_read_only_index_gives_one_line_and_still_serves(
     assert "the index keeps its last commit" in line
     searched = unprivileged("search", "summit", "--index-dir", index_dir)
     assert searched.returncode == 0 and "Leaders meet at the summit" in searched.stdout
+
+
+# -- the writers' lock ----------------------------------------------------------------------
+
+
+def test_deleting_the_lock_file_under_a_writer_does_not_let_a_second_one_in(built: tuple[Path, Path]) -> None:
+    from searchkit.store import LOCK, IndexLocation
+
+    corpus, index_dir = built
+    write_item(corpus, {"id": "late.md", "title": "A late item"})
+    with IndexLocation(index_dir).lock():
+        (index_dir / LOCK).unlink()  # a user tidying up
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "searchkit",
+                "index",
+                str(corpus),
+                "--index-dir",
+                str(index_dir),
+                "--lock-timeout",
+                "0.5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1
+        [line] = done.stderr.splitlines()
+        assert line.startswith("Error: the index is locked by another writer")
+        rebuild = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "searchkit",
+                "index",
+                str(corpus),
+                "--index-dir",
+                str(index_dir),
+                "--rebuild",
+                "--lock-timeout",
+                "0.5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert rebuild.returncode == 1 and "locked by another writer" in rebuild.stderr
+        assert "Traceback" not in done.stderr + rebuild.stderr
+        # The generation the lock holder works on is still there.
+        assert indexed(index_dir) == IDS
+    with SearchIndex.open(index_dir) as index:
+        assert index.update(corpus).added == 1
