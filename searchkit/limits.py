@@ -28,6 +28,7 @@ from whoosh.matching import NullMatcher
 from whoosh.searching import SearchContext
 
 from .errors import QueryError
+from .options import shown
 from .schema import F
 
 #: Longest query, in characters. Whoosh's parser and the did-you-mean correction take time
@@ -290,12 +291,6 @@ def _term_shown(q: query.Query) -> str:
 
 def one_line(message: object) -> str:
     return " ".join(str(message).split())
-
-
-def shown(value: object) -> str:
-    """A value quoted in an error message: its repr, shortened."""
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def check_leaves(parsed: query.Query, schema: Any, text: str) -> None:

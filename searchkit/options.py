@@ -83,7 +83,7 @@ class FilterSpec:
             return found or None
         if self.kind is Kind.EQUALS:
             if values[0] is not None and not isinstance(values[0], str):
-                raise QueryError(f"invalid {self.params[0].name} {_shown(values[0])}: use a string")
+                raise QueryError(f"invalid {self.params[0].name} {shown(values[0])}: use a string")
             return values[0] or None
         if self.kind is Kind.DATE_RANGE:
             since, until = values
@@ -342,7 +342,7 @@ def parse_time_bound(value: TimeBound, *, end: bool = False, now: datetime | Non
         return _time_bound(value, end=end, now=now)
     except OverflowError:  # a span back past the year 1, an offset that leaves 1-9999 in UTC
         raise QueryError(
-            f"invalid date {_shown(value)}: out of range, use a time from 0001-01-01 to 9999-12-31 UTC"
+            f"invalid date {shown(value)}: out of range, use a time from 0001-01-01 to 9999-12-31 UTC"
         ) from None
 
 
@@ -373,7 +373,7 @@ def _time_bound(value: TimeBound, *, end: bool, now: datetime | None) -> datetim
         except ValueError:
             pass
     raise QueryError(
-        f"invalid date {_shown(text)}: use YYYY-MM-DD, an ISO 8601 time, or a span like 7d or 24h"
+        f"invalid date {shown(text)}: use YYYY-MM-DD, an ISO 8601 time, or a span like 7d or 24h"
     )
 
 
@@ -393,7 +393,7 @@ def _strings(param: Param, values: Any) -> tuple[str, ...]:
     except TypeError:  # not a sequence at all
         found = None
     if found is None or not all(isinstance(value, str) for value in found):
-        raise QueryError(f"invalid {param.name} {_shown(values)}: use a string or a list of strings")
+        raise QueryError(f"invalid {param.name} {shown(values)}: use a string or a list of strings")
     return found
 
 
@@ -402,7 +402,7 @@ def _whole_number(param: Param, value: Any) -> int:
     number = _as_int(value)
     low, high = NUMBER_RANGE
     if number is None or not low <= number <= high:
-        raise QueryError(f"invalid {param.name} {_shown(value)}: use a whole number from {low} to {high}")
+        raise QueryError(f"invalid {param.name} {shown(value)}: use a whole number from {low} to {high}")
     return number
 
 
@@ -416,7 +416,7 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A value quoted in an error message: its repr, shortened to one readable line."""
     try:
         shown = repr(value)

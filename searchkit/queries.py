@@ -32,7 +32,8 @@ from whoosh.qparser.dateparse import Choice, Combo, DateParserPlugin, English
 
 from . import schema
 from .errors import QueryError
-from .limits import check_count, check_leaves, check_text, one_line, shown
+from .limits import check_count, check_leaves, check_text, one_line
+from .options import shown
 from .schema import F
 from .whoosh_internals.matching import MendedAndNotMatcher
 
