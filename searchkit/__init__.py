@@ -16,7 +16,9 @@ from .errors import (
     WhooshVersionError,
 )
 from .models import (
+    CheckReport,
     Completions,
+    DamagedFile,
     Duplicate,
     Facet,
     FacetCount,
@@ -37,8 +39,10 @@ from .models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckReport",
     "Completions",
     "CorpusError",
+    "DamagedFile",
     "DocumentError",
     "Duplicate",
     "Facet",

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .errors import IndexNotFoundError
-from .models import Completions, IndexInfo, IndexReport, NewsItem, RelatedResults, SearchResults
+from .models import CheckReport, Completions, IndexInfo, IndexReport, NewsItem, RelatedResults, SearchResults
 from .options import FilterArguments, Filters, with_filter_parameters
 from .search import Reader
 from .store import LOCK_TIMEOUT, IndexLocation
@@ -181,3 +181,12 @@ class SearchIndex:
     def info(self) -> IndexInfo:
         """Number of items, size on disk, date range, last update and corpus."""
         return self._read().info()
+
+    def check(self) -> CheckReport:
+        """Verify every file of the live index against the checksums recorded with its commit
+        (``searchkit check``). Damage is reported in the result (``ok`` is False, ``damaged``
+        names each file and what is wrong with it), not raised; ``searchkit index --rebuild``
+        repairs it. Raises ``IndexNotFoundError`` when there is no index."""
+        from .checksums import check_location
+
+        return check_location(self._location)

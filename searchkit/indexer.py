@@ -24,12 +24,20 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
 
+from .checksums import damage_error, merge_check, verify_reader
 from .corpus import ScannedFile, corpus_root, scan
 from .errors import DocumentError, IndexCorruptError, IndexWriteError, SearchkitError
 from .models import Duplicate, FileError, IndexReport, NewsItem, item_from_dict
 from .schema import SCHEMA_VERSION, F, item_document
 from .store import IndexLocation, create_whoosh, open_whoosh
-from .whoosh_internals.writers import ParallelWriter, Progress, open_writer, remove_unused_files
+from .whoosh_internals.writers import (
+    ParallelWriter,
+    Progress,
+    open_writer,
+    remove_unused_files,
+    undone_on_failure,
+    verify_before_merge,
+)
 
 #: Read, parse and index in writer processes when at least this many files must be read.
 PARALLEL_THRESHOLD = 2_000
@@ -190,10 +198,9 @@ class Indexer:
         with self._lock():
             gen = self.location.current() or self._new_generation(corpus=None)
             ix = open_whoosh(gen)
-            existing = set(self._manifest(ix))
+            existing = set(self._manifest(ix, required=self.location.checksums_required(gen)))
             added = updated = 0
-            writer = ix.writer()
-            with ix.searcher() as searcher:
+            with undone_on_failure(ix, ix.writer()) as writer, ix.searcher() as searcher:
                 for item in items:
                     if item.id in existing:
                         writer.delete_by_term(F.ID, item.id, searcher=searcher)
@@ -202,7 +209,7 @@ class Indexer:
                         added += 1
                     existing.add(item.id)
                     self._add(writer, item, _Recorded(0, 0, "-", ORIGIN_API))
-            writer.commit()
+                writer.commit()
             self.location.write_meta(gen)
             return IndexReport(
                 corpus="",
@@ -224,12 +231,12 @@ class Indexer:
         with self._lock():
             gen = self.location.require()
             ix = open_whoosh(gen)
-            writer = ix.writer()
+            self._manifest(ix, required=self.location.checksums_required(gen))  # verifies it
             removed = 0
-            with ix.searcher() as searcher:
+            with undone_on_failure(ix, ix.writer()) as writer, ix.searcher() as searcher:
                 for ident in ids:
                     removed += writer.delete_by_term(F.ID, ident, searcher=searcher) or 0
-            writer.commit()
+                writer.commit()
             self.location.write_meta(gen)
             return removed
 
@@ -245,11 +252,15 @@ class Indexer:
         return gen
 
     @staticmethod
-    def _manifest(ix: whoosh_index.Index) -> dict[str, _Recorded]:
-        """id -> what the index recorded about that item's source, read from columns."""
+    def _manifest(ix: whoosh_index.Index, *, required: bool) -> dict[str, _Recorded]:
+        """id -> what the index recorded about that item's source, read from columns, once the
+        commit is verified as a reader verifies it when it opens (``required``: the commit
+        must have checksums)."""
         result: dict[str, _Recorded] = {}
+        folder = Path(ix.storage.folder)
         try:
             with ix.reader() as reader:
+                verify_reader(folder, reader, ix, full=False, required=required)
                 for segment_reader, _offset in reader.leaf_readers():
                     if not segment_reader.has_column(F.MANIFEST):
                         continue  # an empty index
@@ -259,11 +270,48 @@ class Indexer:
                         raw = manifest[docnum]
                         if raw:
                             result[ids[docnum]] = _Recorded.decode(raw)
+        except SearchkitError:
+            raise
         except Exception as exc:  # damaged segment files: Whoosh raises EOFError, struct errors...
-            raise IndexCorruptError(
-                f"cannot read the index in {ix.storage.folder}: {exc}; run `searchkit index --rebuild`"
+            raise damage_error(folder, exc, required=required) or IndexCorruptError(
+                f"cannot read the index in {folder}: {exc}; run `searchkit index --rebuild`"
             ) from exc
         return result
+
+    @staticmethod
+    def _write(
+        ix: whoosh_index.Index,
+        writer: IndexWriter,
+        jobs: Sequence[_Job],
+        gone: list[str],
+        kept_files: set[str],
+        kept_folders: tuple[str, ...],
+        progress: Progress | None,
+        carry_from: Path | None,
+    ) -> list[_Outcome]:
+        """Index ``jobs``, carry over what cannot be read now, delete ``gone`` and the old
+        versions of changed items, and commit (or cancel, when nothing changed)."""
+        if isinstance(writer, ParallelWriter):
+            outcomes = writer.index_files(jobs, progress, batch=JOB_BATCH)
+        else:
+            outcomes = _index_in_process(writer, jobs, progress)
+        replaced = [ident for ident, kind, _ in outcomes if kind == _CHANGED]
+        broken = [ident for ident, kind, _ in outcomes if kind == _BROKEN] + sorted(kept_files)
+        carried = (
+            _carry_over(writer, carry_from, broken, kept_folders)
+            if carry_from is not None and (broken or kept_folders)
+            else 0
+        )
+        if gone or replaced or carried or any(kind == _NEW for _, kind, _ in outcomes):
+            # New versions sit in new segments, which these deletions cannot touch.
+            with ix.searcher() as searcher:
+                for ident in gone + replaced:
+                    writer.delete_by_term(F.ID, ident, searcher=searcher)
+            writer.commit()
+        else:  # only touched files: nothing to commit
+            writer.cancel()
+            remove_unused_files(ix)
+        return outcomes
 
     @staticmethod
     def _add(writer: IndexWriter, item: NewsItem, recorded: _Recorded) -> None:
@@ -278,7 +326,8 @@ class Indexer:
         live generation, for a rebuild) has of them."""
         start = time.perf_counter()
         ix = open_whoosh(gen)
-        recorded = {} if fresh else self._manifest(ix)
+        required = self.location.checksums_required(gen)
+        recorded = {} if fresh else self._manifest(ix, required=required)
         scanned, problems = scan(root)
         # What cannot be read now keeps what the index has of it: a file, or a folder's items.
         kept_files = {problem.path for problem in problems if not problem.folder}
@@ -314,40 +363,20 @@ class Indexer:
                 handle=_index_file,
                 segment_memory=SEGMENT_MEMORY,
             )
+            verify_before_merge(writer, merge_check(gen, ix.latest_generation(), required=required))
             try:
-                if isinstance(writer, ParallelWriter):
-                    outcomes = writer.index_files(jobs, progress, batch=JOB_BATCH)
-                else:
-                    outcomes = _index_in_process(writer, jobs, progress)
-                replaced = [ident for ident, kind, _ in outcomes if kind == _CHANGED]
-                broken = [ident for ident, kind, _ in outcomes if kind == _BROKEN] + sorted(kept_files)
-                carried = (
-                    _carry_over(writer, carry_from, broken, kept_folders)
-                    if carry_from is not None and (broken or kept_folders)
-                    else 0
-                )
-                if gone or replaced or carried or any(kind == _NEW for _, kind, _ in outcomes):
-                    # New versions sit in new segments, which these deletions cannot touch.
-                    with ix.searcher() as searcher:
-                        for ident in gone + replaced:
-                            writer.delete_by_term(F.ID, ident, searcher=searcher)
-                    writer.commit()
-                else:  # only touched files: nothing to commit
-                    writer.cancel()
-                    remove_unused_files(ix)
-            except BaseException as exc:
-                if not writer.is_closed:
-                    # Closing what a failed write left may fail the same way: the first error
-                    # is the one to report.
-                    with contextlib.suppress(Exception):
-                        writer.cancel()
-                # Files of this run (segments a writer process finished, a commit's partial
-                # files) are in no TOC: remove them, so that a full disk has its room back.
-                with contextlib.suppress(OSError):
-                    remove_unused_files(ix)
-                # A full disk, say (a file that cannot be read is a FileError in the report).
-                if isinstance(exc, OSError):
-                    raise IndexWriteError(write_failure(exc, gen)) from exc
+                with undone_on_failure(ix, writer):
+                    outcomes = self._write(
+                        ix, writer, jobs, gone, kept_files, kept_folders, progress, carry_from
+                    )
+            except OSError as exc:  # a full disk, say (a file that cannot be read is in the report)
+                raise IndexWriteError(write_failure(exc, gen)) from exc
+            except SearchkitError:
+                raise
+            except Exception as exc:
+                damage = damage_error(gen, exc, required=required)
+                if damage is not None:  # a read of the index failed inside Whoosh
+                    raise damage from exc
                 raise
         kinds = Counter(kind for _, kind, _ in outcomes)
         errors = sorted(
@@ -421,11 +450,13 @@ def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job], progress: Progr
 def _carry_over(writer: IndexWriter, previous: Path, idents: list[str], folders: tuple[str, ...] = ()) -> int:
     """Add to ``writer`` the version the index in ``previous`` has of each of ``idents`` and of
     every item under ``folders`` (files and folders that cannot be read now, as it recorded
-    them); how many it had. An index that cannot be read carries nothing over (the files are
-    reported as broken all the same)."""
+    them); how many it had. An index that cannot be read or is damaged carries nothing over
+    (the files are reported as broken all the same)."""
     try:
         ix = open_whoosh(previous)
-        recorded = Indexer._manifest(ix)
+        with ix.reader() as reader:  # fully: what is carried over gets fresh checksums
+            verify_reader(previous, reader, ix, full=True, required=False)
+        recorded = Indexer._manifest(ix, required=False)
         wanted = [*idents, *(i for i in recorded if folders and i.startswith(folders))]
         carried = 0
         with ix.searcher() as searcher:

@@ -366,3 +366,30 @@ class IndexInfo(JsonModel):
     newest: datetime | None
     last_update: datetime | None
     corpus: str | None
+
+
+@dataclass(frozen=True)
+class DamagedFile(JsonModel):
+    """A file of the index that failed verification, and how (``missing``, ``checksum
+    mismatch``, a size other than the one recorded...)."""
+
+    path: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class CheckReport(JsonModel):
+    """What ``searchkit check`` found: the live generation and commit, how many files and
+    bytes were verified, and the damaged files (none when the index is sound)."""
+
+    index_dir: str
+    generation: str
+    commit: int
+    files: int
+    bytes: int
+    damaged: tuple[DamagedFile, ...]
+    seconds: float = field(default=0.0, metadata=_ROUNDED)
+
+    @property
+    def ok(self) -> bool:
+        return not self.damaged

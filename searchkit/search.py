@@ -13,15 +13,17 @@ between calls is in one ``IndexCaches`` (cache.py), moved on to each new commit 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from time import sleep
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from whoosh.searching import Searcher
 
 from .cache import IndexCaches
+from .checksums import damage_error, verify_reader
 from .errors import (
     IndexCorruptError,
     IndexNotFoundError,
@@ -57,6 +59,33 @@ if TYPE_CHECKING:  # loaded on first use: not on the search path
 #: How often opening the index is tried while a writer replaces files under it.
 REFRESH_ATTEMPTS = 5
 
+Result = TypeVar("Result")
+Params = ParamSpec("Params")
+
+
+def _naming_damage(
+    method: Callable[Concatenate[Reader, Params], Result],
+) -> Callable[Concatenate[Reader, Params], Result]:
+    """A read that fails inside Whoosh (a zlib, unpickling or decoding error, a postings block
+    that does not parse) checks the index fully: if a file is damaged, the failure is an
+    ``IndexCorruptError`` naming it, not the library's traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: Reader, /, *args: Params.args, **kwargs: Params.kwargs) -> Result:
+        try:
+            return method(self, *args, **kwargs)
+        except SearchkitError:
+            raise
+        except Exception as exc:
+            gen = self._gen
+            error = None if gen is None else damage_error(gen, exc, required=self._checked)
+            if error is None:
+                raise
+            self._drop_searcher()
+            raise error from exc
+
+    return wrapper
+
 
 class Reader:
     """Searches one index directory, following its commits and rebuilds."""
@@ -65,6 +94,7 @@ class Reader:
         self.location = location
         self._lock = threading.RLock()
         self._gen: Path | None = None
+        self._checked = False  # whether the open generation's commits all have checksums
         self._ix: Any = None
         self._searcher: Searcher | None = None
         self._parser: Parser | None = None
@@ -93,6 +123,10 @@ class Reader:
                 if attempt + 1 == REFRESH_ATTEMPTS:
                     if isinstance(exc, SearchkitError):
                         raise
+                    gen = self.location.current()
+                    damage = None if gen is None else damage_error(gen, exc, required=True)
+                    if damage is not None:
+                        raise damage from exc
                     raise IndexCorruptError(
                         f"cannot read the index in {self.location}: {exc}; run `searchkit index --rebuild`"
                     ) from exc
@@ -117,18 +151,26 @@ class Reader:
             ix = self._ix
         else:
             ix = open_whoosh(gen)
+        required = self.location.checksums_required(gen)
         try:
             searcher = ix.searcher(weighting=make_weighting())
         except Exception as exc:  # damaged segment files
-            raise IndexCorruptError(
+            raise damage_error(gen, exc, required=required) or IndexCorruptError(
                 f"cannot read the index in {gen}: {exc}; run `searchkit index --rebuild`"
             ) from exc
+        try:
+            # Cheaply: sizes, and whole the small files (columns, TOC) whose damage would give
+            # wrong answers rather than errors.
+            verify_reader(gen, searcher.reader(), ix, full=False, required=required)
+        except BaseException:
+            searcher.close()
+            raise
         if self._searcher is not None:
             self._searcher.close()
         if ix is not self._ix or self._parser is None:
             # Whoosh's Index.schema reads the index's table of contents: the searcher's is kept
             self._parser = Parser(searcher.schema)
-        self._gen, self._searcher, self._ix = gen, searcher, ix
+        self._gen, self._searcher, self._ix, self._checked = gen, searcher, ix, required
         self._caches.advance(segments_key(searcher.reader()))
         return searcher
 
@@ -145,6 +187,7 @@ class Reader:
 
     # -- searching --------------------------------------------------------------------------
 
+    @_naming_damage
     def search(
         self,
         text: str,
@@ -224,6 +267,7 @@ class Reader:
 
     # -- items ------------------------------------------------------------------------------
 
+    @_naming_damage
     def related(self, id_or_url: str, *, limit: int) -> RelatedResults:
         """The item, then items related to it: listed, backlinks, similar."""
         from .related import RelatedCache, find_related  # loaded on first use
@@ -240,6 +284,7 @@ class Reader:
             )
             return RelatedResults(item=self._hits.hit(data, 0.0, frozenset()), related=found)
 
+    @_naming_damage
     def complete(self, prefix: str, *, limit: int) -> Completions:
         """Completions of ``prefix`` from title words and topics, most frequent first."""
         check_page(limit)
@@ -256,12 +301,14 @@ class Reader:
                 return int(docnum)
         raise ItemNotFoundError(f"no item with id or url {id_or_url!r} in the index")
 
+    @_naming_damage
     def get(self, id_or_url: str) -> NewsItem:
         """The item with this id or url (ids are tried first)."""
         with self._lock:
             searcher = self._refresh()
             return stored_item(searcher, self._docnum(searcher, id_or_url))
 
+    @_naming_damage
     def info(self) -> IndexInfo:
         with self._lock:
             searcher = self._refresh()

@@ -4,7 +4,8 @@ An index directory holds::
 
     CURRENT          the name of the live generation (replaced atomically)
     LOCK             who holds the writers' lock (an advisory ``flock`` on the directory itself)
-    gen-000001/      a generation: a Whoosh index plus ``searchkit.json`` (version, corpus, times)
+    gen-000001/      a generation: a Whoosh index plus ``searchkit.json`` (version, corpus, times),
+                     and the checksums of each commit (``_MAIN_<n>.sums``, searchkit/checksums.py)
     .gitignore       optional, left alone
 
 Readers follow ``CURRENT``; a rebuild writes a new generation beside the live one and only then
@@ -30,6 +31,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 
+from . import checksums
 from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, IndexVersionError
 from .schema import SCHEMA_VERSION, make_schema
 
@@ -55,11 +57,16 @@ def fsync_path(path: Path, *, directory: bool = False) -> None:
 def write_atomic(path: Path, data: str) -> None:
     """Replace ``path`` with ``data`` durably: write a temp file, fsync, rename, fsync the dir."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a full disk gets its room back
+            tmp.unlink()
+        raise
     fsync_path(path.parent, directory=True)
 
 
@@ -131,6 +138,11 @@ class IndexLocation:
             raise IndexCorruptError(f"{gen / META} is damaged; run `searchkit index --rebuild`")
         return meta
 
+    def checksums_required(self, gen: Path) -> bool:
+        """Whether every commit of ``gen`` has checksums (it was written by a searchkit that
+        records them): then a missing table is damage."""
+        return bool(self.read_meta(gen).get(checksums.META_KEY))
+
     def foreign_entries(self) -> list[str]:
         """Names in the directory that searchkit did not put there."""
         try:
@@ -177,7 +189,8 @@ class IndexLocation:
         try:
             meta = self.read_meta(gen)
         except IndexCorruptError:
-            meta = {"schema": SCHEMA_VERSION, "created": _now()}
+            # A new generation: each of its commits records checksums.
+            meta = {"schema": SCHEMA_VERSION, "created": _now(), checksums.META_KEY: True}
         meta.update(changes)
         meta["updated"] = _now()
         write_atomic(gen / META, json.dumps(meta, indent=2, sort_keys=True))
@@ -256,7 +269,8 @@ class DurableStorage(FileStorage):  # type: ignore[misc]  # Whoosh ships no type
     Whoosh writes a commit's segment files and a new table of contents, then renames the TOC
     into place, but never calls fsync, so after a power loss a commit can be half on disk
     (whoosh-community/whoosh#323). Here every file Whoosh creates is flushed and fsynced when
-    it is closed, before the TOC is renamed, and the folder is fsynced after each rename.
+    it is closed, before the TOC is renamed, and the folder is fsynced after each rename. A
+    commit's checksums are written (and the folder fsynced) just before its TOC is renamed.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -293,6 +307,9 @@ class DurableStorage(FileStorage):  # type: ignore[misc]  # Whoosh ships no type
         self._writing.clear()
 
     def rename_file(self, oldname: str, newname: str, safe: bool = False) -> None:
+        generation = checksums.toc_generation(newname)
+        if generation is not None:  # a commit: its checksums go to disk before its TOC
+            checksums.record(Path(self.folder), generation, oldname)
         super().rename_file(oldname, newname, safe=safe)
         fsync_path(Path(self.folder), directory=True)
 

@@ -473,7 +473,7 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
 
 
 def test_every_command_is_known() -> None:
-    assert COMMANDS == ["index", "info", "related", "search", "show", "suggest", "watch"]
+    assert COMMANDS == ["check", "index", "info", "related", "search", "show", "suggest", "watch"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

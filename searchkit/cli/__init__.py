@@ -417,6 +417,28 @@ def info_command(
     out.print(f"corpus:      {shown(info.corpus or '-')}")
 
 
+@app.command("check")
+def check_command(
+    index_dir: IndexDir = None,
+    as_json: Json = False,
+) -> None:
+    """Verify every file of the index against the checksums recorded with its commit."""
+    report = SearchIndex(_index_path(index_dir)).check()
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        where = f" ({report.generation}, commit {report.commit})" if report.generation else ""
+        out.print(f"index:    {shown(report.index_dir)}{where}")
+        out.print(f"verified: {report.files} files, {report.bytes / 1024:.1f} KiB in {report.seconds:.2f} s")
+        for damaged in report.damaged:
+            out.print(f"damaged:  {shown(damaged.path)}: {shown(damaged.problem)}")
+        if report.ok:
+            out.print("OK: every file matches the checksums recorded with its commit")
+    if not report.ok:
+        problems = f"{len(report.damaged)} problem{'s' if len(report.damaged) > 1 else ''}"
+        fail(f"the index is damaged ({problems}); run `searchkit index --rebuild`")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -8,12 +8,13 @@ delete.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from whoosh.index import clean_files
@@ -52,6 +53,48 @@ def open_writer(
             )
         return ix.writer(limitmb=256, compound=False)
     return BlockSegmentWriter(ix, compound=False)
+
+
+def verify_before_merge(writer: Any, check: Callable[[Any], None]) -> None:
+    """Make ``writer`` call ``check(segment)`` on each existing segment before its merge
+    policy merges it (Whoosh's policies hand each merged segment to ``add_reader``)."""
+    add_reader = writer.add_reader
+
+    def checked(reader: Any) -> None:
+        try:
+            for leaf, _offset in reader.leaf_readers():
+                check(leaf.segment())
+        except BaseException:
+            reader.close()  # the merge policy closes it only after a merge
+            raise
+        add_reader(reader)
+
+    writer.add_reader = checked
+
+
+@contextlib.contextmanager
+def undone_on_failure(ix: Any, writer: Any) -> Iterator[Any]:
+    """Write with ``writer``; if anything fails (a full disk mid-commit, damage found before a
+    merge), cancel it, release its lock and remove the files it made. Whoosh's ``cancel``
+    closes the segment first, which fails again after a failed commit and then never releases
+    the writer's lock: the next writer in this process would get a raw ``LockError``."""
+    try:
+        yield writer
+    except BaseException:
+        if not writer.is_closed:
+            # What a failed write left may fail the same way: the first error is the one to report.
+            with contextlib.suppress(Exception):
+                writer.cancel()
+            lock = getattr(writer, "writelock", None)
+            if not writer.is_closed and lock is not None:
+                with contextlib.suppress(Exception):
+                    lock.release()
+                writer.is_closed = True
+        # Files of this run (segments a writer process finished, a commit's partial files) are
+        # in no TOC: remove them, so that a full disk has its room back.
+        with contextlib.suppress(OSError):
+            remove_unused_files(ix)
+        raise
 
 
 def remove_unused_files(ix: Any) -> None:
