@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from .boosts import Boosts
 from .errors import IndexNotFoundError
-from .models import CheckReport, Completions, IndexInfo, IndexReport, NewsItem, RelatedResults, SearchResults
+from .models import (
+    CheckReport,
+    Completions,
+    Explained,
+    IndexInfo,
+    IndexReport,
+    NewsItem,
+    RelatedResults,
+    SearchResults,
+)
 from .options import FilterArguments, Filters, with_filter_parameters
 from .search import Reader
 from .store import LOCK_TIMEOUT, IndexLocation
@@ -136,6 +147,10 @@ class SearchIndex:
         page: int = 1,
         facets: Sequence[str] = (),
         facet_limit: int = 10,
+        recency: str | timedelta | None = None,
+        as_of: str | datetime | None = None,
+        boost: str | Sequence[str] = (),
+        explain: bool = False,
         **filters: Unpack[FilterArguments],
     ) -> SearchResults:
         """Full-text search in Whoosh query syntax, narrowed by filters.
@@ -150,7 +165,14 @@ class SearchIndex:
         matching item (``topics``, ``provider``, ``category``, ``type``, ``year``, ``month``,
         ``quality``, ``heat``), each ignoring its own filter; ``facet_limit`` caps each list.
         When the query finds few or no hits and a spelling correction finds more,
-        ``suggestion`` carries the corrected query. Raises ``QueryError`` for a query or
+        ``suggestion`` carries the corrected query.
+
+        News-aware ranking (searchkit/boosts.py; relevance order only, a field sort ignores
+        it): ``recency`` (a half-life, ``"3d"`` or a ``timedelta``) multiplies each score by
+        ``0.5 ** (age / half_life)``, the age counted back from ``as_of`` (default now);
+        ``boost`` (``"quality"``, ``"heat"`` or both) multiplies it by ``1 + v / (v +
+        pivot)``, ``pivot`` being the field's median (``info().pivots``). ``explain`` adds to
+        each hit the tree of how its score is computed. Raises ``QueryError`` for a query or
         argument that is not valid.
         """
         return self._read().search(
@@ -161,6 +183,30 @@ class SearchIndex:
             page=page,
             facets=facets,
             facet_limit=facet_limit,
+            boosts=Boosts.from_arguments(recency, as_of, boost),
+            explain=explain,
+        )
+
+    @with_filter_parameters
+    def explain(
+        self,
+        query: str,
+        id_or_url: str,
+        *,
+        recency: str | timedelta | None = None,
+        as_of: str | datetime | None = None,
+        boost: str | Sequence[str] = (),
+        **filters: Unpack[FilterArguments],
+    ) -> Explained:
+        """Why the item with this id or url scores what it does for ``query`` with these
+        filters and boosts (as ``search`` takes them), whether or not it is on the first page;
+        when it does not match, ``reason`` says why: the filters that exclude it, or the
+        query's words it lacks. Raises ``ItemNotFoundError`` and ``QueryError``."""
+        return self._read().explain(
+            query,
+            id_or_url,
+            filters=Filters.from_arguments(filters),
+            boosts=Boosts.from_arguments(recency, as_of, boost),
         )
 
     def related(self, id_or_url: str, *, limit: int = 10) -> RelatedResults:

@@ -15,7 +15,7 @@ from whoosh import query
 from whoosh.searching import Searcher
 
 from .highlight import Highlighter
-from .models import Highlights, Hit, NewsItem, RelatedHit, from_json, item_from_dict
+from .models import Explanation, Highlights, Hit, NewsItem, RelatedHit, from_json, item_from_dict
 from .schema import F, make_analyzer
 
 #: Fields whose query terms are highlighted in titles and snippets.
@@ -60,15 +60,21 @@ class HitBuilder:
                 words.add(text.decode("utf-8") if isinstance(text, bytes) else text)
         return frozenset(words)
 
-    def hit(self, data: dict[str, Any], score: float, terms: frozenset[str]) -> Hit:
+    def hit(
+        self,
+        data: dict[str, Any],
+        score: float,
+        terms: frozenset[str],
+        explanation: Explanation | None = None,
+    ) -> Hit:
         """The hit of an item's stored JSON, its title and excerpt (or a snippet of its body
-        around the matches) highlighted."""
+        around the matches) highlighted, with the explanation of its score if asked for."""
         title = data["title"]
         highlights = Highlights(
             title=self._highlighter.mark(title, terms) or escape(title),
             excerpt=self._snippet(data.get("excerpt", ""), data.get("body", ""), terms),
         )
-        return from_json(Hit, data, score=float(score), highlights=highlights)
+        return from_json(Hit, data, score=float(score), highlights=highlights, explanation=explanation)
 
     def _snippet(self, excerpt: str, body: str, terms: frozenset[str]) -> str:
         """The excerpt when it has a match, else a snippet of the body around its matches."""

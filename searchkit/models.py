@@ -202,6 +202,16 @@ class Highlights(JsonModel):
 
 
 @dataclass(frozen=True)
+class Explanation(JsonModel):
+    """Why a score is what it is: a value, what it is, and the values it is computed from
+    (searchkit/explain.py). The root of a hit's explanation equals its score."""
+
+    value: float
+    description: str
+    details: tuple[Explanation, ...] = ()
+
+
+@dataclass(frozen=True)
 class Hit(JsonModel):
     """One search result: the item's display fields, its score and its highlights.
 
@@ -221,6 +231,28 @@ class Hit(JsonModel):
     heat: int
     score: float = field(metadata=_ROUNDED)
     highlights: Highlights
+    #: Why the score is what it is (``explain=True``); left out of the JSON when not asked for.
+    explanation: Explanation | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.explanation is None:
+            del data["explanation"]
+        return data
+
+
+@dataclass(frozen=True)
+class Explained(JsonModel):
+    """``explain``: whether one item matches a search, its score and why; or why not
+    (``reason``: the filters that exclude it, the query's words it lacks). ``explanation`` is
+    given whenever the query matches the item, also when a filter excludes it."""
+
+    query: str
+    id: str
+    matches: bool
+    score: float | None
+    explanation: Explanation | None
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -366,6 +398,8 @@ class IndexInfo(JsonModel):
     newest: datetime | None
     last_update: datetime | None
     corpus: str | None
+    #: The pivots of ``boost`` (searchkit/boosts.py): each field's median positive value.
+    pivots: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any, TypedDict
 from whoosh import query
 
 from .errors import QueryError
-from .models import parse_datetime
+from .models import format_datetime, parse_datetime
 from .schema import F, exact_values
 
 #: Largest page size a caller may ask for.
@@ -108,6 +108,16 @@ class FilterSpec:
             return query.DateRange(self.field, _naive(since), _naive(until))
         return query.NumericRange(self.field, value, None)
 
+    def describe(self, value: Any) -> str:
+        """The filter with a parsed value as a user gave it: ``since 2025-01-01T00:00:00Z``,
+        ``topics ai, climate``, ``min_quality 50``."""
+        if self.kind is Kind.DATE_RANGE:
+            bounds = zip((param.name for param in self.params), value, strict=True)
+            return " ".join(f"{name} {format_datetime(bound)}" for name, bound in bounds if bound is not None)
+        if self.kind is Kind.ANY_OF:
+            return f"{self.name} {', '.join(value)}"
+        return f"{self.name} {value}"
+
 
 #: The filters, in the order they are documented. Several values of an ``ANY_OF`` filter match
 #: any of them; different filters must all hold. Filters never change scores.
@@ -173,7 +183,7 @@ FILTER_PARAMS = {param.name: spec for spec in FILTERS for param in spec.params}
 
 def with_filter_parameters(function: Callable[..., Any]) -> Callable[..., Any]:
     """Show a function that takes the filters as ``**filters`` with one keyword-only parameter
-    per filter parameter instead, after its first one (what ``inspect.signature`` and
+    per filter parameter instead, after its positional ones (what ``inspect.signature`` and
     ``help()`` show of ``SearchIndex.search``), annotated as in ``FilterArguments``."""
     signature = inspect.signature(function)
     params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
@@ -187,7 +197,8 @@ def with_filter_parameters(function: Callable[..., Any]) -> Callable[..., Any]:
         )
         for name in FILTER_PARAMS
     ]
-    after = 2 if params[0].name == "self" else 1  # self, then the query
+    # After the positional parameters (self, the query, an item's id...).
+    after = next((i for i, p in enumerate(params) if p.kind is p.KEYWORD_ONLY), len(params))
     function.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[*params[:after], *added, *params[after:]]
     )
@@ -307,6 +318,10 @@ class Filters:
                 values.append((spec.name, value))
         return cls(tuple(values))
 
+    def describe(self) -> dict[str, str]:
+        """Each active filter as a user gave it (``FilterSpec.describe``), keyed by name."""
+        return {name: _FILTERS_BY_NAME[name].describe(value) for name, value in self.values}
+
     def parts(self) -> dict[str, query.Query]:
         """One query per active filter, keyed by the filter's name (a facet's ``own_filter``)."""
         parts = {}
@@ -328,6 +343,18 @@ _FILTERS_BY_NAME = {spec.name: spec for spec in FILTERS}
 
 _SPAN = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _SPAN_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_span(text: str) -> timedelta | None:
+    """A span (``90m``, ``12h``, ``3d``, ``2w``) as a ``timedelta``; None for text that is not
+    one. Raises ``QueryError`` for a span too long to represent."""
+    span = _SPAN.match(text)
+    if not span:
+        return None
+    try:
+        return timedelta(**{_SPAN_UNITS[span.group(2).lower()]: int(span.group(1))})
+    except (ValueError, OverflowError):
+        raise QueryError(f"invalid span {shown(text)}: out of range") from None
 
 
 def parse_time_bound(value: TimeBound, *, end: bool = False, now: datetime | None = None) -> datetime:

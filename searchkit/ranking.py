@@ -16,6 +16,7 @@ from whoosh import query
 from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.searching import Searcher
 
+from .boosts import Factors
 from .matches import Matches
 from .ordering import OrderCache, positions
 from .postings import Norms, Postings, bm25_scores
@@ -37,9 +38,17 @@ class Ranker:
         self.orders = orders
 
     def by_relevance(
-        self, searcher: Searcher, parsed: query.Query, matches: Matches, postings: Postings, wanted: int
+        self,
+        searcher: Searcher,
+        parsed: query.Query,
+        matches: Matches,
+        postings: Postings,
+        wanted: int,
+        factors: Factors | None = None,
     ) -> list[tuple[int, float]]:
-        """The best ``wanted`` matches by score, ties to the newest.
+        """The best ``wanted`` matches by score, ties to the newest; with ``factors`` (recency,
+        quality, heat: searchkit/boosts.py), by the boosted score, exactly: every match is
+        scored and boosted before the best are taken.
 
         A query made of words is scored a term at a time (``_word_scores``): several times
         faster than Whoosh's collector, which scores one match at a time and can rarely skip
@@ -64,12 +73,20 @@ class Ranker:
                 for word in bonus.words:
                     candidates &= postings.bits(bonus.fieldname, word)
                 phrased = [doc for doc in positions(candidates) if allowed is None or allowed(doc)]
-                for doc, extra in self._phrase_scores(searcher, bonus, postings, phrased).items():
+                for doc, extra in self.phrase_scores(searcher, bonus, postings, phrased).items():
                     scores[doc] = scores.get(doc, 0.0) + extra
             matches.count(len(scores))  # the query's and the filters' matches, all scored
+            if factors is not None:
+                scores = factors.apply(scores)
             scored = [(doc, scores[doc]) for doc in _best(scores, wanted)]
-        elif matches.total <= SCORE_EACH_MATCH:
-            scores = dict(_with_scores(searcher, parsed, positions(matches.all())))
+        elif matches.total <= SCORE_EACH_MATCH or factors is not None:
+            if matches.total <= SCORE_EACH_MATCH:
+                scores = dict(with_scores(searcher, parsed, positions(matches.all())))
+            else:  # every match, scored as the collector scores them unboosted
+                results = searcher.search(parsed, filter=matches.filter_set(), limit=None)
+                scores = {results.docnum(i): results.score(i) or 0.0 for i in range(results.scored_length())}
+            if factors is not None:
+                scores = factors.apply(scores)
             scored = [(doc, scores[doc]) for doc in _best(scores, wanted)]
         else:
             scored = _whoosh_top(searcher, parsed, matches.filter_set(), wanted)
@@ -91,11 +108,11 @@ class Ranker:
         words, bonus = split_title_phrase(parsed)
         scores = _word_scores(searcher, words, self.norms, postings, sorted(docs)) if docs else None
         if scores is None:
-            return _with_scores(searcher, parsed, docs)
-        extra = self._phrase_scores(searcher, bonus, postings, sorted(docs)) if bonus is not None else {}
+            return with_scores(searcher, parsed, docs)
+        extra = self.phrase_scores(searcher, bonus, postings, sorted(docs)) if bonus is not None else {}
         return [(doc, scores.get(doc, 0.0) + extra.get(doc, 0.0)) for doc in docs]
 
-    def _phrase_scores(
+    def phrase_scores(
         self, searcher: Searcher, phrase: query.Phrase, postings: Postings, docs: list[int]
     ) -> dict[int, float]:
         """docnum -> what Whoosh scores the title-phrase clause, for those of ``docs``
@@ -158,7 +175,7 @@ def _whoosh_top(
     return scored
 
 
-def _with_scores(
+def with_scores(
     searcher: Searcher, parsed: query.Query, docs: list[int], *, matched_only: bool = False
 ) -> list[tuple[int, float]]:
     """Relevance scores of the given documents (in their order): 0 for those ``parsed`` does

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from whoosh.searching import Searcher
 
+from .boosts import Boosts, Factors, ValuesCache
 from .cache import IndexCaches
 from .checksums import damage_error, verify_reader
 from .errors import (
@@ -32,12 +33,14 @@ from .errors import (
     QueryError,
     SearchkitError,
 )
+from .explain import Explainer, matches_doc, no_match_reason
 from .facets import FacetCounter
 from .hits import HitBuilder, stored_item, stored_json
 from .limits import expand_terms
 from .matches import FILTER_CACHE_SIZE, Matches
 from .models import (
     Completions,
+    Explained,
     IndexInfo,
     NewsItem,
     RelatedResults,
@@ -104,6 +107,7 @@ class Reader:
         self._ranker = Ranker(Norms(self._caches.cache(NORMS_CACHE_SIZE)), self._orders)
         self._match_cache = self._caches.cache(FILTER_CACHE_SIZE)
         self._related: RelatedCache | None = None
+        self._values = ValuesCache(self._caches)
         self._hits = HitBuilder()
         self._refresh()
 
@@ -198,6 +202,8 @@ class Reader:
         page: int,
         facets: Sequence[str] = (),
         facet_limit: int = 10,
+        boosts: Boosts | None = None,
+        explain: bool = False,
     ) -> SearchResults:
         check_page(limit, page)
         if facet_limit < 1:
@@ -215,14 +221,24 @@ class Reader:
             postings = Postings(searcher.reader())
             matches = Matches(searcher, parsed, filters, self._match_cache, self._caches.generation, postings)
             wanted = page * limit
+            factors = None
             if sort == "relevance":
-                ranked = self._ranker.by_relevance(searcher, parsed, matches, postings, wanted)
+                # Boosts change relevance only: a field sort ignores them.
+                if boosts is not None and boosts.active:
+                    factors = Factors(boosts, self._values.get(searcher.reader()))
+                ranked = self._ranker.by_relevance(searcher, parsed, matches, postings, wanted, factors)
             else:
                 docs = self._orders.top(searcher.reader(), sort, matches.all(), matches.total, wanted)
                 ranked = self._ranker.page_scores(searcher, parsed, postings, docs)
             terms = self._hits.terms(parsed, searcher)
+            explainer = Explainer(searcher, self._ranker, postings) if explain else None
             hits = tuple(
-                self._hits.hit(stored_json(searcher, doc), score, terms)
+                self._hits.hit(
+                    stored_json(searcher, doc),
+                    score,
+                    terms,
+                    explainer.score(parsed, doc, factors) if explainer is not None else None,
+                )
                 for doc, score in ranked[(page - 1) * limit : wanted]
             )
             counted = (
@@ -242,6 +258,42 @@ class Reader:
             facets=counted,
             suggestion=suggestion,
         )
+
+    @_naming_damage
+    def explain(self, text: str, id_or_url: str, *, filters: Filters, boosts: Boosts | None) -> Explained:
+        """Why one item scores what it does for a query, whether or not it is on the first
+        page; or, when it does not match, why: the filters that exclude it, or the query's
+        words it lacks."""
+        with self._lock:
+            searcher = self._refresh()
+            doc = self._docnum(searcher, id_or_url)
+            parsed = expand_terms(self.parse(text), searcher.reader())
+            postings = Postings(searcher.reader())
+            factors = (
+                Factors(boosts, self._values.get(searcher.reader())) if boosts and boosts.active else None
+            )
+            ident = searcher.stored_fields(doc)[F.ID]
+            parts, described = filters.parts(), filters.describe()
+            excluded = [
+                described[name] for name, part in parts.items() if not matches_doc(searcher, part, doc)
+            ]
+            explanation = Explainer(searcher, self._ranker, postings).score(parsed, doc, factors)
+            reasons = []
+            if explanation is None:
+                reasons.append(no_match_reason(searcher, parsed, doc, postings))
+            if excluded:
+                reasons.append(
+                    f"excluded by the filter{'s' if len(excluded) > 1 else ''} {'; '.join(excluded)}"
+                )
+            matched = not reasons
+            return Explained(
+                query=text,
+                id=ident,
+                matches=matched,
+                score=explanation.value if explanation is not None and matched else None,
+                explanation=explanation,
+                reason="; ".join(reasons) if reasons else None,
+            )
 
     def parse(self, text: str) -> Any:
         """The parsed and rewritten query (searchkit/queries.py)."""
@@ -330,4 +382,5 @@ class Reader:
                 newest=newest,
                 last_update=parse_datetime(updated) if updated else None,
                 corpus=meta.get("corpus"),
+                pivots=dict(self._values.get(reader).pivots),
             )

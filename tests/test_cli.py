@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 from datetime import timezone
@@ -59,7 +60,7 @@ HIT_KEYS = {
     "score",
     "highlights",
 }
-INFO_KEYS = {"index_dir", "documents", "size_bytes", "oldest", "newest", "last_update", "corpus"}
+INFO_KEYS = {"index_dir", "documents", "size_bytes", "oldest", "newest", "last_update", "corpus", "pivots"}
 
 
 Run = CliRun
@@ -347,8 +348,14 @@ def test_info(index_dir: Path, corpus_dir: Path) -> None:
     assert re.fullmatch(r"last update: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[4])
     assert lines[5] == f"corpus:      {corpus_dir.resolve()}"
 
+    positive = {name: [i[name] for i in ITEMS if (i.get(name) or 0) > 0] for name in ("quality", "heat")}
+    pivots = {name: statistics.median(values) for name, values in positive.items()}
+    shown_pivots = f"quality {pivots['quality']:g}, heat {pivots['heat']:g}"
+    assert lines[6] == f"boost pivots: {shown_pivots} (medians, for --boost)"
+
     data = run("info", "--index-dir", index_dir, "--json").json
     assert set(data) == INFO_KEYS
+    assert data["pivots"] == pivots
     assert data["documents"] == len(ITEMS)
     assert data["oldest"] == dates[0].strftime("%Y-%m-%dT%H:%M:%SZ")
     assert data["newest"] == dates[-1].strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -473,7 +480,7 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
 
 
 def test_every_command_is_known() -> None:
-    assert COMMANDS == ["check", "index", "info", "related", "search", "show", "suggest", "watch"]
+    assert COMMANDS == ["check", "explain", "index", "info", "related", "search", "show", "suggest", "watch"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

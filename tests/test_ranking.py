@@ -14,7 +14,7 @@ from searchkit import SearchIndex
 from searchkit.ordering import positions
 from searchkit.postings import Postings
 from searchkit.queries import split_title_phrase
-from searchkit.ranking import _tree_sum, _with_scores
+from searchkit.ranking import _tree_sum, with_scores
 
 Case = tuple[str, dict[int, float], dict[int, float]]
 
@@ -34,13 +34,13 @@ def phrase_cases(index: SearchIndex, texts: list[str]) -> list[Case]:
         for word in bonus.words:
             candidates &= postings.bits(bonus.fieldname, word)
         docs = positions(candidates)
-        mine = reader._ranker._phrase_scores(searcher, bonus, postings, docs)
-        whooshs = dict(_with_scores(searcher, bonus, docs, matched_only=True))
+        mine = reader._ranker.phrase_scores(searcher, bonus, postings, docs)
+        whooshs = dict(with_scores(searcher, bonus, docs, matched_only=True))
         cases.append((text, mine, whooshs))
     return cases
 
 
-def test_title_phrase_scores_are_whooshs(index: SearchIndex) -> None:
+def test_titlephrase_scores_are_whooshs(index: SearchIndex) -> None:
     texts = [
         "climate summit",
         "solar power plant",
@@ -57,7 +57,7 @@ def test_title_phrase_scores_are_whooshs(index: SearchIndex) -> None:
         assert mine == whooshs, text
 
 
-def test_title_phrase_scores_are_whooshs_on_reuters(reuters_index: Any, reuters_corpus: Path) -> None:
+def test_titlephrase_scores_are_whooshs_on_reuters(reuters_index: Any, reuters_corpus: Path) -> None:
     _report, path = reuters_index
     rng = random.Random(7)
     titles = []

@@ -8,11 +8,9 @@ arguments and calls the API, ``output`` prints text or JSON. Every expected erro
 
 from __future__ import annotations
 
-import inspect
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,9 +20,32 @@ import typer
 from ..api import SearchIndex
 from ..errors import SearchkitError
 from ..models import IndexReport, format_datetime
-from ..options import FACET_NAMES, FILTERS, MAX_LIMIT, MAX_PAGE, SORTS, Kind
+from ..options import MAX_LIMIT, MAX_PAGE
 from ..store import LOCK_TIMEOUT
-from .output import err, fail, out, print_facets, print_json, print_report, progress_bar, rich_marks, shown
+from .options import (
+    AsOf,
+    Boost,
+    Corpus,
+    Explain,
+    IndexDir,
+    Json,
+    LockTimeout,
+    Recency,
+    _choice,
+    _with_search_options,
+)
+from .output import (
+    err,
+    explanation_lines,
+    fail,
+    out,
+    print_facets,
+    print_json,
+    print_report,
+    progress_bar,
+    rich_marks,
+    shown,
+)
 
 app = typer.Typer(
     name="searchkit",
@@ -38,18 +59,6 @@ app = typer.Typer(
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
-
-
-IndexDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--index-dir",
-        envvar="SEARCHKIT_INDEX",
-        show_default=False,
-        help="Index directory [default: ./index].",
-    ),
-]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def _default_corpus() -> Path:
@@ -93,29 +102,6 @@ def _run_index(index: SearchIndex, corpus: Path, *, rebuild: bool, show_progress
         return (
             index.rebuild(corpus, progress=callback) if rebuild else index.update(corpus, progress=callback)
         )
-
-
-Corpus = Annotated[
-    Path | None,
-    typer.Argument(
-        envvar="SEARCHKIT_CORPUS",
-        show_default=False,
-        # searchkit checks the folder itself: a folder it cannot read is its own error, which
-        # says that nothing was changed.
-        readable=False,
-        help="Corpus folder [default: ./corpus, else the bundled sample corpus].",
-    ),
-]
-
-LockTimeout = Annotated[
-    float,
-    typer.Option(
-        "--lock-timeout",
-        envvar="SEARCHKIT_LOCK_TIMEOUT",
-        min=0,
-        help="Seconds to wait for another writer to finish before giving up.",
-    ),
-]
 
 
 @app.command("index")
@@ -212,54 +198,6 @@ def _only_gitignore(path: Path) -> bool:
     return path.is_dir() and {p.name for p in path.iterdir()} <= {".gitignore"}
 
 
-def _choices(name: str, values: Sequence[str]) -> Any:
-    """A str Enum of ``values``: Typer lists an Enum's values in the help and checks them."""
-    return Enum(name, [(value, value) for value in values], type=str)
-
-
-def _choice(value: Any) -> Any:
-    """The value Typer gives for an option of ``_choices`` (an Enum member) as a plain str."""
-    return None if value is None else str(getattr(value, "value", value))
-
-
-def _with_search_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Build a search command's options from the tables of searchkit/options.py: ``--sort``
-    and ``--facet`` take their choices from ``SORTS`` and ``FACETS``, and every filter
-    parameter of ``FILTERS`` becomes an option after the first argument, which the command
-    receives in ``**filters`` keyed as ``SearchIndex.search`` takes them."""
-    signature = inspect.signature(command, eval_str=True)
-    first, *rest = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    added = []
-    for spec in FILTERS:
-        for param in spec.params:
-            kind: Any = {Kind.ANY_OF: list[str] | None, Kind.AT_LEAST: int | None}.get(spec.kind, str | None)
-            added.append(
-                inspect.Parameter(
-                    param.name,
-                    inspect.Parameter.KEYWORD_ONLY,
-                    default=None,
-                    annotation=Annotated[
-                        kind, typer.Option(param.option, help=param.help, show_default=False)
-                    ],
-                )
-            )
-    choices = {"sort": _choices("Sort", SORTS) | None, "facet": list[_choices("Facet", FACET_NAMES)] | None}  # type: ignore[misc]
-    rest = [
-        p.replace(
-            kind=inspect.Parameter.KEYWORD_ONLY,
-            annotation=Annotated[(choices[p.name], *p.annotation.__metadata__)]
-            if p.name in choices
-            else p.annotation,
-        )
-        for p in rest
-    ]
-    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[first, *added, *rest]
-    )
-    command.__annotations__ = {**command.__annotations__, **{p.name: p.annotation for p in [*added, *rest]}}
-    return command
-
-
 @app.command("search")
 @_with_search_options
 def search_command(
@@ -275,6 +213,10 @@ def search_command(
         typer.Option("--facet", help="Count matching items per value of this facet (repeatable)."),
     ] = None,
     facet_limit: Annotated[int, typer.Option(min=1, help="Values shown per facet.")] = 10,
+    recency: Recency = None,
+    as_of: AsOf = None,
+    boost: Boost = None,
+    explain: Explain = False,
     index_dir: IndexDir = None,
     as_json: Json = False,
     **filters: Any,
@@ -289,6 +231,10 @@ def search_command(
             page=page,
             facets=[_choice(f) for f in facet or ()],
             facet_limit=facet_limit,
+            recency=recency,
+            as_of=as_of,
+            boost=[_choice(b) for b in boost or ()],
+            explain=explain,
             **arguments,
         )
     if as_json:
@@ -313,9 +259,42 @@ def search_command(
         if hit.highlights.excerpt:
             lines.append(f"     {rich_marks(hit.highlights.excerpt)}")
         lines.append(f"     [dim]{shown(hit.url or hit.id)}[/]")
+        if hit.explanation is not None:
+            lines += explanation_lines(hit.explanation, indent=5)
     out.print("\n".join(lines))
     if results.facets:
         print_facets(results)
+
+
+@app.command("explain")
+@_with_search_options
+def explain_command(
+    query: Annotated[str, typer.Argument(help="Query in Whoosh syntax, as for search.")],
+    item: Annotated[str, typer.Argument(help="Item id (path in the corpus) or url.")],
+    recency: Recency = None,
+    as_of: AsOf = None,
+    boost: Boost = None,
+    index_dir: IndexDir = None,
+    as_json: Json = False,
+    **filters: Any,
+) -> None:
+    """Explain one item's score for a search, or why the search does not find it."""
+    arguments = {name: value for name, value in filters.items() if value is not None}
+    with _open_for_search(index_dir) as index:
+        explained = index.explain(
+            query, item, recency=recency, as_of=as_of, boost=[_choice(b) for b in boost or ()], **arguments
+        )
+    if as_json:
+        print_json(explained.to_dict())
+        return
+    if explained.matches:
+        out.print(f"{shown(explained.id)} matches {shown(explained.query)!r}: score {explained.score:.6g}")
+    else:
+        out.print(f"{shown(explained.id)} does not match: {shown(explained.reason or '')}")
+        if explained.explanation is not None:
+            out.print("The query alone would score it:")
+    if explained.explanation is not None:
+        out.print("\n".join(explanation_lines(explained.explanation, indent=0)))
 
 
 @app.command("related")
@@ -415,6 +394,8 @@ def info_command(
     out.print(f"date range:  {format_datetime(info.oldest) or '-'} .. {format_datetime(info.newest) or '-'}")
     out.print(f"last update: {format_datetime(info.last_update) or '-'}")
     out.print(f"corpus:      {shown(info.corpus or '-')}")
+    pivots = ", ".join(f"{name} {value:g}" for name, value in info.pivots.items() if value is not None)
+    out.print(f"boost pivots: {pivots or '-'} (medians, for --boost)")
 
 
 @app.command("check")

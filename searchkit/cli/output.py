@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
-from ..models import IndexReport, SearchResults
+from ..models import Explanation, IndexReport, SearchResults
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -115,3 +115,11 @@ def print_facets(results: SearchResults) -> None:
 def _facet_cell(row: tuple[str, int | None]) -> str:
     value, count = row
     return shown(value) if count is None else f"{shown(value)} [dim]{count}[/]"
+
+
+def explanation_lines(node: Explanation, *, indent: int) -> list[str]:
+    """An explanation as an indented tree, a node per line: its value, then what it is."""
+    lines = [f"{' ' * indent}[cyan]{node.value:>10.4g}[/]  {shown(node.description)}"]
+    for child in node.details:
+        lines += explanation_lines(child, indent=indent + 2)
+    return lines
