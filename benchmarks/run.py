@@ -359,6 +359,14 @@ def child_queries(spec: dict[str, Any]) -> dict[str, Any]:
         suggest = None
         if session.suggest("a") is not None:
             suggest, _, _ = _timed([lambda p=p: session.suggest(p) for p in workload.prefixes], repeat)
+        news = None
+        if spec["engine"] == "searchkit":  # what the baseline has no counterpart of
+            from news_ranking import boost_cost, cursor_depth
+
+            news = {
+                "boosts": boost_cost(session.index, workload.queries, repeat),
+                "cursor": cursor_depth(session.index, repeat),
+            }
     finally:
         session.close()
     return {
@@ -373,6 +381,7 @@ def child_queries(spec: dict[str, Any]) -> dict[str, Any]:
         "related_first_ms": related_first,
         "related_counts": related_counts,
         "suggest_ms": suggest,
+        "news": news,
     }
 
 
@@ -585,6 +594,7 @@ def summarize(
         if suggest is None
         else {"p50_ms": percentile(suggest, 50), "p95_ms": percentile(suggest, 95), "per_prefix_ms": suggest},
         "cli": {"median_seconds": median(cli), "runs": cli},
+        "news": queries.get("news"),
     }
 
 
@@ -689,6 +699,16 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, float | None, float | 
             *both(lambda e: e["related"].get("first_p50_ms")),
         ),
         ("autocomplete, p50, ms", "ms", *both(lambda e: e["suggest"]["p50_ms"] if e["suggest"] else None)),
+        (
+            "relevance queries with --recency 30d --boost quality --boost heat, p50, ms",
+            "ms",
+            *both(lambda e: e["news"]["boosts"]["boosted_p50_ms"] if e.get("news") else None),
+        ),
+        (
+            "match-all by newest: page 500 by cursor, ms",
+            "ms",
+            *both(lambda e: e["news"]["cursor"]["cursor_ms"] if e.get("news") else None),
+        ),
         ("open index + searcher (first use), s", "s", *both(lambda e: e["open_seconds"])),
         ("`search` as a whole process, median, s", "s", *both(lambda e: e["cli"]["median_seconds"])),
     ]

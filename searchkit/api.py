@@ -151,6 +151,7 @@ class SearchIndex:
         as_of: str | datetime | None = None,
         boost: str | Sequence[str] = (),
         explain: bool = False,
+        after: str | None = None,
         **filters: Unpack[FilterArguments],
     ) -> SearchResults:
         """Full-text search in Whoosh query syntax, narrowed by filters.
@@ -172,8 +173,13 @@ class SearchIndex:
         ``0.5 ** (age / half_life)``, the age counted back from ``as_of`` (default now);
         ``boost`` (``"quality"``, ``"heat"`` or both) multiplies it by ``1 + v / (v +
         pivot)``, ``pivot`` being the field's median (``info().pivots``). ``explain`` adds to
-        each hit the tree of how its score is computed. Raises ``QueryError`` for a query or
-        argument that is not valid.
+        each hit the tree of how its score is computed.
+
+        Deep paging: ``next_cursor`` of a result (None on the last page), given as ``after``
+        to the same search, returns the next page, at a cost that does not grow with depth;
+        walking by cursors returns every match once, also when items are added or removed
+        between pages (searchkit/cursors.py). Raises ``QueryError`` for a query or argument
+        that is not valid (a cursor of another search, a damaged one).
         """
         return self._read().search(
             query,
@@ -185,6 +191,7 @@ class SearchIndex:
             facet_limit=facet_limit,
             boosts=Boosts.from_arguments(recency, as_of, boost),
             explain=explain,
+            after=after,
         )
 
     @with_filter_parameters

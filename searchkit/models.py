@@ -294,6 +294,8 @@ class SearchResults:
     hits: tuple[Hit, ...]
     facets: dict[str, Facet] = field(default_factory=dict)
     suggestion: str | None = None
+    #: Pass it as ``after`` for the next page (None on the last page): searchkit/cursors.py.
+    next_cursor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -303,6 +305,7 @@ class SearchResults:
             "page_size": self.page_size,
             "hits": [hit.to_dict() for hit in self.hits],
             "suggestion": self.suggestion,
+            "next_cursor": self.next_cursor,
             "facets": {
                 name: [value.to_dict() for value in facet.values] for name, facet in self.facets.items()
             },

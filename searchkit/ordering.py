@@ -9,9 +9,11 @@ or by ranking just the matching documents when it is small.
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -62,12 +64,40 @@ class OrderCache:
 
     def __init__(self, caches: IndexCaches) -> None:
         self._caches = caches
+        self._keyed: Cache[tuple[int, str], list[tuple[Any, ...]]] = caches.cache(len(FIELD_SORTS))
         self._orders: Cache[tuple[int, str], list[int]] = caches.cache(len(FIELD_SORTS))
         self._ranks: Cache[tuple[int, str], list[int]] = caches.cache(len(FIELD_SORTS))
 
+    def keyed(self, reader: Any, sort: str) -> list[tuple[Any, ...]]:
+        """Every document's sort key in ``sort`` order, its document number last: the keys
+        without it are the cursors' (searchkit/cursors.py), independent of document numbers."""
+        return self._keyed.get_or_put((self._caches.generation, sort), lambda: _compute_order(reader, sort))
+
     def order(self, reader: Any, sort: str) -> list[int]:
         """Every document number of ``reader`` (deleted ones too) in ``sort`` order."""
-        return self._orders.get_or_put((self._caches.generation, sort), lambda: _compute_order(reader, sort))
+        return self._orders.get_or_put(
+            (self._caches.generation, sort), lambda: [entry[-1] for entry in self.keyed(reader, sort)]
+        )
+
+    def key(self, reader: Any, sort: str, doc: int) -> tuple[Any, ...]:
+        """The cursor key of ``doc`` in a field sort."""
+        return self.keyed(reader, sort)[self.rank(reader, sort)[doc]][:-1]
+
+    def after(self, reader: Any, sort: str, matched: int, key: Sequence[Any], count: int) -> list[int]:
+        """The first ``count`` documents of bitmap ``matched`` whose key comes after ``key``
+        (a cursor's), in order: found by bisection, then walked; the cost does not depend on
+        how deep ``key`` is."""
+        keyed = self.keyed(reader, sort)
+        order = self.order(reader, sort)
+        start = bisect.bisect_right(keyed, (*key, math.inf))
+        data = matched.to_bytes((len(order) + 7) // 8, "little")
+        result = []
+        for docnum in order[start:]:
+            if data[docnum >> 3] >> (docnum & 7) & 1:
+                result.append(docnum)
+                if len(result) == count:
+                    break
+        return result
 
     def rank(self, reader: Any, sort: str) -> list[int]:
         """rank[docnum] = the document's position in ``sort`` order."""
@@ -116,7 +146,13 @@ class OrderCache:
         return result
 
 
-def _compute_order(reader: Any, sort: str) -> list[int]:
+def newest_of(reader: Any, doc: int) -> tuple[bool, int, str]:
+    """(undated, -date, id) of one document: the "newest" key without its document number."""
+    date = raw_values(reader, F.PUBLISHED_AT, [doc])[doc]
+    return (date == 0, -date, reader.stored_fields(doc)[F.ID])
+
+
+def _compute_order(reader: Any, sort: str) -> list[tuple[Any, ...]]:
     keyed: list[tuple[Any, ...]] = []
     for segment, offset in reader.leaf_readers():
         size = segment.doc_count_all()
@@ -134,7 +170,7 @@ def _compute_order(reader: Any, sort: str) -> list[int]:
                 (v == 0, -v, dates[n] == 0, -dates[n], ids[n], offset + n) for n, v in enumerate(values)
             ]
     keyed.sort()
-    return [entry[-1] for entry in keyed]
+    return keyed
 
 
 def _newest_key(date: int, ident: str, docnum: int) -> tuple[bool, int, str, int]:

@@ -18,7 +18,7 @@ from whoosh.searching import Searcher
 
 from .boosts import Factors
 from .matches import Matches
-from .ordering import OrderCache, positions
+from .ordering import OrderCache, newest_of, positions
 from .postings import Norms, Postings, bm25_scores
 from .queries import split_title_phrase
 
@@ -45,10 +45,12 @@ class Ranker:
         postings: Postings,
         wanted: int,
         factors: Factors | None = None,
+        after: Sequence[Any] | None = None,
     ) -> list[tuple[int, float]]:
         """The best ``wanted`` matches by score, ties to the newest; with ``factors`` (recency,
         quality, heat: searchkit/boosts.py), by the boosted score, exactly: every match is
-        scored and boosted before the best are taken.
+        scored and boosted before the best are taken. With ``after`` (a cursor's key: -score,
+        undated, -date, id), only the matches whose key comes after it.
 
         A query made of words is scored a term at a time (``_word_scores``): several times
         faster than Whoosh's collector, which scores one match at a time and can rarely skip
@@ -78,8 +80,10 @@ class Ranker:
             matches.count(len(scores))  # the query's and the filters' matches, all scored
             if factors is not None:
                 scores = factors.apply(scores)
+            if after is not None:
+                scores = _after(searcher, scores, after)
             scored = [(doc, scores[doc]) for doc in _best(scores, wanted)]
-        elif matches.total <= SCORE_EACH_MATCH or factors is not None:
+        elif matches.total <= SCORE_EACH_MATCH or factors is not None or after is not None:
             if matches.total <= SCORE_EACH_MATCH:
                 scores = dict(with_scores(searcher, parsed, positions(matches.all())))
             else:  # every match, scored as the collector scores them unboosted
@@ -87,6 +91,8 @@ class Ranker:
                 scores = {results.docnum(i): results.score(i) or 0.0 for i in range(results.scored_length())}
             if factors is not None:
                 scores = factors.apply(scores)
+            if after is not None:
+                scores = _after(searcher, scores, after)
             scored = [(doc, scores[doc]) for doc in _best(scores, wanted)]
         else:
             scored = _whoosh_top(searcher, parsed, matches.filter_set(), wanted)
@@ -151,6 +157,18 @@ class Ranker:
             else _tree_sum([scores[i] for scores in per_word])
             for i, doc in enumerate(found)
         }
+
+
+def _after(searcher: Searcher, scores: dict[int, float], key: Sequence[Any]) -> dict[int, float]:
+    """The documents of ``scores`` whose cursor key (-score, undated, -date, id) comes after
+    ``key``: lower scores, and of equal scores the older ones (read for ties only)."""
+    last = -float(key[0])
+    rest = tuple(key[1:])
+    return {
+        doc: score
+        for doc, score in scores.items()
+        if score < last or (score == last and newest_of(searcher.reader(), doc) > rest)
+    }
 
 
 def _whoosh_top(

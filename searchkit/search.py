@@ -16,6 +16,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from time import sleep
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -25,6 +26,8 @@ from whoosh.searching import Searcher
 from .boosts import Boosts, Factors, ValuesCache
 from .cache import IndexCaches
 from .checksums import damage_error, verify_reader
+from .cursors import Cursor, capture, frozen, relevance_key, signature
+from .cursors import check as check_cursor
 from .errors import (
     IndexCorruptError,
     IndexNotFoundError,
@@ -48,7 +51,7 @@ from .models import (
     parse_datetime,
 )
 from .options import SORTS, Filters, check_facet_names, check_page
-from .ordering import OrderCache, dates, segments_key
+from .ordering import OrderCache, dates, newest_of, segments_key
 from .postings import NORMS_CACHE_SIZE, Norms, Postings
 from .queries import Parser, matches_all
 from .ranking import Ranker
@@ -204,6 +207,7 @@ class Reader:
         facet_limit: int = 10,
         boosts: Boosts | None = None,
         explain: bool = False,
+        after: str | None = None,
     ) -> SearchResults:
         check_page(limit, page)
         if facet_limit < 1:
@@ -215,36 +219,68 @@ class Reader:
             raise QueryError(f"invalid sort {sort!r}: choose one of {', '.join(SORTS)}")
         if everything and sort == "relevance":
             sort = "newest"  # every item scores the same: ties go to the newest
+        cursor = Cursor.decode(after) if after is not None else None
+        if cursor is not None and page != 1:
+            raise QueryError("give either a page or a cursor (after), not both")
+        search_signature = signature(text, sort, filters, boosts)
+        if cursor is not None:
+            check_cursor(cursor, search_signature, sort)
+        stats = cursor.statistics if cursor is not None else None
         with self._lock:
             searcher = self._refresh()
-            parsed = expand_terms(self.parse(text), searcher.reader())
-            postings = Postings(searcher.reader())
-            matches = Matches(searcher, parsed, filters, self._match_cache, self._caches.generation, postings)
-            wanted = page * limit
-            factors = None
-            if sort == "relevance":
-                # Boosts change relevance only: a field sort ignores them.
-                if boosts is not None and boosts.active:
-                    factors = Factors(boosts, self._values.get(searcher.reader()))
-                ranked = self._ranker.by_relevance(searcher, parsed, matches, postings, wanted, factors)
-            else:
-                docs = self._orders.top(searcher.reader(), sort, matches.all(), matches.total, wanted)
-                ranked = self._ranker.page_scores(searcher, parsed, postings, docs)
-            terms = self._hits.terms(parsed, searcher)
-            explainer = Explainer(searcher, self._ranker, postings) if explain else None
-            hits = tuple(
-                self._hits.hit(
-                    stored_json(searcher, doc),
-                    score,
-                    terms,
-                    explainer.score(parsed, doc, factors) if explainer is not None else None,
+            reader = searcher.reader()
+            with frozen(searcher, stats):  # a cursor's page scores as its first page did
+                parsed = expand_terms(self.parse(text), reader)
+                postings = Postings(reader)
+                matches = Matches(
+                    searcher, parsed, filters, self._match_cache, self._caches.generation, postings
                 )
-                for doc, score in ranked[(page - 1) * limit : wanted]
-            )
+                factors = None
+                if sort == "relevance" and boosts is not None and boosts.active:
+                    # Boosts change relevance only: a field sort ignores them.
+                    values = self._values.get(reader)
+                    if stats is not None:
+                        values, boosts = (
+                            replace(values, pivots=stats.pivots),
+                            replace(boosts, as_of=stats.as_of),
+                        )
+                    factors = Factors(boosts, values)
+                if cursor is None:
+                    wanted = page * limit
+                    ranked = self._rank(searcher, parsed, matches, postings, sort, wanted, factors, None)
+                    shown = ranked[(page - 1) * limit : wanted]
+                    more = (page - 1) * limit + len(shown) < matches.total
+                else:
+                    ranked = self._rank(
+                        searcher, parsed, matches, postings, sort, limit + 1, factors, cursor.key
+                    )
+                    shown, more = ranked[:limit], len(ranked) > limit
+                terms = self._hits.terms(parsed, searcher)
+                explainer = Explainer(searcher, self._ranker, postings) if explain else None
+                hits = tuple(
+                    self._hits.hit(
+                        stored_json(searcher, doc),
+                        score,
+                        terms,
+                        explainer.score(parsed, doc, factors) if explainer is not None else None,
+                    )
+                    for doc, score in shown
+                )
+                next_cursor = None
+                if more and shown:
+                    doc, score = shown[-1]
+                    key = (
+                        relevance_key(score, newest_of(reader, doc))
+                        if sort == "relevance"
+                        else self._orders.key(reader, sort, doc)
+                    )
+                    pivots = dict(factors.values.pivots) if factors is not None else {}
+                    recency = boosts is not None and boosts.half_life is not None
+                    as_of = boosts.as_of if boosts is not None and recency else None
+                    statistics = stats or capture(searcher, parsed, as_of, pivots)
+                    next_cursor = Cursor(search_signature, sort, key, statistics).encode()
             counted = (
-                self._facets.count(searcher.reader(), facet_specs, matches.without, facet_limit)
-                if facet_specs
-                else {}
+                self._facets.count(reader, facet_specs, matches.without, facet_limit) if facet_specs else {}
             )
             suggestion = (
                 None if everything else self._did_you_mean(searcher, text, filters, matches, postings)
@@ -257,7 +293,30 @@ class Reader:
             hits=hits,
             facets=counted,
             suggestion=suggestion,
+            next_cursor=next_cursor,
         )
+
+    def _rank(
+        self,
+        searcher: Searcher,
+        parsed: Any,
+        matches: Matches,
+        postings: Postings,
+        sort: str,
+        wanted: int,
+        factors: Factors | None,
+        after: Sequence[Any] | None,
+    ) -> list[tuple[int, float]]:
+        """The first ``wanted`` matches in ``sort`` order with their scores (after a cursor's
+        key, with ``after``)."""
+        if sort == "relevance":
+            return self._ranker.by_relevance(searcher, parsed, matches, postings, wanted, factors, after)
+        reader = searcher.reader()
+        if after is None:
+            docs = self._orders.top(reader, sort, matches.all(), matches.total, wanted)
+        else:
+            docs = self._orders.after(reader, sort, matches.all(), after, wanted)
+        return self._ranker.page_scores(searcher, parsed, postings, docs)
 
     @_naming_damage
     def explain(self, text: str, id_or_url: str, *, filters: Filters, boosts: Boosts | None) -> Explained:

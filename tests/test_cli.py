@@ -35,6 +35,7 @@ INDEX_KEYS = {
     "duplicates",
 }
 RESULTS_KEYS = {
+    "next_cursor",
     "query",
     "total",
     "page",

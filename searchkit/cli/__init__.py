@@ -217,6 +217,12 @@ def search_command(
     as_of: AsOf = None,
     boost: Boost = None,
     explain: Explain = False,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            "--after", metavar="CURSOR", show_default=False, help="The page after this cursor (next_cursor)."
+        ),
+    ] = None,
     index_dir: IndexDir = None,
     as_json: Json = False,
     **filters: Any,
@@ -235,6 +241,7 @@ def search_command(
             as_of=as_of,
             boost=[_choice(b) for b in boost or ()],
             explain=explain,
+            after=after,
             **arguments,
         )
     if as_json:
@@ -245,6 +252,8 @@ def search_command(
         lines.append(f"Did you mean: [bold]{shown(results.suggestion)}[/]")
     first = (results.page - 1) * results.page_size
     showing = f"{first + 1}-{first + len(results.hits)}" if results.hits else "none"
+    if after is not None:
+        showing = f"{len(results.hits)} after the cursor"
     lines.append(f"{results.total} hit{'s' if results.total != 1 else ''} (showing {showing})")
     for rank, hit in enumerate(results.hits, start=first + 1):
         lines.append("")
@@ -262,6 +271,8 @@ def search_command(
         if hit.explanation is not None:
             lines += explanation_lines(hit.explanation, indent=5)
     out.print("\n".join(lines))
+    if results.next_cursor:  # on one line, however long: it is copied whole
+        out.print(f"\n[dim]Next page: --after {results.next_cursor}[/]", soft_wrap=True)
     if results.facets:
         print_facets(results)
 
