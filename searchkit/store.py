@@ -183,6 +183,9 @@ class IndexLocation:
         ]
         gen = self.path / f"{_GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
         gen.mkdir()
+        # Durable before CURRENT can name it: the switch's rename may reach the disk before an
+        # unsynced mkdir (found by tests/test_crash_states.py).
+        fsync_path(self.path, directory=True)
         return gen
 
     def write_meta(self, gen: Path, **changes: Any) -> None:
