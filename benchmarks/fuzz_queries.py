@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from searchkit import SearchIndex, SearchkitError  # noqa: E402
-from searchkit.queries import (  # noqa: E402
+from searchkit.limits import (  # noqa: E402
     MAX_EXPANDING_TERMS,
     MAX_QUERY_DEPTH,
     MAX_QUERY_LENGTH,

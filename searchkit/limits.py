@@ -27,6 +27,7 @@ from whoosh import fields, query
 from whoosh.matching import NullMatcher
 from whoosh.searching import SearchContext
 
+from .cache import Cache, IndexCaches
 from .errors import QueryError
 from .options import shown
 from .schema import F
@@ -92,7 +93,33 @@ def check_text(text: str) -> None:
         raise QueryError(f"invalid query {shown(text)}: it holds bytes that are not UTF-8 text") from None
 
 
-def expand_terms(q: query.Query, reader: Any) -> query.Query:
+class Vocabulary:
+    """Each field's words, decoded, read once per state of the index (``IndexCaches``): a
+    wildcard with a leading ``*``, ``?`` or ``[`` must try every word of its field, and Whoosh
+    reads them one merged iterator step at a time (most of a second on Reuters)."""
+
+    def __init__(self, caches: IndexCaches) -> None:
+        self._caches = caches
+        self._words: Cache[tuple[int, str], list[tuple[str, bytes]]] = caches.cache(4)
+
+    def words(self, reader: Any, fieldname: str) -> list[tuple[str, bytes]]:
+        """(word, its bytes) of every word of ``fieldname``, sorted."""
+        return self._words.get_or_put(
+            (self._caches.generation, fieldname), lambda: _read_words(reader, fieldname)
+        )
+
+
+def _read_words(reader: Any, fieldname: str) -> list[tuple[str, bytes]]:
+    # Segment by segment and merged here: Whoosh's multi-segment lexicon merges term by term.
+    found: set[bytes] = set()
+    for segment, _offset in reader.leaf_readers():
+        if fieldname in segment.indexed_field_names():
+            found.update(segment.lexicon(fieldname))
+    from_bytes = reader.schema[fieldname].from_bytes
+    return [(from_bytes(btext), btext) for btext in sorted(found)]
+
+
+def expand_terms(q: query.Query, reader: Any, vocabulary: Vocabulary | None = None) -> query.Query:
     """``q`` with each wildcard, prefix, fuzzy term and range of words expanded once, here,
     into the words of the index it matches; raises ``QueryError`` when they match more than
     ``MAX_EXPANSIONS`` words in all.
@@ -104,7 +131,7 @@ def expand_terms(q: query.Query, reader: Any) -> query.Query:
     word, and ``*`` among other words of free text matches every item, as ``*`` alone does.
     """
     budget = [MAX_EXPANSIONS]
-    leading = _leading_wildcards(q, reader)
+    leading = _leading_wildcards(q, reader, vocabulary)
 
     def expand(q: query.Query) -> query.Query:
         if isinstance(q, _Expanded):
@@ -128,7 +155,9 @@ def expand_terms(q: query.Query, reader: Any) -> query.Query:
     return expand(q)
 
 
-def _leading_wildcards(q: query.Query, reader: Any) -> dict[tuple[str, str], list[bytes]]:
+def _leading_wildcards(
+    q: query.Query, reader: Any, vocabulary: Vocabulary | None
+) -> dict[tuple[str, str], list[bytes]]:
     """The words of each wildcard of ``q`` that starts with ``*``, ``?`` or ``[``, found in one
     pass over each field's vocabulary: Whoosh reads all of it for each such wildcard (0.2 s on
     Reuters), where a wildcard with a literal start reads only the words with that start.
@@ -145,9 +174,13 @@ def _leading_wildcards(q: query.Query, reader: Any) -> dict[tuple[str, str], lis
     for fieldname, by_text in patterns.items():
         words: dict[str, list[bytes]] = {text: [] for text in by_text}
         from_bytes = reader.schema[fieldname].from_bytes
+        vocabulary_words = (
+            vocabulary.words(reader, fieldname)
+            if vocabulary is not None
+            else ((from_bytes(btext), btext) for btext in reader.lexicon(fieldname))
+        )
         count = 0
-        for btext in reader.lexicon(fieldname):
-            word = from_bytes(btext)
+        for word, btext in vocabulary_words:
             for text, pattern in by_text.items():
                 if pattern.match(word):
                     words[text].append(btext)

@@ -39,7 +39,7 @@ from .errors import (
 from .explain import Explainer, matches_doc, no_match_reason
 from .facets import FacetCounter
 from .hits import HitBuilder, stored_item, stored_json
-from .limits import expand_terms
+from .limits import Vocabulary, expand_terms
 from .matches import FILTER_CACHE_SIZE, Matches
 from .models import (
     Completions,
@@ -111,6 +111,7 @@ class Reader:
         self._match_cache = self._caches.cache(FILTER_CACHE_SIZE)
         self._related: RelatedCache | None = None
         self._values = ValuesCache(self._caches)
+        self._vocabulary = Vocabulary(self._caches)
         self._hits = HitBuilder()
         self._refresh()
 
@@ -230,7 +231,7 @@ class Reader:
             searcher = self._refresh()
             reader = searcher.reader()
             with frozen(searcher, stats):  # a cursor's page scores as its first page did
-                parsed = expand_terms(self.parse(text), reader)
+                parsed = expand_terms(self.parse(text), reader, self._vocabulary)
                 postings = Postings(reader)
                 matches = Matches(
                     searcher, parsed, filters, self._match_cache, self._caches.generation, postings
@@ -326,7 +327,7 @@ class Reader:
         with self._lock:
             searcher = self._refresh()
             doc = self._docnum(searcher, id_or_url)
-            parsed = expand_terms(self.parse(text), searcher.reader())
+            parsed = expand_terms(self.parse(text), searcher.reader(), self._vocabulary)
             postings = Postings(searcher.reader())
             factors = (
                 Factors(boosts, self._values.get(searcher.reader())) if boosts and boosts.active else None
@@ -369,7 +370,7 @@ class Reader:
         if corrected is None:
             return None
         try:
-            corrected_query = expand_terms(self.parse(corrected), searcher.reader())
+            corrected_query = expand_terms(self.parse(corrected), searcher.reader(), self._vocabulary)
         except QueryError:
             return None
         generation = self._caches.generation

@@ -469,3 +469,21 @@ def test_any_page_and_limit_check_or_raise_query_error(limit: Any, page: Any) ->
     else:
         assert type(limit) is int and 1 <= limit <= MAX_LIMIT
         assert page is None or (type(page) is int and 1 <= page <= MAX_PAGE)
+
+
+def test_the_fuzz_script_runs_clean_on_the_sample_corpus() -> None:
+    """benchmarks/fuzz_queries.py, the longer run of these checks, imports searchkit's limits:
+    run a short round of it, so that it cannot rot unseen."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_queries.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--random", "20", "--budget", "10"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "none raised anything but searchkit's own errors" in done.stdout
