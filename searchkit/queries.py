@@ -77,7 +77,15 @@ class Parser:
         try:
             parsed = _exclude_negations(self._parser.parse(text))
         except Exception as exc:  # Whoosh raises assorted errors on odd input
-            raise QueryError(f"cannot parse query {shown(text)}: {one_line(exc)}") from exc
+            # Python's own errors from inside Whoosh's parser ("list index out of range") say
+            # nothing to a user: what they mean is syntax the parser could not follow.
+            internal = isinstance(exc, (IndexError, KeyError, AttributeError, TypeError))
+            reason = (
+                "the syntax is not valid (an operator without words to apply to?)"
+                if internal
+                else one_line(exc)
+            )
+            raise QueryError(f"cannot parse query {shown(text)}: {reason}") from exc
         errors = [q.error for q in parsed.leaves() if getattr(q, "error", None)]
         if isinstance(parsed, query.NullQuery.__class__) and getattr(parsed, "error", None):
             errors.append(parsed.error)

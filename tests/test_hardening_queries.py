@@ -487,3 +487,13 @@ def test_the_fuzz_script_runs_clean_on_the_sample_corpus() -> None:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "none raised anything but searchkit's own errors" in done.stdout
+
+
+def test_syntax_whooshs_parser_trips_on_is_explained_in_words(index: SearchIndex) -> None:
+    """Whoosh's parser fails on some operator sequences with Python's own errors ("list index
+    out of range"); the user reads what is wrong with the query instead."""
+    with pytest.raises(QueryError) as caught:
+        index.search("NOT NOT NOT x")
+    assert str(caught.value) == (
+        "cannot parse query 'NOT NOT NOT x': the syntax is not valid (an operator without words to apply to?)"
+    )
