@@ -3,9 +3,10 @@
 Free text is parsed in Whoosh's query syntax (fields, phrases, ``AND``/``OR``/``NOT``, ranges,
 wildcards, fuzzy terms), words joined by OR and searched in the ``content`` field. Two
 plugins are mended (``<``/``>`` in free text, numeric dates); field aliases let a user write
-``date:``, ``source:`` or ``body:``. Every parsed query is then rewritten: negations exclude
-what they name from their group (``_exclude_negations``), and free text gets an optional
-title-phrase clause (``_with_title_phrase``).
+``date:``, ``source:`` or ``body:``. Every parsed query is then rewritten: a word repeated in
+a group becomes one clause that weighs more (``_weigh_repeats``), negations exclude what they
+name from their group (``_exclude_negations``), and free text gets an optional title-phrase
+clause (``_with_title_phrase``).
 
 The work of one query is bounded (searchkit/limits.py): ``Parser.parse`` checks a query's
 text and terms against the limits, and the search expands its wildcards, prefixes and fuzzy
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
@@ -70,12 +72,16 @@ class Parser:
         words = self._plain_words(text)
         if words:  # what Whoosh's parser makes of plain words, without its plugins' passes
             check_count(len(words), plain=True)
-            terms = [query.Term(F.CONTENT, word) for word in words]
+            terms = [
+                query.Term(F.CONTENT, word, boost=schema.repeat_weight(count))
+                for word, count in Counter(words).items()
+            ]
             return _with_title_phrase(terms[0] if len(terms) == 1 else query.Or(terms).normalize())
         # An explicit "now": Whoosh's default calls datetime.utcnow(), deprecated in 3.12.
         self._dates.basedate = datetime.now(timezone.utc).replace(tzinfo=None)
         try:
-            parsed = _exclude_negations(self._parser.parse(text))
+            parsed = self._parser.parse(text, normalize=False)
+            parsed = _exclude_negations(_weigh_repeats(parsed).normalize())
         except Exception as exc:  # Whoosh raises assorted errors on odd input
             # Python's own errors from inside Whoosh's parser ("list index out of range") say
             # nothing to a user: what they mean is syntax the parser could not follow.
@@ -188,6 +194,32 @@ def _with_title_phrase(q: query.Query) -> query.Query:
         return q
     words = [sub.text for sub in q.subqueries]
     return query.Or([*q.subqueries, TitlePhrase(F.TITLE, words, boost=boost)])
+
+
+def _weigh_repeats(q: query.Query) -> query.Query:
+    """Make a word given several times in one OR group one clause, weighted by
+    ``schema.repeat_weight`` of its count, in ``q`` and its subqueries.
+
+    Whoosh's parser makes a clause of each word, and normalising the query then drops the
+    repeated ones: "associative processors, associative stores" weighs "associative" as much
+    as "stores". A word repeated in an AND group is left as it is: it must match anyway.
+    """
+    if isinstance(q, query.Or):
+        counts = Counter(_term_key(sub) for sub in q.subqueries if type(sub) is query.Term)
+        if any(count > 1 for count in counts.values()):
+            subqueries = []
+            for sub in q.subqueries:
+                if type(sub) is not query.Term:
+                    subqueries.append(sub)
+                elif count := counts.pop(_term_key(sub), 0):
+                    subqueries.append(sub.with_boost(sub.boost * schema.repeat_weight(count)))
+            q = copy.copy(q)
+            q.subqueries = subqueries
+    return q if q.is_leaf() else q.apply(_weigh_repeats)
+
+
+def _term_key(term: query.Term) -> tuple[str, Any, float]:
+    return term.fieldname, term.text, term.boost
 
 
 def _exclude_negations(q: query.Query) -> query.Query:

@@ -191,8 +191,8 @@ def test_a_query_with_more_terms_than_the_limit_is_refused(
     index: SearchIndex, joined: str, limit: int
 ) -> None:
     # Plain words are ranked from postings at any length: a limit of their own.
-    index.search(joined.join(f"w{i:x}" for i in range(limit)))
-    too_many = joined.join(f"w{i:x}" for i in range(limit + 1))
+    index.search(joined.join(f"q{i:x}" for i in range(limit)))
+    too_many = joined.join(f"q{i:x}" for i in range(limit + 1))
     assert refused(index, too_many) == f"query too complex: {limit + 1} terms, the limit is {limit}"
 
 
