@@ -88,8 +88,11 @@ def boost_cost(index: SearchIndex, queries: list[corpora.Query], repeat: int) ->
 
 
 def cursor_depth(index: SearchIndex, repeat: int, depth: int = 500) -> dict[str, Any]:
-    """Page 1 and page ``depth`` of match-all by newest: by cursor and by offset."""
-    cursor = index.search("", sort="newest", limit=10).next_cursor
+    """Page 1 and page ``depth`` of match-all by newest (the last page, in a smaller index): by
+    cursor and by offset."""
+    first_page = index.search("", sort="newest", limit=10)
+    depth = max(2, min(depth, (first_page.total + 9) // 10))
+    cursor = first_page.next_cursor
     for _ in range(depth - 2):  # the cursor of page depth - 1
         cursor = index.search("", sort="newest", limit=10, after=cursor).next_cursor
     assert cursor is not None
