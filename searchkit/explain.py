@@ -135,7 +135,12 @@ class Explainer:
         description = f"BM25 of {text!r} in {fieldname}: {formula}"
         if boost != 1.0:
             value *= boost
-            details.append(Explanation(boost, "boost of this word", ()))
+            description += " x the word's weight in the query"
+            details.append(
+                Explanation(
+                    boost, "weight of the word in the query: it repeats the word, or boosts it with ^", ()
+                )
+            )
         return Explanation(value, description, tuple(details))
 
     def _phrase(self, phrase: query.Phrase, doc: int) -> Explanation | None:
