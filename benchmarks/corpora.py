@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from itertools import accumulate, pairwise
 from pathlib import Path
+from typing import Any
 
 from _data import CACHE, unpacked
 
@@ -239,6 +240,17 @@ class Workload:
     #: Queries a person types to find one story: 1-3 of the rarest words of a single Reuters
     #: title, and two-word phrases of titles (see ``title_queries``).
     title_queries: list[Query] = field(default_factory=list)
+
+
+def filter_arguments(q: Query) -> dict[str, Any]:
+    """A query's filters as ``SearchIndex.search`` takes them."""
+    return {
+        "topics": q.topic,
+        "providers": q.provider,
+        "min_quality": q.min_quality,
+        "since": q.since,
+        "until": q.until,
+    }
 
 
 def _front_and_body(path: Path) -> tuple[str, str]:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import corpora  # noqa: E402
+from _data import percentile  # noqa: E402
 
 from searchkit import SearchIndex  # noqa: E402
 
@@ -42,11 +43,6 @@ def _ms(call: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
 def boost_cost(index: SearchIndex, queries: list[corpora.Query], repeat: int) -> dict[str, Any]:
     """Per query medians, plain and boosted, over the relevance queries of ``queries``."""
     newest = index.info().newest
@@ -54,16 +50,7 @@ def boost_cost(index: SearchIndex, queries: list[corpora.Query], repeat: int) ->
     boosts: dict[str, Any] = {"recency": "30d", "as_of": newest, "boost": ("quality", "heat")}
 
     def run(q: corpora.Query, boosted: bool) -> None:
-        index.search(
-            q.text,
-            topics=q.topic,
-            providers=q.provider,
-            min_quality=q.min_quality,
-            since=q.since,
-            until=q.until,
-            limit=10,
-            **(boosts if boosted else {}),
-        )
+        index.search(q.text, limit=10, **corpora.filter_arguments(q), **(boosts if boosted else {}))
 
     plain: list[list[float]] = [[] for _ in wanted]
     boosted: list[list[float]] = [[] for _ in wanted]

@@ -115,15 +115,7 @@ class SearchkitEngine:
 
         def search(self, q: corpora.Query, facets: bool) -> int:
             return self.index.search(
-                q.text,
-                topics=q.topic,
-                providers=q.provider,
-                min_quality=q.min_quality,
-                since=q.since,
-                until=q.until,
-                sort=q.sort,
-                limit=10,
-                facets=FACETS if facets else (),
+                q.text, sort=q.sort, limit=10, facets=FACETS if facets else (), **corpora.filter_arguments(q)
             ).total
 
         def related(self, ident: str) -> int:

@@ -150,27 +150,12 @@ class Factors:
         self._half_life = boosts.half_life.total_seconds() if boosts.half_life is not None else None
 
     def apply(self, scores: dict[int, float]) -> dict[int, float]:
-        """The boosted score of every document of ``scores``: what ``boosted`` gives, a
-        factor at a time over all of them (a search may boost every item of the index)."""
+        """The boosted score of every document of ``scores`` (a search may boost every item
+        of the index: the factors are computed a factor at a time over all of them)."""
         result = dict(scores)
-        if self._half_life is not None:
-            half_life, now, published = self._half_life, self._now, self.values.published
-            undated = 0.5 ** (UNDATED_AGE * half_life / half_life)  # as _age and explain compute it
-            for doc, score in result.items():
-                moment = published[doc]
-                if moment is None:
-                    result[doc] = score * undated
-                else:
-                    age = now - moment
-                    result[doc] = score * 0.5 ** ((age if age > 0.0 else 0.0) / half_life)
-        for name in self.boosts.fields:
-            pivot, numbers = self.values.pivots[name], self.values.numbers[name]
-            if pivot is None:
-                continue
-            for doc, score in result.items():
-                value = numbers[doc]
-                if value > 0:
-                    result[doc] = score * (1.0 + value / (value + pivot))
+        for factor in self._factors(list(result)):
+            for doc, value in factor.items():
+                result[doc] *= value
         return result
 
     def boosted(self, doc: int, score: float) -> float:
@@ -179,11 +164,34 @@ class Factors:
         return score
 
     def _values(self, doc: int) -> list[float]:
+        """Each factor of ``doc``, in the order they are applied."""
+        return [factor.get(doc, 1.0) for factor in self._factors([doc])]
+
+    def _factors(self, docs: list[int]) -> list[dict[int, float]]:
+        """Each factor (recency, then each field's) of each of ``docs`` that it changes, in the
+        order they are applied: the one place their formulas are."""
         found = []
         if self._half_life is not None:
-            found.append(0.5 ** (self._age(doc) / self._half_life))
+            half_life, now, published = self._half_life, self._now, self.values.published
+            undated = 0.5**UNDATED_AGE
+            recency = {}
+            for doc in docs:
+                moment = published[doc]
+                if moment is None:
+                    recency[doc] = undated
+                else:
+                    age = now - moment
+                    recency[doc] = 0.5 ** ((age if age > 0.0 else 0.0) / half_life)
+            found.append(recency)
         for name in self.boosts.fields:
-            found.append(_saturation(self.values.numbers[name][doc], self.values.pivots[name]))
+            pivot, numbers = self.values.pivots[name], self.values.numbers[name]
+            saturation = {}
+            if pivot is not None:  # no item has a value: factor 1 for all
+                for doc in docs:
+                    value = numbers[doc]
+                    if value > 0:
+                        saturation[doc] = 1.0 + value / (value + pivot)
+            found.append(saturation)
         return found
 
     def _age(self, doc: int) -> float:
@@ -214,12 +222,6 @@ class Factors:
                 text = f"{name}: 1 + v / (v + pivot), v = {raw}, pivot {pivot:g} (the index's median {name})"
             found.append(Factor(name, value, text))
         return found
-
-
-def _saturation(value: int, pivot: float | None) -> float:
-    if value <= 0 or pivot is None:
-        return 1.0
-    return 1.0 + value / (value + pivot)
 
 
 def _span_text(seconds: float) -> str:

@@ -34,7 +34,7 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -289,13 +289,11 @@ def damage_error(folder: Path, exc: BaseException, *, required: bool) -> IndexCo
     return corrupt(damaged) if damaged else None
 
 
-def check_report(
-    index_dir: str, folder: Path, *, required: bool, damaged: Sequence[DamagedFile] = ()
-) -> CheckReport:
+def check_report(index_dir: str, folder: Path, *, required: bool) -> CheckReport:
     """``searchkit check``: every byte of the live commit, timed."""
     start = time.perf_counter()
     generation, found, files, size = check_folder(folder, required=required)
-    problems = [*damaged, *found]
+    problems = list(found)
     if not required and read_table(folder, generation) is None:
         problems.append(
             DamagedFile(

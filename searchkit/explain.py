@@ -27,7 +27,7 @@ from whoosh.searching import Searcher
 from . import schema
 from .boosts import Factors
 from .models import Explanation
-from .postings import Postings, bm25_parameters
+from .postings import Postings, bm25_parameters, bm25_scores
 from .queries import split_title_phrase
 from .ranking import Ranker, with_scores
 from .whoosh_internals.postings import field_lengths
@@ -100,19 +100,17 @@ class Explainer:
         if parameters is None:
             return None
         b, k1 = parameters
-        for found_in, offset, ids, weights in self.postings.segments(fieldname, text):
-            local = doc - offset
-            i = bisect_left(ids, local)
-            if i < len(ids) and ids[i] == local:
-                tf, segment = weights[i], found_in
-                break
-        else:
+        found = posting(self.postings, fieldname, text, doc)
+        if found is None:
             return None
+        segment, local, tf = found
+        # The value as the ranking computes it (postings.bm25_scores); the figures beside it.
+        scored = bm25_scores(self.searcher, self.ranker.norms, self.postings, fieldname, text, boost, [doc])
+        assert scored is not None
+        value = scored[1][0]
         raw = self.searcher.schema[fieldname].to_bytes(text)
         idf = self.searcher.idf(fieldname, raw)
         average = self.searcher.avg_field_length(fieldname) or 1
-        norm = self.ranker.norms.get(segment, fieldname, average, b, k1)[local]
-        value = idf * ((tf * (k1 + 1)) / (tf + norm))
         length = field_lengths(segment, fieldname)[local]
         frequency = self.searcher.doc_frequency(fieldname, raw)
         total = self.searcher.doc_count()
@@ -134,7 +132,6 @@ class Explainer:
         formula = "idf x tf x (K1 + 1) / (tf + K1 x (1 - B + B x length / average))"
         description = f"BM25 of {text!r} in {fieldname}: {formula}"
         if boost != 1.0:
-            value *= boost
             description += " x the word's weight in the query"
             details.append(
                 Explanation(
@@ -170,7 +167,7 @@ def no_match_reason(searcher: Searcher, parsed: query.Query, doc: int, postings:
     terms = sorted({(fieldname, text) for fieldname, text in _terms(words)})
     if not terms:
         return "the query does not match it"
-    present = [text for fieldname, text in terms if doc_has(postings, fieldname, text, doc)]
+    present = [text for fieldname, text in terms if posting(postings, fieldname, text, doc) is not None]
     if not present:
         return "none of the query's words occur in it"
     missing = [str(text) for fieldname, text in terms if text not in present]
@@ -190,13 +187,15 @@ def matches_doc(searcher: Searcher, q: query.Query, doc: int) -> bool:
     return False
 
 
-def doc_has(postings: Postings, fieldname: str, text: Any, doc: int) -> bool:
-    for _segment, offset, ids, _weights in postings.segments(fieldname, text):
+def posting(postings: Postings, fieldname: str, text: Any, doc: int) -> tuple[Any, int, float] | None:
+    """(segment, number in it, term frequency) of ``doc``'s posting of the term; None when
+    the document does not hold it."""
+    for segment, offset, ids, weights in postings.segments(fieldname, text):
         local = doc - offset
         i = bisect_left(ids, local)
         if i < len(ids) and ids[i] == local:
-            return True
-    return False
+            return segment, local, weights[i]
+    return None
 
 
 def _terms(q: query.Query) -> list[tuple[str, Any]]:

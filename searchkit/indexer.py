@@ -231,7 +231,8 @@ class Indexer:
         with self._lock():
             gen = self.location.require()
             ix = open_whoosh(gen)
-            self._manifest(ix, required=self.location.checksums_required(gen))  # verifies it
+            with ix.reader() as reader:
+                verify_reader(gen, reader, ix, full=False, required=self.location.checksums_required(gen))
             removed = 0
             with undone_on_failure(ix, ix.writer()) as writer, ix.searcher() as searcher:
                 for ident in ids:

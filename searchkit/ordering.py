@@ -149,7 +149,7 @@ class OrderCache:
 def newest_of(reader: Any, doc: int) -> tuple[bool, int, str]:
     """(undated, -date, id) of one document: the "newest" key without its document number."""
     date = raw_values(reader, F.PUBLISHED_AT, [doc])[doc]
-    return (date == 0, -date, reader.stored_fields(doc)[F.ID])
+    return _newest_key(date, reader.stored_fields(doc)[F.ID], doc)[:-1]
 
 
 def _compute_order(reader: Any, sort: str) -> list[tuple[Any, ...]]:

@@ -198,6 +198,14 @@ def _only_gitignore(path: Path) -> bool:
     return path.is_dir() and {p.name for p in path.iterdir()} <= {".gitignore"}
 
 
+def _ranked_by(
+    recency: str | None, as_of: str | None, boost: list[Any] | None, filters: dict[str, Any]
+) -> dict[str, Any]:
+    """The boosts and the given filters of a search command, as ``SearchIndex`` takes them."""
+    given = {name: value for name, value in filters.items() if value is not None}
+    return {"recency": recency, "as_of": as_of, "boost": [_choice(b) for b in boost or ()], **given}
+
+
 @app.command("search")
 @_with_search_options
 def search_command(
@@ -228,7 +236,7 @@ def search_command(
     **filters: Any,
 ) -> None:
     """Search the index, with filters, sorting, facets and highlighted snippets."""
-    arguments = {name: value for name, value in filters.items() if value is not None}
+    arguments = _ranked_by(recency, as_of, boost, filters)
     with _open_for_search(index_dir) as index:
         results = index.search(
             query,
@@ -237,9 +245,6 @@ def search_command(
             page=page,
             facets=[_choice(f) for f in facet or ()],
             facet_limit=facet_limit,
-            recency=recency,
-            as_of=as_of,
-            boost=[_choice(b) for b in boost or ()],
             explain=explain,
             after=after,
             **arguments,
@@ -290,11 +295,8 @@ def explain_command(
     **filters: Any,
 ) -> None:
     """Explain one item's score for a search, or why the search does not find it."""
-    arguments = {name: value for name, value in filters.items() if value is not None}
     with _open_for_search(index_dir) as index:
-        explained = index.explain(
-            query, item, recency=recency, as_of=as_of, boost=[_choice(b) for b in boost or ()], **arguments
-        )
+        explained = index.explain(query, item, **_ranked_by(recency, as_of, boost, filters))
     if as_json:
         print_json(explained.to_dict())
         return
