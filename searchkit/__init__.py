@@ -36,7 +36,11 @@ from .models import (
     RelatedLink,
     RelatedResults,
     SearchResults,
+    StoryRef,
+    TrendingResults,
+    TrendingValue,
 )
+from .storyview import Story, StoryItem, StoryList
 
 __version__ = "0.1.0"
 
@@ -72,5 +76,11 @@ __all__ = [
     "SearchIndex",
     "SearchResults",
     "SearchkitError",
+    "Story",
+    "StoryItem",
+    "StoryList",
+    "StoryRef",
+    "TrendingResults",
+    "TrendingValue",
     "WhooshVersionError",
 ]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .boosts import Boosts
-from .errors import IndexNotFoundError
+from .errors import IndexNotFoundError, QueryError
 from .models import (
     CheckReport,
     Completions,
@@ -27,10 +27,13 @@ from .models import (
     NewsItem,
     RelatedResults,
     SearchResults,
+    TrendingResults,
 )
-from .options import FilterArguments, Filters, with_filter_parameters
+from .options import FilterArguments, Filters, parse_span, with_filter_parameters
 from .search import Reader
+from .storyview import Story, StoryList
 from .store import LOCK_TIMEOUT, IndexLocation
+from .trending import DEFAULT_BASELINE, DEFAULT_BY, DEFAULT_SCORE, DEFAULT_WINDOW, Window
 
 if TYPE_CHECKING:  # the indexer (Whoosh's writers, multiprocessing) loads on first write
     from typing_extensions import Unpack
@@ -115,16 +118,31 @@ class SearchIndex:
 
     # -- write side -------------------------------------------------------------------------
 
-    def update(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
+    def update(
+        self,
+        corpus: str | Path,
+        *,
+        progress: Progress | None = None,
+        story_window: str | timedelta | None = None,
+    ) -> IndexReport:
         """Bring the index in line with the corpus folder: add new files, re-read changed ones,
         drop items whose files are gone. Broken files are reported, and a file that was indexed
-        before keeps its last good version until it is fixed or deleted."""
-        return self._indexer.update(corpus, progress=progress)
+        before keeps its last good version until it is fixed or deleted. ``story_window``
+        (``"3d"``, the default): how far apart in time the items of a story may be, set when
+        the index is created (a different value for an existing index raises ``QueryError``)."""
+        return self._indexer.update(corpus, progress=progress, story_window=_window(story_window))
 
-    def rebuild(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
+    def rebuild(
+        self,
+        corpus: str | Path,
+        *,
+        progress: Progress | None = None,
+        story_window: str | timedelta | None = None,
+    ) -> IndexReport:
         """Index the corpus from scratch into a new generation and switch to it when complete;
-        searches keep using the old index until then."""
-        return self._indexer.rebuild(corpus, progress=progress)
+        searches keep using the old index until then. Story ids and the story window (unless
+        ``story_window`` gives another) are kept from the index it replaces."""
+        return self._indexer.rebuild(corpus, progress=progress, story_window=_window(story_window))
 
     def add_items(self, items: Iterable[NewsItem]) -> IndexReport:
         """Add items that do not come from corpus files (replacing items with the same id).
@@ -152,6 +170,7 @@ class SearchIndex:
         boost: str | Sequence[str] = (),
         explain: bool = False,
         after: str | None = None,
+        collapse: bool = False,
         **filters: Unpack[FilterArguments],
     ) -> SearchResults:
         """Full-text search in Whoosh query syntax, narrowed by filters.
@@ -180,6 +199,12 @@ class SearchIndex:
         walking by cursors returns every match once, also when items are added or removed
         between pages (searchkit/cursors.py). Raises ``QueryError`` for a query or argument
         that is not valid (a cursor of another search, a damaged one).
+
+        Every hit carries its ``story`` (id, size, providers, first and last publication) and
+        ``duplicate_of`` (searchkit/stories.py). ``collapse`` returns one hit per story, its
+        best-ranked match in this order, with ``duplicates`` (how many items copy it);
+        ``total`` still counts matching items, ``stories`` counts matching stories, facets
+        count items; pages and cursors walk stories.
         """
         return self._read().search(
             query,
@@ -192,6 +217,7 @@ class SearchIndex:
             boosts=Boosts.from_arguments(recency, as_of, boost),
             explain=explain,
             after=after,
+            collapse=collapse,
         )
 
     @with_filter_parameters
@@ -214,6 +240,52 @@ class SearchIndex:
             id_or_url,
             filters=Filters.from_arguments(filters),
             boosts=Boosts.from_arguments(recency, as_of, boost),
+        )
+
+    @with_filter_parameters
+    def stories(
+        self, query: str = "", *, min_size: int = 1, limit: int = 10, **filters: Unpack[FilterArguments]
+    ) -> StoryList:
+        """The stories with at least one item that matches ``query`` and the filters (as
+        ``search`` takes them), largest first, then the newest; ``min_size`` leaves out smaller
+        ones. Each story is given whole, its items oldest first."""
+        if min_size < 1:
+            raise QueryError(f"invalid minimum story size {min_size}: use 1 or more")
+        return self._read().stories(
+            query, filters=Filters.from_arguments(filters), min_size=min_size, limit=limit
+        )
+
+    def story(self, story_or_item: str) -> Story:
+        """One story, by its id (an id it was merged from works too), or the story of the item
+        with this id or url; raises ``ItemNotFoundError``."""
+        return self._read().story(story_or_item)
+
+    @with_filter_parameters
+    def trending(
+        self,
+        query: str = "",
+        *,
+        window: str | timedelta = DEFAULT_WINDOW,
+        as_of: str | date | datetime | None = None,
+        baseline: str | timedelta = DEFAULT_BASELINE,
+        by: str = DEFAULT_BY,
+        score: str = DEFAULT_SCORE,
+        limit: int = 10,
+        **filters: Unpack[FilterArguments],
+    ) -> TrendingResults:
+        """The values that occur significantly more often in the items published in the
+        ``window`` ending at ``as_of`` (default now; a date means the end of that day) than in
+        the ``baseline`` span before it: ``by`` ``topics``, ``providers`` or ``terms`` (words
+        of titles and excerpts), ranked by ``score`` (``jlh``, ``chi2`` or ``percentage``),
+        best first. The query and the filters (as ``search`` takes them) narrow both sets.
+        Definitions: searchkit/trending.py. Raises ``QueryError``."""
+        return self._read().trending(
+            query,
+            filters=Filters.from_arguments(filters),
+            window=Window.from_arguments(window, as_of, baseline),
+            by=by,
+            score=score,
+            limit=limit,
         )
 
     def related(self, id_or_url: str, *, limit: int = 10) -> RelatedResults:
@@ -243,3 +315,13 @@ class SearchIndex:
         from .checksums import check_location
 
         return check_location(self._location)
+
+
+def _window(value: str | timedelta | None) -> float | None:
+    """A story window in seconds (``"3d"`` or a ``timedelta``); raises ``QueryError``."""
+    if value is None:
+        return None
+    span = parse_span(value) if isinstance(value, str) else value
+    if span is None or span.total_seconds() <= 0:
+        raise QueryError(f"invalid story window {value!r}: use a span such as 36h or 3d")
+    return span.total_seconds()

@@ -55,6 +55,7 @@ META_KEY = "checksums"
 
 _TOC = re.compile(rf"_{INDEX_NAME}_(\d+)\.toc")
 _SUMS = re.compile(rf"_{INDEX_NAME}_(\d+)\.sums")
+_COMPANION = re.compile(rf"_{INDEX_NAME}_(\d+)\.([a-z]+)")
 _SEGMENT_FILE = re.compile(rf"({INDEX_NAME}_[0-9a-z]+)\.[A-Za-z0-9_.]+")
 _CHUNK = 1 << 20
 
@@ -76,6 +77,20 @@ def sums_name(generation: int) -> str:
     return f"_{INDEX_NAME}_{generation}.sums"
 
 
+def companion_name(generation: int, suffix: str) -> str:
+    """A file kept with commit ``generation`` beside its TOC (``_MAIN_7.stories``)."""
+    return f"_{INDEX_NAME}_{generation}.{suffix}"
+
+
+def _companions(folder: Path, generation: int) -> list[str]:
+    names = []
+    for name in os.listdir(folder):
+        match = _COMPANION.fullmatch(name)
+        if match and int(match.group(1)) == generation and match.group(2) not in ("toc", "sums"):
+            names.append(name)
+    return names
+
+
 def crc32_file(path: Path) -> int:
     crc = 0
     with open(path, "rb") as handle:
@@ -85,6 +100,21 @@ def crc32_file(path: Path) -> int:
 
 
 # -- recording --------------------------------------------------------------------------------
+
+
+def write_companions(folder: Path, generation: int, files: dict[str, bytes]) -> None:
+    """Write the files commit ``generation`` keeps beside its TOC (suffix -> content), each
+    durably; a file the previous commit kept and this one is not given is carried over."""
+    from .store import write_atomic_bytes  # store imports this module
+
+    previous = max((n for n in _numbers(folder, _TOC) if n < generation), default=None)
+    if previous is not None:
+        for name in _companions(folder, previous):
+            suffix = name.rsplit(".", 1)[1]
+            if suffix not in files:
+                files = {**files, suffix: (folder / name).read_bytes()}
+    for suffix, data in files.items():
+        write_atomic_bytes(folder / companion_name(generation, suffix), data)
 
 
 def record(folder: Path, generation: int, toc_temp: str) -> None:
@@ -104,6 +134,9 @@ def record(folder: Path, generation: int, toc_temp: str) -> None:
         table[entry.name] = known
     toc = folder / toc_temp
     table[toc_name(generation)] = (toc.stat().st_size, crc32_file(toc))
+    for name in _companions(folder, generation):
+        path = folder / name
+        table[name] = (path.stat().st_size, crc32_file(path))
     text = json.dumps({"generation": generation, "files": table}, sort_keys=True)
     write_atomic(folder / sums_name(generation), text)
     # write_atomic fsynced the folder: the segment files' entries are durable before the TOC's.
@@ -133,6 +166,11 @@ def _remove_stale(folder: Path, *, keep_from: int) -> None:
         if number < keep_from:
             with contextlib.suppress(FileNotFoundError):
                 (folder / sums_name(number)).unlink()
+    for name in os.listdir(folder):
+        match = _COMPANION.fullmatch(name)
+        if match and int(match.group(1)) < keep_from and match.group(2) not in ("toc", "sums"):
+            with contextlib.suppress(FileNotFoundError):
+                (folder / name).unlink()
 
 
 def read_table(folder: Path, generation: int) -> Table | None:
@@ -188,7 +226,8 @@ def verify(
         names = [name for name in table if name == toc or (folder / name).exists()]
     else:
         prefixes = tuple(f"{segment}." for segment in segments)
-        names = [toc, *(name for name in table if name.startswith(prefixes))]
+        kept = f"_{INDEX_NAME}_{generation}."
+        names = [toc, *(name for name in table if name.startswith((*prefixes, kept)) and name != toc)]
         damaged += [
             DamagedFile(str(folder / f"{segment}.*"), "the commit recorded no checksums for this segment")
             for segment in segments

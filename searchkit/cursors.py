@@ -103,23 +103,26 @@ class Cursor:
             raise QueryError("invalid cursor: pass `after` the next_cursor of a search, unchanged") from None
 
 
-def signature(text: str, sort: str, filters: Any, boosts: Any) -> str:
-    """What a cursor is valid for: the query, the sort, the filters and the boosts' settings
-    (not the time: ``as_of`` travels in the cursor's statistics)."""
-    settings = (
+def signature(text: str, sort: str, filters: Any, boosts: Any, collapse: bool = False) -> str:
+    """What a cursor is valid for: the query, the sort, the filters, the boosts' settings (not
+    the time: ``as_of`` travels in the cursor's statistics) and whether hits are collapsed."""
+    settings: tuple[Any, ...] = (
         text,
         sort,
         repr(filters),
         repr(getattr(boosts, "half_life", None)),
         getattr(boosts, "fields", ()),
     )
+    if collapse:
+        settings += ("collapse",)
     return hashlib.sha256(repr(settings).encode("utf-8")).hexdigest()[:16]
 
 
 def check(cursor: Cursor, expected_signature: str, sort: str) -> None:
     if cursor.signature != expected_signature or cursor.sort != sort:
         raise QueryError(
-            "invalid cursor: it belongs to another search (the query, sort, filters or boosts differ)"
+            "invalid cursor: it belongs to another search "
+            "(the query, sort, filters, boosts or collapse differ)"
         )
 
 

@@ -19,16 +19,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
 
+from . import stories
 from .checksums import damage_error, merge_check, verify_reader
 from .corpus import ScannedFile, corpus_root, scan
 from .errors import DocumentError, IndexCorruptError, IndexWriteError, SearchkitError
-from .models import Duplicate, FileError, IndexReport, NewsItem, item_from_dict
+from .models import FileError, IndexReport, NewsItem, item_from_dict
 from .schema import SCHEMA_VERSION, F, item_document
+from .similarity import fingerprint
 from .store import IndexLocation, create_whoosh, open_whoosh
 from .whoosh_internals.writers import (
     ParallelWriter,
@@ -136,26 +138,30 @@ class Indexer:
     # -- public operations ------------------------------------------------------------------
 
     @_translating_write_errors
-    def create(self) -> None:
+    def create(self, *, story_window: float | None = None) -> None:
         """Create an empty index if the directory holds none."""
         self.location.prepare()
         with self._lock():
             if self.location.current() is None:
-                self._new_generation(corpus=None)
+                self._new_generation(corpus=None, story_window=story_window)
 
     @_translating_write_errors
-    def update(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
-        """Bring the index in line with ``corpus`` (creating the index if needed; a first build
-        that fails leaves no index, rather than an empty one)."""
+    def update(
+        self, corpus: str | Path, *, progress: Progress | None = None, story_window: float | None = None
+    ) -> IndexReport:
+        """Bring the index in line with ``corpus`` (creating the index if needed, its stories
+        with ``story_window``; a first build that fails leaves no index, rather than an empty
+        one)."""
         root = corpus_root(corpus)
         self.location.prepare()
         with self._lock():
             gen = self.location.current()
             first = gen is None
             if gen is None:
-                gen = self._new_generation(corpus=root)
+                gen = self._new_generation(corpus=root, story_window=story_window)
             else:
                 self.location.require()
+                stories.check_window(gen, story_window)
             try:
                 # A rebuild killed before its switch leaves a partial generation behind.
                 self.location.remove_stale_generations()
@@ -166,9 +172,12 @@ class Indexer:
                 raise
 
     @_translating_write_errors
-    def rebuild(self, corpus: str | Path, *, progress: Progress | None = None) -> IndexReport:
+    def rebuild(
+        self, corpus: str | Path, *, progress: Progress | None = None, story_window: float | None = None
+    ) -> IndexReport:
         """Build a fresh index of ``corpus`` in a new generation, then switch readers to it.
-        A file that is broken now keeps the version the live index has of it, as in an update."""
+        A file that is broken now keeps the version the live index has of it, as in an update.
+        Its stories link items within ``story_window`` (default: the live index's window)."""
         root = corpus_root(corpus)
         self.location.prepare(replace_foreign=False)
         with self._lock():
@@ -181,7 +190,7 @@ class Indexer:
             gen = self.location.new_generation()
             try:
                 self.location.write_meta(gen, schema=SCHEMA_VERSION, corpus=str(root))
-                create_whoosh(gen)
+                create_whoosh(gen, story_window=story_window or stories.window_of(live))
                 report = self._sync(gen, root, progress, fresh=True, carry_from=live)
             except BaseException:
                 shutil.rmtree(gen, ignore_errors=True)
@@ -199,17 +208,19 @@ class Indexer:
             gen = self.location.current() or self._new_generation(corpus=None)
             ix = open_whoosh(gen)
             existing = set(self._manifest(ix, required=self.location.checksums_required(gen)))
-            added = updated = 0
+            fingerprints: dict[str, bytes] = {}
+            replaced: list[str] = []
             with undone_on_failure(ix, ix.writer()) as writer, ix.searcher() as searcher:
                 for item in items:
                     if item.id in existing:
                         writer.delete_by_term(F.ID, item.id, searcher=searcher)
-                        updated += 1
-                    else:
-                        added += 1
+                        replaced.append(item.id)
                     existing.add(item.id)
-                    self._add(writer, item, _Recorded(0, 0, "-", ORIGIN_API))
+                    fingerprints[item.id] = self._add(writer, item, _Recorded(0, 0, "-", ORIGIN_API))
+                stories.stage(ix, fingerprints, replaced)
                 writer.commit()
+            updated = len(replaced)
+            added = len(items) - updated
             self.location.write_meta(gen)
             return IndexReport(
                 corpus="",
@@ -237,18 +248,19 @@ class Indexer:
             with undone_on_failure(ix, ix.writer()) as writer, ix.searcher() as searcher:
                 for ident in ids:
                     removed += writer.delete_by_term(F.ID, ident, searcher=searcher) or 0
+                stories.stage(ix, {}, ids)
                 writer.commit()
             self.location.write_meta(gen)
             return removed
 
     # -- internals --------------------------------------------------------------------------
 
-    def _new_generation(self, corpus: Path | None) -> Path:
+    def _new_generation(self, corpus: Path | None, story_window: float | None = None) -> Path:
         gen = self.location.new_generation()
         self.location.write_meta(
             gen, schema=SCHEMA_VERSION, corpus=str(corpus) if corpus is not None else None
         )
-        create_whoosh(gen)
+        create_whoosh(gen, story_window=story_window)
         self.location.switch(gen)
         return gen
 
@@ -296,14 +308,13 @@ class Indexer:
             outcomes = writer.index_files(jobs, progress, batch=JOB_BATCH)
         else:
             outcomes = _index_in_process(writer, jobs, progress)
-        replaced = [ident for ident, kind, _ in outcomes if kind == _CHANGED]
-        broken = [ident for ident, kind, _ in outcomes if kind == _BROKEN] + sorted(kept_files)
-        carried = (
-            _carry_over(writer, carry_from, broken, kept_folders)
-            if carry_from is not None and (broken or kept_folders)
-            else 0
-        )
-        if gone or replaced or carried or any(kind == _NEW for _, kind, _ in outcomes):
+        replaced = [ident for ident, kind, *_ in outcomes if kind == _CHANGED]
+        broken = [ident for ident, kind, *_ in outcomes if kind == _BROKEN] + sorted(kept_files)
+        added = {ident: fp for ident, kind, _, fp in outcomes if fp is not None}
+        if carry_from is not None and (broken or kept_folders):
+            added.update(_carry_over(writer, carry_from, broken, kept_folders))
+        if gone or added:
+            stories.stage(ix, added, [*gone, *replaced], carry=stories.carry_from(carry_from))
             # New versions sit in new segments, which these deletions cannot touch.
             with ix.searcher() as searcher:
                 for ident in gone + replaced:
@@ -315,9 +326,12 @@ class Indexer:
         return outcomes
 
     @staticmethod
-    def _add(writer: IndexWriter, item: NewsItem, recorded: _Recorded) -> None:
+    def _add(writer: IndexWriter, item: NewsItem, recorded: _Recorded) -> bytes:
+        """Add ``item``; its fingerprint, encoded."""
         doc_json = json.dumps(item.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        writer.add_document(**item_document(item, doc_json, recorded.encode()))
+        fp = fingerprint(item)
+        writer.add_document(**item_document(item, doc_json, recorded.encode(), fp))
+        return fp.encode()
 
     def _sync(
         self, gen: Path, root: Path, progress: Progress | None, *, fresh: bool, carry_from: Path | None = None
@@ -379,16 +393,20 @@ class Indexer:
                 if damage is not None:  # a read of the index failed inside Whoosh
                     raise damage from exc
                 raise
-        kinds = Counter(kind for _, kind, _ in outcomes)
+        kinds = Counter(kind for _, kind, *_ in outcomes)
         errors = sorted(
-            [FileError(ident, reason or "unreadable") for ident, kind, reason in outcomes if kind == _BROKEN]
+            [
+                FileError(ident, reason or "unreadable")
+                for ident, kind, reason, _ in outcomes
+                if kind == _BROKEN
+            ]
             + [FileError(problem.path, problem.reason) for problem in problems],
             key=lambda e: e.path,
         )
         self.location.write_meta(gen, corpus=str(root))
         with ix.reader() as reader:
             documents = reader.doc_count()
-            duplicates = _duplicate_urls(reader)
+            duplicates = stories.duplicate_urls(reader)
         return IndexReport(
             corpus=str(root),
             index_dir=str(self.location),
@@ -408,8 +426,9 @@ class Indexer:
 #: a file new to the index).
 _Job = tuple[str, str, int, "str | None"]
 
-#: What became of one file: id, kind (below), and the reason when it could not be parsed.
-_Outcome = tuple[str, str, "str | None"]
+#: What became of one file: id, kind (below), the reason when it could not be parsed, and the
+#: fingerprint of what was added (similarity.Fingerprint, encoded).
+_Outcome = tuple[str, str, "str | None", "bytes | None"]
 _NEW, _CHANGED, _SAME, _BROKEN = "new", "changed", "same", "broken"
 
 #: Files a writer process takes from the queue at a time.
@@ -428,11 +447,11 @@ def _index_file(writer: IndexWriter, job: _Job) -> _Outcome:
     ident, path, mtime_ns, old_sha = job
     parsed = _parse_one(ident, path, mtime_ns)
     if old_sha is not None and parsed.recorded is not None and parsed.recorded.sha == old_sha:
-        return ident, _SAME, None  # touched, same content
+        return ident, _SAME, None, None  # touched, same content
     if parsed.item is None or parsed.recorded is None:
-        return ident, _BROKEN, parsed.error or "unreadable"
-    Indexer._add(writer, parsed.item, parsed.recorded)
-    return ident, (_NEW if old_sha is None else _CHANGED), None
+        return ident, _BROKEN, parsed.error or "unreadable", None
+    fp = Indexer._add(writer, parsed.item, parsed.recorded)
+    return ident, (_NEW if old_sha is None else _CHANGED), None, fp
 
 
 def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job], progress: Progress | None) -> list[_Outcome]:
@@ -448,18 +467,20 @@ def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job], progress: Progr
     return outcomes
 
 
-def _carry_over(writer: IndexWriter, previous: Path, idents: list[str], folders: tuple[str, ...] = ()) -> int:
+def _carry_over(
+    writer: IndexWriter, previous: Path, idents: list[str], folders: tuple[str, ...] = ()
+) -> dict[str, bytes]:
     """Add to ``writer`` the version the index in ``previous`` has of each of ``idents`` and of
     every item under ``folders`` (files and folders that cannot be read now, as it recorded
-    them); how many it had. An index that cannot be read or is damaged carries nothing over
-    (the files are reported as broken all the same)."""
+    them); the fingerprint of each item it had. An index that cannot be read or is damaged
+    carries nothing over (the files are reported as broken all the same)."""
     try:
         ix = open_whoosh(previous)
         with ix.reader() as reader:  # fully: what is carried over gets fresh checksums
             verify_reader(previous, reader, ix, full=True, required=False)
         recorded = Indexer._manifest(ix, required=False)
         wanted = [*idents, *(i for i in recorded if folders and i.startswith(folders))]
-        carried = 0
+        carried: dict[str, bytes] = {}
         with ix.searcher() as searcher:
             for ident in wanted:
                 old = recorded.get(ident)
@@ -467,27 +488,7 @@ def _carry_over(writer: IndexWriter, previous: Path, idents: list[str], folders:
                 if old is None or docnum is None or old.origin != ORIGIN_FILE:
                     continue
                 item = item_from_dict(json.loads(searcher.stored_fields(docnum)[F.DOC]))
-                Indexer._add(writer, item, old)
-                carried += 1
+                carried[ident] = Indexer._add(writer, item, old)
         return carried
     except (SearchkitError, OSError):
-        return 0
-
-
-def _duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
-    """Urls that more than one (live) item declares, with those items' ids."""
-    if not reader.doc_count_all() or F.URL not in reader.indexed_field_names():
-        return ()
-    # Each segment's url terms with their document counts, read in one pass over its term
-    # table (a lookup per url and segment took a third of an incremental run).
-    counts: Counter[bytes] = Counter()
-    for segment, _base in reader.leaf_readers():
-        for raw, info in segment.iter_field(F.URL):
-            counts[raw] += info.doc_frequency()
-    found = []
-    for raw in sorted(raw for raw, count in counts.items() if count > 1):
-        docs = list(reader.postings(F.URL, raw).all_ids())
-        if len(docs) > 1:
-            ids = sorted(reader.stored_fields(doc)[F.ID] for doc in docs)
-            found.append(Duplicate(raw.decode("utf-8"), tuple(ids)))
-    return tuple(found)
+        return {}

@@ -233,12 +233,31 @@ class Hit(JsonModel):
     highlights: Highlights
     #: Why the score is what it is (``explain=True``); left out of the JSON when not asked for.
     explanation: Explanation | None = None
+    #: The story the item is part of (searchkit/stories.py).
+    story: StoryRef | None = None
+    #: The earliest item of the item's duplicate group, when it is a copy of it.
+    duplicate_of: str | None = None
+    #: With ``collapse``: how many items are duplicates of this one (left out otherwise).
+    duplicates: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
-        if self.explanation is None:
-            del data["explanation"]
+        for optional in ("explanation", "duplicates"):
+            if data[optional] is None:
+                del data[optional]
         return data
+
+
+@dataclass(frozen=True)
+class StoryRef(JsonModel):
+    """A story as a hit shows it: its id, how many items it has, their providers (most items
+    first) and the times of its first and last item."""
+
+    id: str
+    size: int
+    providers: tuple[str, ...]
+    first_published: datetime | None
+    last_published: datetime | None
 
 
 @dataclass(frozen=True)
@@ -296,11 +315,15 @@ class SearchResults:
     suggestion: str | None = None
     #: Pass it as ``after`` for the next page (None on the last page): searchkit/cursors.py.
     next_cursor: str | None = None
+    #: With ``collapse``: how many stories match (hits are one per story); None otherwise.
+    stories: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        collapsed = {} if self.stories is None else {"stories": self.stories}
         return {
             "query": self.query,
             "total": self.total,
+            **collapsed,
             "page": self.page,
             "page_size": self.page_size,
             "hits": [hit.to_dict() for hit in self.hits],
@@ -317,9 +340,10 @@ class SearchResults:
 @dataclass(frozen=True)
 class RelatedHit(JsonModel):
     """An item related to another, and why: ``reason`` is ``listed`` (in the item's own
-    ``related`` entries), ``backlink`` (an indexed item lists it) or ``similar`` (close in
-    content, topics and time). ``in_index`` is False for a listed entry that points outside
-    the index; its ``id`` is then None. ``score`` is set for ``similar`` hits only."""
+    ``related`` entries), ``backlink`` (an indexed item lists it), ``same_story`` (other
+    coverage of the item's story) or ``similar`` (close in content, topics and time).
+    ``in_index`` is False for a listed entry that points outside the index; its ``id`` is then
+    None. ``score`` is set for ``similar`` hits only."""
 
     id: str | None
     url: str
@@ -329,6 +353,8 @@ class RelatedHit(JsonModel):
     score: float | None = field(metadata=_ROUNDED)
     reason: str
     in_index: bool
+    #: The earliest item of its duplicate group, when the item is a copy of it.
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +363,41 @@ class RelatedResults(JsonModel):
 
     item: Hit
     related: tuple[RelatedHit, ...]
+
+
+@dataclass(frozen=True)
+class TrendingValue(JsonModel):
+    """A value more frequent in the window than before it (searchkit/trending.py): ``count``
+    items of the window and ``background_count`` of the background have it; ``score`` ranks
+    it (``jlh``, ``chi2`` or ``percentage``) and ``ratio`` says how many times more often than
+    usual it occurs: (count / window items) / ((background_count + 1) / (background items + 1))."""
+
+    value: str
+    count: int
+    background_count: int
+    score: float = field(metadata=_ROUNDED)
+    ratio: float = field(metadata=_ROUNDED)
+
+
+@dataclass(frozen=True)
+class TrendingResults:
+    """``trending``: the window (``since`` inclusive to ``until`` exclusive), how many items
+    the window (``foreground``) and the background before it hold, and the values trending in
+    the window, best first (none when either set is empty)."""
+
+    since: datetime
+    until: datetime
+    foreground: int
+    background: int
+    trending: tuple[TrendingValue, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window": {"since": format_datetime(self.since), "until": format_datetime(self.until)},
+            "foreground": self.foreground,
+            "background": self.background,
+            "trending": [value.to_dict() for value in self.trending],
+        }
 
 
 @dataclass(frozen=True)

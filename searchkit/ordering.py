@@ -13,11 +13,13 @@ import bisect
 import heapq
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from .cache import Cache, IndexCaches
+from .models import IndexInfo, parse_datetime
 from .options import SORTS
 from .schema import F
 from .whoosh_internals.postings import column_values
@@ -229,3 +231,22 @@ def dates(reader: Any) -> list[datetime]:
             if raw[docnum] not in missing:
                 found.append(field.from_column_value(raw[docnum]).replace(tzinfo=timezone.utc))
     return found
+
+
+def index_info(
+    index_dir: str, gen: Path, meta: Mapping[str, Any], reader: Any, pivots: Mapping[str, float | None]
+) -> IndexInfo:
+    """``info``: the number of items, the size on disk, the date range and what the index's
+    metadata says of its last update and corpus."""
+    found = dates(reader) if reader.doc_count() else []
+    updated = meta.get("updated")
+    return IndexInfo(
+        index_dir=index_dir,
+        documents=reader.doc_count(),
+        size_bytes=sum(p.stat().st_size for p in gen.iterdir() if p.is_file()),
+        oldest=min(found, default=None),
+        newest=max(found, default=None),
+        last_update=parse_datetime(updated) if updated else None,
+        corpus=meta.get("corpus"),
+        pivots=dict(pivots),
+    )

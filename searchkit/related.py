@@ -1,12 +1,14 @@
 """Related items: what the item lists, what lists it, and what is close to it.
 
-Three sources, in this order, each hit saying which:
+Four sources, in this order, each hit saying which (an item in the index with its
+``duplicate_of``):
 
 1. ``listed``: the item's own ``related`` entries, in their order; an entry whose url is an
    indexed item is returned as that item, one pointing outside the index from its front-matter
    data (``in_index`` False).
 2. ``backlink``: indexed items whose ``related`` entries list this item's url, newest first.
-3. ``similar``: "more like this", in two stages (see ``similar``). The item's key terms (its
+3. ``same_story``: the other items of the item's story (searchkit/stories.py), newest first.
+4. ``similar``: "more like this", in two stages (see ``similar``). The item's key terms (its
    words with the highest tf-idf, as in Lucene's MoreLikeThis) are scored with BM25 against the
    ``content`` field (title, topics, excerpt, body) to gather candidates, those sharing a topic
    with the item first; each candidate is then ranked by the cosine similarity of its words to
@@ -15,7 +17,8 @@ Three sources, in this order, each hit saying which:
 
 What the item lists is returned whole, in its order (a daily report that lists yesterday's
 report of the same headline keeps it); a backlink that the item also lists is not repeated.
-Similar items leave out the item itself, items already returned, and copies by content: an
+Similar items leave out the item itself, items already returned, the item's story (its
+duplicates among them), and copies by content: an
 item whose word counts have a cosine of at least ``DUPLICATE_COSINE`` with the item's or with
 a similar item returned before it (a re-sent or corrected copy), never by headline.
 """
@@ -28,7 +31,7 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from itertools import repeat
@@ -42,6 +45,7 @@ from .hits import related_hit, stored_json
 from .models import NewsItem, RelatedHit, parse_datetime
 from .postings import NORMS_CACHE_SIZE, Norms, Postings, bm25_scores
 from .schema import WORD_PATTERN, F, normalize_value, probabilistic_idf
+from .storyview import StoryMap
 
 #: How many key terms describe an item's content: its words with the highest tf-idf that occur
 #: in at least one other item (Lucene's MoreLikeThis uses 25 too). More terms cost time (their
@@ -90,7 +94,7 @@ TERM_CANDIDATES = 1000
 
 
 def find_related(
-    searcher: Any, docnum: int, item: NewsItem, *, limit: int, cache: RelatedCache
+    searcher: Any, docnum: int, item: NewsItem, *, limit: int, cache: RelatedCache, stories: StoryMap
 ) -> tuple[RelatedHit, ...]:
     """Related items of ``item`` (document ``docnum``), at most ``limit`` of them."""
     found: list[RelatedHit] = []
@@ -134,6 +138,12 @@ def find_related(
         for doc, hit in sorted(zip(backlinks, hits, strict=True), key=lambda pair: _newest_first(pair[1])):
             take(hit, doc)
 
+    # The other items of its story (other coverage, and copies), newest first.
+    story = [doc for doc in stories.docs[stories.story[docnum]] if doc != docnum]
+    for doc in sorted(story, key=lambda d: (-stories.dates[d], stories.ids[d])):
+        take(related_hit(stored_json(searcher, doc), "same_story", None), doc)
+    seen_docs.update(story)  # never "similar": they are the same story
+
     if len(found) < limit:
         # Ask for more than the free places: duplicates and items already returned are skipped.
         candidates = similar(searcher, docnum, item, cache=cache, count=limit - len(found) + len(seen_docs))
@@ -141,6 +151,9 @@ def find_related(
         # words are (nearly) the same. Their vectors are what ``similar`` ranked them by (kept).
         analyzer = searcher.schema[F.CONTENT].analyzer
         taken = [cache.doc(searcher, analyzer, docnum, partial(_item_record, item)).words]
+        taken += [
+            cache.doc(searcher, analyzer, doc, partial(_stored_record, searcher, doc)).words for doc in story
+        ]
         for doc, score in candidates:
             if len(found) >= limit:
                 break
@@ -151,7 +164,10 @@ def find_related(
                 continue
             take(related_hit(stored_json(searcher, doc), "similar", score), doc)
             taken.append(vector)
-    return tuple(found)
+    return tuple(
+        replace(hit, duplicate_of=stories.duplicate_of(hit.id)) if hit.id is not None else hit
+        for hit in found
+    )
 
 
 def similar(

@@ -28,6 +28,7 @@ from whoosh.support.charset import accent_map
 
 from .cache import Cache
 from .models import NewsItem
+from .similarity import Fingerprint, band_keys
 
 
 class F:
@@ -55,11 +56,13 @@ class F:
     TITLE_WORDS = "title_words"
     DOC = "doc"
     MANIFEST = "manifest"
+    PRINT = "fingerprint"  # similarity.Fingerprint, encoded: what stories compare
+    BANDS = "bands"  # the fingerprint's LSH band keys: how stories find candidates
 
 
 #: Bumped whenever the schema or the analysis changes in a way old indexes cannot serve.
-#: 4: the longer stop list, and ``content`` holding each text once.
-SCHEMA_VERSION = 4
+#: 4: the longer stop list, and ``content`` holding each text once. 5: fingerprints (stories).
+SCHEMA_VERSION = 5
 
 #: Function words dropped from text: Snowball's English stop list (pronouns, auxiliary verbs,
 #: articles, conjunctions, prepositions; https://snowballstem.org/algorithms/english/stop.txt),
@@ -288,6 +291,9 @@ def make_schema() -> fields.Schema:
             F.DOC: fields.STORED(),
             # "size mtime_ns sha256 origin" per item: what incremental updates compare against.
             F.MANIFEST: fields.COLUMN(VarBytesColumn()),
+            # Stories (searchkit/stories.py): each item's fingerprint, and its band keys as terms.
+            F.PRINT: fields.COLUMN(VarBytesColumn()),
+            F.BANDS: fields.KEYWORD(scorable=False),
         }
     )
 
@@ -388,7 +394,7 @@ def _without_opening(text: str, opening: str) -> str:
     return text[found[-1].end() :]
 
 
-def item_document(item: NewsItem, doc_json: str, manifest: str) -> dict[str, Any]:
+def item_document(item: NewsItem, doc_json: str, manifest: str, fingerprint: Fingerprint) -> dict[str, Any]:
     """The Whoosh document (field name -> value) for one item."""
     document: dict[str, Any] = {
         F.ID: item.id,
@@ -411,6 +417,8 @@ def item_document(item: NewsItem, doc_json: str, manifest: str) -> dict[str, Any
         F.TITLE_WORDS: item.title,
         F.DOC: doc_json,
         F.MANIFEST: manifest.encode("utf-8"),
+        F.PRINT: fingerprint.encode(),
+        F.BANDS: " ".join(band_keys(fingerprint)),
     }
     if item.published_at is not None:
         document[F.PUBLISHED_AT] = item.published_at.replace(tzinfo=None)

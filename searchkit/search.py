@@ -48,16 +48,18 @@ from .models import (
     NewsItem,
     RelatedResults,
     SearchResults,
-    parse_datetime,
+    TrendingResults,
 )
 from .options import SORTS, Filters, check_facet_names, check_page
-from .ordering import OrderCache, dates, newest_of, segments_key
+from .ordering import OrderCache, index_info, newest_of, segments_key
 from .postings import NORMS_CACHE_SIZE, Norms, Postings
 from .queries import Parser, matches_all
 from .ranking import Ranker
 from .schema import F, make_weighting
 from .store import IndexLocation, open_whoosh
+from .storyview import Story, StoryList, StoryMap, StoryView, collapsed
 from .suggest import complete, correct_query
+from .trending import Context, TrendingCache, Window, find_trending
 
 if TYPE_CHECKING:  # loaded on first use: not on the search path
     from .related import RelatedCache
@@ -113,6 +115,8 @@ class Reader:
         self._values = ValuesCache(self._caches)
         self._vocabulary = Vocabulary(self._caches)
         self._hits = HitBuilder()
+        self._trending = TrendingCache(self._caches)
+        self._stories = StoryView(self._caches)
         self._refresh()
 
     # -- searcher management ----------------------------------------------------------------
@@ -209,6 +213,7 @@ class Reader:
         boosts: Boosts | None = None,
         explain: bool = False,
         after: str | None = None,
+        collapse: bool = False,
     ) -> SearchResults:
         check_page(limit, page)
         if facet_limit < 1:
@@ -223,7 +228,7 @@ class Reader:
         cursor = Cursor.decode(after) if after is not None else None
         if cursor is not None and page != 1:
             raise QueryError("give either a page or a cursor (after), not both")
-        search_signature = signature(text, sort, filters, boosts)
+        search_signature = signature(text, sort, filters, boosts, collapse)
         if cursor is not None:
             check_cursor(cursor, search_signature, sort)
         stats = cursor.statistics if cursor is not None else None
@@ -246,7 +251,25 @@ class Reader:
                             replace(boosts, as_of=stats.as_of),
                         )
                     factors = Factors(boosts, values)
-                if cursor is None:
+                stories = self._story_map(searcher)
+                story_total = None
+
+                def key_of(doc: int, score: float) -> tuple[Any, ...]:
+                    if sort == "relevance":
+                        return relevance_key(score, newest_of(reader, doc))
+                    return self._orders.key(reader, sort, doc)
+
+                if collapse:
+                    story_total = len(stories.stories_of(matches.all()))
+                    shown, more = collapsed(
+                        lambda n: self._rank(searcher, parsed, matches, postings, sort, n, factors, None),
+                        stories,
+                        matches.total,
+                        0 if cursor is not None else (page - 1) * limit,
+                        limit,
+                        None if cursor is None else (lambda doc, score: key_of(doc, score) <= cursor.key),
+                    )
+                elif cursor is None:
                     wanted = page * limit
                     ranked = self._rank(searcher, parsed, matches, postings, sort, wanted, factors, None)
                     shown = ranked[(page - 1) * limit : wanted]
@@ -259,22 +282,23 @@ class Reader:
                 terms = self._hits.terms(parsed, searcher)
                 explainer = Explainer(searcher, self._ranker, postings) if explain else None
                 hits = tuple(
-                    self._hits.hit(
-                        stored_json(searcher, doc),
-                        score,
-                        terms,
-                        explainer.score(parsed, doc, factors) if explainer is not None else None,
+                    self._stories.decorate(
+                        self._hits.hit(
+                            stored_json(searcher, doc),
+                            score,
+                            terms,
+                            explainer.score(parsed, doc, factors) if explainer is not None else None,
+                        ),
+                        searcher,
+                        stories,
+                        doc,
+                        collapse,
                     )
                     for doc, score in shown
                 )
                 next_cursor = None
                 if more and shown:
-                    doc, score = shown[-1]
-                    key = (
-                        relevance_key(score, newest_of(reader, doc))
-                        if sort == "relevance"
-                        else self._orders.key(reader, sort, doc)
-                    )
+                    key = key_of(*shown[-1])
                     pivots = dict(factors.values.pivots) if factors is not None else {}
                     recency = boosts is not None and boosts.half_life is not None
                     as_of = boosts.as_of if boosts is not None and recency else None
@@ -295,7 +319,35 @@ class Reader:
             facets=counted,
             suggestion=suggestion,
             next_cursor=next_cursor,
+            stories=story_total,
         )
+
+    @_naming_damage
+    def stories(self, text: str, *, filters: Filters, min_size: int, limit: int) -> StoryList:
+        """The stories with an item that matches, largest first, then the newest."""
+        check_page(limit)
+        with self._lock:
+            searcher = self._refresh()
+            reader = searcher.reader()
+            parsed = expand_terms(self.parse(text), reader, self._vocabulary)
+            generation = self._caches.generation
+            matches = Matches(searcher, parsed, filters, self._match_cache, generation, Postings(reader))
+            return self._stories.listing(searcher, self._story_map(searcher), matches.all(), min_size, limit)
+
+    @_naming_damage
+    def story(self, story_or_item: str) -> Story:
+        """A story by its id (or an id it was merged from), or the story of an item."""
+        with self._lock:
+            searcher = self._refresh()
+            stories = self._story_map(searcher)
+            number = stories.number_of(story_or_item)
+            if number is None:
+                number = stories.story[self._docnum(searcher, story_or_item, "story, item id or url")]
+            return self._stories.story(searcher, stories, number)
+
+    def _story_map(self, searcher: Searcher) -> StoryMap:
+        assert self._gen is not None
+        return self._stories.map(self._gen, searcher, self._ix)
 
     def _rank(
         self,
@@ -377,6 +429,18 @@ class Reader:
         better = Matches(searcher, corrected_query, filters, self._match_cache, generation, postings)
         return corrected if better.total > matches.total else None
 
+    @_naming_damage
+    def trending(
+        self, text: str, *, filters: Filters, window: Window, by: str, score: str, limit: int
+    ) -> TrendingResults:
+        """Values more frequent in a window than before it (searchkit/trending.py)."""
+        with self._lock:
+            searcher = self._refresh()
+            parsed = expand_terms(self.parse(text), searcher.reader(), self._vocabulary)
+            caches = (self._match_cache, self._caches.generation, self._facets, self._trending)
+            context = Context(searcher, parsed, *caches)
+            return find_trending(context, filters=filters, window=window, by=by, score=score, limit=limit)
+
     # -- items ------------------------------------------------------------------------------
 
     @_naming_damage
@@ -392,7 +456,12 @@ class Reader:
             docnum = self._docnum(searcher, id_or_url)
             data = stored_json(searcher, docnum)
             found = find_related(
-                searcher, docnum, stored_item(searcher, docnum), limit=limit, cache=self._related
+                searcher,
+                docnum,
+                stored_item(searcher, docnum),
+                limit=limit,
+                cache=self._related,
+                stories=self._story_map(searcher),
             )
             return RelatedResults(item=self._hits.hit(data, 0.0, frozenset()), related=found)
 
@@ -406,12 +475,12 @@ class Reader:
             return Completions(prefix=prefix, completions=complete(searcher, prefix, labels, limit=limit))
 
     @staticmethod
-    def _docnum(searcher: Searcher, id_or_url: str) -> int:
+    def _docnum(searcher: Searcher, id_or_url: str, what: str = "item with id or url") -> int:
         for field in (F.ID, F.URL):
             docnum = searcher.document_number(**{field: id_or_url})
             if docnum is not None:
                 return int(docnum)
-        raise ItemNotFoundError(f"no item with id or url {id_or_url!r} in the index")
+        raise ItemNotFoundError(f"no {what} {id_or_url!r} in the index")
 
     @_naming_damage
     def get(self, id_or_url: str) -> NewsItem:
@@ -425,22 +494,6 @@ class Reader:
         with self._lock:
             searcher = self._refresh()
             assert self._gen is not None
-            meta = self.location.read_meta(self._gen)
-            oldest = newest = None
             reader = searcher.reader()
-            if reader.doc_count():
-                found = dates(reader)
-                if found:
-                    oldest, newest = min(found), max(found)
-            size = sum(p.stat().st_size for p in self._gen.iterdir() if p.is_file())
-            updated = meta.get("updated")
-            return IndexInfo(
-                index_dir=str(self.location),
-                documents=reader.doc_count(),
-                size_bytes=size,
-                oldest=oldest,
-                newest=newest,
-                last_update=parse_datetime(updated) if updated else None,
-                corpus=meta.get("corpus"),
-                pivots=dict(self._values.get(reader).pivots),
-            )
+            meta = self.location.read_meta(self._gen)
+            return index_info(str(self.location), self._gen, meta, reader, self._values.get(reader).pivots)

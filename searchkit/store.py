@@ -34,6 +34,7 @@ from whoosh.filedb.filestore import FileStorage
 from . import checksums
 from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, IndexVersionError
 from .schema import SCHEMA_VERSION, make_schema
+from .stories import BOOK_SUFFIX, StoryBook
 
 #: How long a writer waits for another writer's lock before giving up, in seconds.
 LOCK_TIMEOUT = 30.0
@@ -56,9 +57,14 @@ def fsync_path(path: Path, *, directory: bool = False) -> None:
 
 def write_atomic(path: Path, data: str) -> None:
     """Replace ``path`` with ``data`` durably: write a temp file, fsync, rename, fsync the dir."""
+    write_atomic_bytes(path, data.encode("utf-8"))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """``write_atomic`` of bytes."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -279,6 +285,9 @@ class DurableStorage(FileStorage):  # type: ignore[misc]  # Whoosh ships no type
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._writing: set[Any] = set()  # files created and not closed yet
+        #: Files the next commit writes beside its TOC (``_MAIN_<n>.<suffix>``), by suffix. A
+        #: commit that is given none keeps the previous commit's (checksums.write_companions).
+        self.companions: dict[str, bytes] = {}
 
     def create_file(self, name: str, excl: bool = False, mode: str = "wb", **kwargs: Any) -> Any:
         handle = super().create_file(name, excl=excl, mode=mode, **kwargs)
@@ -311,15 +320,21 @@ class DurableStorage(FileStorage):  # type: ignore[misc]  # Whoosh ships no type
 
     def rename_file(self, oldname: str, newname: str, safe: bool = False) -> None:
         generation = checksums.toc_generation(newname)
-        if generation is not None:  # a commit: its checksums go to disk before its TOC
+        if generation is not None:  # a commit: its files and checksums go to disk before its TOC
+            pending, self.companions = self.companions, {}
+            checksums.write_companions(Path(self.folder), generation, pending)
             checksums.record(Path(self.folder), generation, oldname)
         super().rename_file(oldname, newname, safe=safe)
         fsync_path(Path(self.folder), directory=True)
 
 
-def create_whoosh(gen: Path) -> whoosh_index.Index:
-    """Create an empty Whoosh index with searchkit's schema in a generation folder."""
-    return DurableStorage(str(gen)).create_index(make_schema())
+def create_whoosh(gen: Path, *, story_window: float | None = None) -> whoosh_index.Index:
+    """Create an empty Whoosh index with searchkit's schema in a generation folder; its stories
+    link items published within ``story_window`` seconds (default ``stories.DEFAULT_WINDOW``)."""
+    storage = DurableStorage(str(gen))
+    book = StoryBook() if story_window is None else StoryBook(window=story_window)
+    storage.companions[BOOK_SUFFIX] = book.encode()
+    return storage.create_index(make_schema())
 
 
 def open_whoosh(gen: Path) -> whoosh_index.Index:

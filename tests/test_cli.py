@@ -17,6 +17,7 @@ import pytest
 from conftest import ITEMS, SAMPLE_CORPUS, CliRun, ids, run_cli, url_of, when, write_corpus
 
 from searchkit import SearchIndex, cli
+from searchkit.models import format_datetime
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 COMMANDS = sorted(command.name or command.callback.__name__ for command in cli.app.registered_commands)
@@ -47,6 +48,8 @@ RESULTS_KEYS = {
     "facets_missing",
 }
 HIT_KEYS = {
+    "story",
+    "duplicate_of",
     "id",
     "url",
     "title",
@@ -319,7 +322,19 @@ def test_show(sample_index_dir: Path, key: str) -> None:
     assert as_json.code == 0
     data = as_json.json
     with SearchIndex.open(sample_index_dir) as index:
-        assert data == index.get(key).to_dict()
+        story = index.story(key)
+        assert data == {
+            **index.get(key).to_dict(),
+            "story": {
+                "id": story.id,
+                "size": story.size,
+                "providers": list(story.providers),
+                "first_published": format_datetime(story.first_published),
+                "last_published": format_datetime(story.last_published),
+            },
+            "duplicate_of": None,
+        }
+    assert f"story: {story.id} (1 item)" in text.stdout
     assert data["quality"] == 59 and data["heat"] == -1 and data["published"] is False
     for output in (text.stdout + text.stderr, as_json.stdout + as_json.stderr):
         assert "secured" not in output
@@ -481,7 +496,10 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
 
 
 def test_every_command_is_known() -> None:
-    assert COMMANDS == ["check", "explain", "index", "info", "related", "search", "show", "suggest", "watch"]
+    assert COMMANDS == [
+        "check", "explain", "index", "info", "related", "search", "serve", "show",
+        "stories", "story", "suggest", "watch",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)

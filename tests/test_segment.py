@@ -22,6 +22,7 @@ from whoosh.writing import SegmentWriter
 from searchkit.documents import parse_bytes
 from searchkit.models import NewsItem
 from searchkit.schema import item_document, make_schema
+from searchkit.similarity import fingerprint
 from searchkit.whoosh_internals import segment as segment_module
 from searchkit.whoosh_internals.segment import BLOCK_LIMIT, BlockSegmentWriter
 
@@ -85,7 +86,9 @@ def corpus_items() -> list[NewsItem]:
 
 def documents(items: list[NewsItem]) -> list[dict[str, Any]]:
     return [
-        item_document(item, json.dumps(item.to_dict(), ensure_ascii=False), f"1 1 {n:064x} file")
+        item_document(
+            item, json.dumps(item.to_dict(), ensure_ascii=False), f"1 1 {n:064x} file", fingerprint(item)
+        )
         for n, item in enumerate(items)
     ]
 

@@ -22,6 +22,9 @@ from ..errors import SearchkitError
 from ..models import IndexReport, format_datetime
 from ..options import MAX_LIMIT, MAX_PAGE
 from ..store import LOCK_TIMEOUT
+from . import serve as serve_cli
+from . import stories as stories_cli
+from . import trending as trending_cli
 from .options import (
     AsOf,
     Boost,
@@ -31,6 +34,7 @@ from .options import (
     Json,
     LockTimeout,
     Recency,
+    StoryWindow,
     _choice,
     _with_search_options,
 )
@@ -94,14 +98,15 @@ def _corpus_arg(corpus: Path | None) -> Path:
     return corpus if corpus is not None else _default_corpus()
 
 
-def _run_index(index: SearchIndex, corpus: Path, *, rebuild: bool, show_progress: bool) -> IndexReport:
+def _run_index(
+    index: SearchIndex, corpus: Path, *, rebuild: bool, show_progress: bool, story_window: str | None = None
+) -> IndexReport:
     bar, callback = progress_bar(show_progress)
+    run = index.rebuild if rebuild else index.update
     if bar is None:
-        return index.rebuild(corpus) if rebuild else index.update(corpus)
+        return run(corpus, story_window=story_window)
     with bar:
-        return (
-            index.rebuild(corpus, progress=callback) if rebuild else index.update(corpus, progress=callback)
-        )
+        return run(corpus, progress=callback, story_window=story_window)
 
 
 @app.command("index")
@@ -115,6 +120,7 @@ def index_command(
         ),
     ] = False,
     lock_timeout: LockTimeout = LOCK_TIMEOUT,
+    story_window: StoryWindow = None,
     as_json: Json = False,
 ) -> None:
     """Build or update the index from a folder of news items.
@@ -122,7 +128,9 @@ def index_command(
     Exit status: 0 when every file was indexed, 1 when some were skipped (the rest is indexed).
     """
     with SearchIndex(_index_path(index_dir), lock_timeout=lock_timeout) as index:
-        report = _run_index(index, _corpus_arg(corpus), rebuild=rebuild, show_progress=not as_json)
+        report = _run_index(
+            index, _corpus_arg(corpus), rebuild=rebuild, show_progress=not as_json, story_window=story_window
+        )
     if as_json:
         print_json(report.to_dict())
     else:
@@ -231,6 +239,9 @@ def search_command(
             "--after", metavar="CURSOR", show_default=False, help="The page after this cursor (next_cursor)."
         ),
     ] = None,
+    collapse: Annotated[
+        bool, typer.Option("--collapse", help="One hit per story (its best-ranked item).")
+    ] = False,
     index_dir: IndexDir = None,
     as_json: Json = False,
     **filters: Any,
@@ -247,6 +258,7 @@ def search_command(
             facet_limit=facet_limit,
             explain=explain,
             after=after,
+            collapse=collapse,
             **arguments,
         )
     if as_json:
@@ -259,7 +271,8 @@ def search_command(
     showing = f"{first + 1}-{first + len(results.hits)}" if results.hits else "none"
     if after is not None:
         showing = f"{len(results.hits)} after the cursor"
-    lines.append(f"{results.total} hit{'s' if results.total != 1 else ''} (showing {showing})")
+    stories = f" in {results.stories} stor{'ies' if results.stories != 1 else 'y'}" if collapse else ""
+    lines.append(f"{results.total} hit{'s' if results.total != 1 else ''}{stories} (showing {showing})")
     for rank, hit in enumerate(results.hits, start=first + 1):
         lines.append("")
         lines.append(f"[bold]{rank:>3}.[/] {rich_marks(hit.highlights.title)}")
@@ -269,6 +282,10 @@ def search_command(
         ]
         if hit.topics:
             meta.append(", ".join(hit.topics))
+        if hit.story is not None and hit.story.size > 1:
+            meta.append(f"story of {hit.story.size} ({hit.story.id})")
+        if hit.duplicate_of:
+            meta.append(f"duplicate of {hit.duplicate_of}")
         lines.append(f"     [dim]{shown(' · '.join(meta))}[/]")
         if hit.highlights.excerpt:
             lines.append(f"     {rich_marks(hit.highlights.excerpt)}")
@@ -356,11 +373,22 @@ def show_command(
     index_dir: IndexDir = None,
     as_json: Json = False,
 ) -> None:
-    """Show one item in full."""
-    news = _answer(index_dir, as_json, lambda index: index.get(item))
-    if news is None:
+    """Show one item in full, with its story."""
+    with SearchIndex.open(_index_path(index_dir)) as index:
+        news = index.get(item)
+        story = index.story(news.id)
+    copy_of = next((entry.duplicate_of for entry in story.items if entry.id == news.id), None)
+    summary = {
+        "id": story.id,
+        "size": story.size,
+        "providers": list(story.providers),
+        "first_published": format_datetime(story.first_published),
+        "last_published": format_datetime(story.last_published),
+    }
+    if as_json:
+        print_json({**news.to_dict(), "story": summary, "duplicate_of": copy_of})
         return
-    data = news.to_dict()
+    data = {**news.to_dict(), "duplicate_of": copy_of}
     out.print(f"[bold]{shown(news.title)}[/]")
     for key in (
         "id",
@@ -374,10 +402,12 @@ def show_command(
         "quality",
         "heat",
         "published",
+        "duplicate_of",
     ):
         if data[key] not in ("", None):
             out.print(f"{key}: {shown(str(data[key]))}")
     out.print(f"provider: {shown(news.provider.name)} ({shown(news.provider.domain)})")
+    out.print(f"story: {shown(story.id)} ({story.size} item{'s' if story.size != 1 else ''})")
     if news.topics:
         out.print(f"topics: {shown(', '.join(news.topics))}")
     for image in news.images:
@@ -431,6 +461,11 @@ def check_command(
     if not report.ok:
         problems = f"{len(report.damaged)} problem{'s' if len(report.damaged) > 1 else ''}"
         fail(f"the index is damaged ({problems}); run `searchkit index --rebuild`")
+
+
+stories_cli.register(app, _open_for_search)
+trending_cli.register(app)
+serve_cli.register(app)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import typer
 
 from ..boosts import BOOST_FIELDS, parse_half_life
 from ..errors import QueryError
-from ..options import FACET_NAMES, FILTERS, SORTS, Kind
+from ..options import FACET_NAMES, FILTERS, SORTS, Kind, parse_span
 
 IndexDir = Annotated[
     Path | None,
@@ -45,6 +45,27 @@ def _half_life(value: str | None) -> str | None:
             raise typer.BadParameter(str(exc).removeprefix("invalid half-life ")) from None
     return value
 
+
+def _story_window(value: str | None) -> str | None:
+    """Check ``--story-window`` as the parser checks options."""
+    if value is not None:
+        span = parse_span(value)
+        if span is None or span.total_seconds() <= 0:
+            raise typer.BadParameter(f"{value!r} is not a span such as 36h or 3d")
+    return value
+
+
+StoryWindow = Annotated[
+    str | None,
+    typer.Option(
+        "--story-window",
+        metavar="SPAN",
+        show_default=False,
+        callback=_story_window,
+        help="Items of one story are published within SPAN of each other (default 3d); set when "
+        "the index is created or rebuilt.",
+    ),
+]
 
 Recency = Annotated[
     str | None,

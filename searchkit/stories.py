@@ -1,0 +1,496 @@
+"""Stories and duplicates: which items are copies of one text, and which report one event.
+
+Two items are *linked* when a predicate of ``similarity`` holds for their fingerprints: a
+duplicate link (``is_duplicate``: the same text, or small edits of it) or a story link
+(``same_story``: close in content, published within the story window of each other). Duplicate
+groups are the connected components of the duplicate links; stories are the connected
+components of all links (a duplicate is always in its original's story). Both depend on the
+set of items only, never on the order they arrived in: an incremental update and a rebuild of
+the same corpus give the same groups.
+
+What is kept with each commit, in ``_MAIN_<n>.stories`` beside its table of contents and
+written before it (``StoryBook``):
+
+- ``duplicate_of``: for every item of a duplicate group but its earliest, the earliest item of
+  the group (the earliest published; ties: the smallest id);
+- ``story``: the story id of every item of a story of two items or more (a lone item's story
+  id is ``default_story_id`` of its own id, and is not written down);
+- ``aliases``: story ids that were merged into another story, and the id they now resolve to.
+
+**Story ids are stable.** A story's id is given when the story first appears: the default id
+of its earliest item (``s`` and 12 hexadecimal digits). It is kept while the story has items:
+a new item joins the story without changing its id, and removing any item, the one the id was
+made from included, leaves the id unchanged. When an item links two stories, the merged story
+keeps the id of the story whose earliest item is the earliest, and the other id becomes an
+alias of it (``searchkit story OLD_ID`` shows the merged story). When removing an item splits a
+story, the part holding the story's earliest remaining item keeps the id; the other parts get
+new ids. A rebuild keeps the ids of the index it replaces by the same rules.
+
+Finding links costs in proportion to what changed: each item's LSH band keys are indexed
+terms (``F.BANDS``), so the items an added one may link to are found by looking its keys up,
+and only the stories an update touches (by a removal or a new link) are grouped again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+from whoosh.reading import TermNotFound
+
+from .checksums import companion_name
+from .errors import IndexCorruptError, QueryError, SearchkitError
+from .models import Duplicate
+from .schema import F
+from .similarity import Fingerprint, band_keys, is_duplicate, same_story
+
+#: Items of one story are published within this many seconds of an item they are linked to,
+#: unless the index was created with another window.
+DEFAULT_WINDOW = 3 * 24 * 3600.0
+
+#: The suffix of the file a commit keeps its stories in: ``_MAIN_<n>.stories``.
+BOOK_SUFFIX = "stories"
+
+_BOOK_VERSION = 1
+_LATEST = float("inf")
+
+
+def default_story_id(item_id: str) -> str:
+    """The id of a story made by ``item_id`` (the story of an item alone in it)."""
+    return "s" + hashlib.blake2b(item_id.encode("utf-8"), digest_size=6).hexdigest()
+
+
+def _sort_key(ident: str, prints: Mapping[str, Fingerprint]) -> tuple[float, str]:
+    published = prints[ident].published
+    return (_LATEST if published is None else published, ident)
+
+
+@dataclass
+class StoryBook:
+    """The stories and duplicate groups of one commit (see the module docstring)."""
+
+    stories: dict[str, str] = field(default_factory=dict)
+    duplicate_of: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    window: float = DEFAULT_WINDOW
+
+    def story_of(self, ident: str) -> str:
+        return self.stories.get(ident) or default_story_id(ident)
+
+    @cached_property
+    def members(self) -> dict[str, list[str]]:
+        """Story id -> its item ids, for the stories of two items or more (and lone items
+        whose story keeps an id of its own). Built once per book: do not change a book after."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for ident, story in self.stories.items():
+            found[story].append(ident)
+        return dict(found)
+
+    def members_of(self, story: str, *, alone: str | None = None) -> list[str]:
+        """The items of ``story``; ``alone``: an item whose own default story it may be."""
+        found = self.members.get(story)
+        if found is not None:
+            return found
+        return [alone] if alone is not None and default_story_id(alone) == story else []
+
+    @cached_property
+    def duplicate_counts(self) -> dict[str, int]:
+        """Item id -> how many items are duplicates of it (for the first item of each group)."""
+        counts: dict[str, int] = defaultdict(int)
+        for original in self.duplicate_of.values():
+            counts[original] += 1
+        return dict(counts)
+
+    def resolve(self, story: str) -> str:
+        """The id ``story`` is known by now (itself unless it was merged into another)."""
+        seen = {story}
+        while story in self.aliases:
+            story = self.aliases[story]
+            if story in seen:  # never written; a damaged book must not loop
+                break
+            seen.add(story)
+        return story
+
+    def encode(self) -> bytes:
+        data = {
+            "version": _BOOK_VERSION,
+            "window": self.window,
+            "stories": self.stories,
+            "duplicate_of": self.duplicate_of,
+            "aliases": self.aliases,
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def decode(cls, raw: bytes) -> StoryBook:
+        """Raises ValueError for a book that cannot be read."""
+        try:
+            data = json.loads(raw)
+            if data.get("version") != _BOOK_VERSION:
+                raise ValueError(f"stories format {data.get('version')!r} is not {_BOOK_VERSION}")
+            return cls(
+                stories={str(k): str(v) for k, v in data["stories"].items()},
+                duplicate_of={str(k): str(v) for k, v in data["duplicate_of"].items()},
+                aliases={str(k): str(v) for k, v in data["aliases"].items()},
+                window=float(data["window"]),
+            )
+        except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"the stories cannot be read: {exc}") from exc
+
+
+class HeldPrints(Protocol):
+    """The fingerprints of the items an index holds before a change."""
+
+    def candidates(self, keys: Iterable[str]) -> set[str]:
+        """Ids of the held items with at least one of the band ``keys``."""
+
+    def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
+        """The fingerprints of ``ids`` (held items only; others are left out)."""
+
+
+class NoPrints:
+    """An index that holds nothing yet."""
+
+    def candidates(self, keys: Iterable[str]) -> set[str]:
+        return set()
+
+    def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
+        return {}
+
+
+@dataclass(frozen=True)
+class _Links:
+    duplicate: list[tuple[str, str]]
+    story: list[tuple[str, str]]
+
+
+def _link(a: str, b: str, prints: Mapping[str, Fingerprint], window: float, links: _Links) -> None:
+    fa, fb = prints[a], prints[b]
+    if is_duplicate(fa, fb, window=window):
+        links.duplicate.append((a, b))
+        links.story.append((a, b))
+    elif same_story(fa, fb, window=window):
+        links.story.append((a, b))
+
+
+def _link_within(ids: Iterable[str], prints: Mapping[str, Fingerprint], window: float, links: _Links) -> None:
+    """Link the pairs of ``ids`` that share a band key and are published within the window (an
+    undated item is compared with every item of its buckets: the predicates decide)."""
+    buckets: dict[str, list[str]] = defaultdict(list)
+    for ident in ids:
+        for key in band_keys(prints[ident]):
+            buckets[key].append(ident)
+    seen: set[tuple[str, str]] = set()
+    for members in buckets.values():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda i: _sort_key(i, prints))
+        for n, a in enumerate(members):
+            start = prints[a].published
+            for b in members[n + 1 :]:
+                later = prints[b].published
+                if start is not None and later is not None and later - start > window:
+                    break
+                pair = (a, b)
+                if pair not in seen:
+                    seen.add(pair)
+                    _link(a, b, prints, window, links)
+
+
+class _Union:
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.parent = {i: i for i in ids}
+
+    def find(self, x: str) -> str:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def groups(self) -> list[list[str]]:
+        found: dict[str, list[str]] = defaultdict(list)
+        for ident in self.parent:
+            found[self.find(ident)].append(ident)
+        return list(found.values())
+
+
+def regroup(
+    book: StoryBook,
+    added: Mapping[str, Fingerprint],
+    removed: Collection[str],
+    held: HeldPrints,
+    *,
+    carry: tuple[StoryBook, Collection[str]] | None = None,
+) -> StoryBook:
+    """The book after a change: ``added`` items (new ones and new versions of changed ones)
+    and ``removed`` ids (deleted items; the old versions of changed ones may be named too) on
+    top of the items ``held`` had, grouped as ``book`` says. ``carry``: the book of the index
+    a rebuild replaces and the ids that index held, whose story ids are kept."""
+    window = book.window
+    gone = set(removed) | set(added)
+    prints: dict[str, Fingerprint] = dict(added)
+    links = _Links([], [])
+
+    # Links of added items to held ones, found by their band keys.
+    candidates = {ident: held.candidates(band_keys(fp)) - gone for ident, fp in added.items()}
+    linked_held: set[str] = set().union(*candidates.values())
+    # The stories a change touches are grouped again, whole: those of removed items, and
+    # those of held items an added one may link to.
+    touched = {book.story_of(i) for i in gone} | {book.story_of(i) for i in linked_held}
+    regrouped: set[str] = set(linked_held)
+    for story in touched:
+        regrouped.update(i for i in book.members.get(story, ()) if i not in gone)
+    prints.update(held.get(regrouped - prints.keys()))
+    regrouped &= prints.keys()
+    for ident, others in candidates.items():
+        for other in others:
+            if other in prints:
+                _link(ident, other, prints, window, links)
+    _link_within(added, prints, window, links)
+    by_story: dict[str, list[str]] = defaultdict(list)
+    for ident in regrouped:
+        by_story[book.story_of(ident)].append(ident)
+    for members in by_story.values():
+        if len(members) > 1:
+            _link_within(members, prints, window, links)
+
+    nodes = [*added, *regrouped]
+    duplicates, stories = _Union(nodes), _Union(nodes)
+    for a, b in links.duplicate:
+        duplicates.union(a, b)
+    for a, b in links.story:
+        stories.union(a, b)
+
+    result = StoryBook(
+        stories={i: s for i, s in book.stories.items() if i not in gone and i not in regrouped},
+        duplicate_of={i: d for i, d in book.duplicate_of.items() if i not in gone and i not in regrouped},
+        aliases=dict(book.aliases),
+        window=window,
+    )
+    for group in duplicates.groups():
+        if len(group) > 1:
+            first, *rest = sorted(group, key=lambda i: _sort_key(i, prints))
+            result.duplicate_of.update(dict.fromkeys(rest, first))
+    _name_stories(result, stories.groups(), prints, book, added, set(removed) & added.keys(), carry)
+    return result
+
+
+def _name_stories(
+    result: StoryBook,
+    groups: list[list[str]],
+    prints: Mapping[str, Fingerprint],
+    book: StoryBook,
+    added: Mapping[str, Fingerprint],
+    replaced: Collection[str],
+    carry: tuple[StoryBook, Collection[str]] | None,
+) -> None:
+    """Give each regrouped story its id by the rules of the module docstring."""
+
+    def previous_id(ident: str) -> str | None:
+        if ident not in added or ident in replaced:  # held, or a changed item: its story
+            return book.story_of(ident)
+        if carry is not None and ident in carry[1]:
+            return carry[0].story_of(ident)
+        return None  # a new item
+
+    ordered = [sorted(group, key=lambda i: _sort_key(i, prints)) for group in groups]
+    # Each previous id goes to the group holding its earliest item.
+    claims: dict[str, tuple[tuple[float, str], int]] = {}
+    for n, group in enumerate(ordered):
+        for ident in group:
+            old = previous_id(ident)
+            if old is None:
+                continue
+            key = _sort_key(ident, prints)
+            if old not in claims or key < claims[old][0]:
+                claims[old] = (key, n)
+    owned: dict[int, list[tuple[tuple[float, str], str]]] = defaultdict(list)
+    for old, (key, n) in claims.items():
+        owned[n].append((key, old))
+    in_use = set(result.stories.values())
+    for n, group in enumerate(ordered):
+        names = sorted(owned.get(n, []))
+        if names:
+            story = names[0][1]
+            for _key, other in names[1:]:
+                result.aliases[other] = story
+        else:
+            story = _fresh_id(group[0], in_use)
+        result.aliases.pop(story, None)
+        in_use.add(story)
+        if len(group) > 1 or story != default_story_id(group[0]):
+            result.stories.update(dict.fromkeys(group, story))
+
+
+def _fresh_id(ident: str, in_use: set[str]) -> str:
+    story = default_story_id(ident)
+    n = 1
+    while story in in_use:
+        story = default_story_id(f"{ident}#{n}")
+        n += 1
+    return story
+
+
+# -- the index's side -------------------------------------------------------------------------
+
+
+def load_book(folder: Path, generation: int) -> StoryBook | None:
+    """The book kept with commit ``generation`` in ``folder``; None when it has none (an empty
+    index). A book that cannot be read is damage."""
+    path = folder / companion_name(generation, BOOK_SUFFIX)
+    try:
+        return StoryBook.decode(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"index file {path} is damaged ({exc}); run `searchkit index --rebuild`"
+        ) from exc
+
+
+class IndexPrints:
+    """``HeldPrints`` of a Whoosh reader: band keys looked up as terms, fingerprints read from
+    their column."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.empty = not reader.doc_count() or not reader.has_column(F.PRINT)
+        if not self.empty:
+            self.ids = reader.column_reader(F.ID)
+            self.prints = reader.column_reader(F.PRINT)
+
+    def candidates(self, keys: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        if self.empty:
+            return found
+        for key in keys:
+            try:
+                postings = self.reader.postings(F.BANDS, key)
+            except TermNotFound:
+                continue
+            found.update(self.ids[doc] for doc in postings.all_ids())
+        return found
+
+    def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
+        found: dict[str, Fingerprint] = {}
+        if self.empty:
+            return found
+        for ident in ids:
+            try:
+                postings = self.reader.postings(F.ID, ident)
+            except TermNotFound:
+                continue
+            for doc in postings.all_ids():
+                with contextlib.suppress(ValueError):
+                    found[ident] = Fingerprint.decode(self.prints[doc])
+        return found
+
+
+def stage(
+    ix: Any,
+    added: Mapping[str, bytes],
+    removed: Collection[str],
+    *,
+    carry: tuple[StoryBook, Collection[str]] | None = None,
+) -> None:
+    """Group again for the commit ``ix``'s writer is about to make (``added``: encoded
+    fingerprints) and hand the book to the storage, which writes it with the commit."""
+    folder = Path(ix.storage.folder)
+    book = load_book(folder, ix.latest_generation()) or StoryBook()
+    prints = {}
+    for ident, raw in added.items():
+        with contextlib.suppress(ValueError):
+            prints[ident] = Fingerprint.decode(raw)
+    with ix.reader() as reader:
+        new = regroup(book, prints, removed, IndexPrints(reader), carry=carry)
+    ix.storage.companions[BOOK_SUFFIX] = new.encode()
+
+
+def _live_book(folder: Path) -> StoryBook | None:
+    from .store import open_whoosh  # store imports this module
+
+    return load_book(folder, open_whoosh(folder).latest_generation())
+
+
+def window_of(folder: Path | None) -> float | None:
+    """The story window of the index in ``folder``; None when there is none to read."""
+    if folder is None:
+        return None
+    try:
+        book = _live_book(folder)
+    except (SearchkitError, OSError):
+        return None
+    return None if book is None else book.window
+
+
+def check_window(folder: Path, window: float | None) -> None:
+    """Raise ``QueryError`` when ``window`` is given and is not the index's: it is set when the
+    index is created (or rebuilt)."""
+    current = window_of(folder)
+    if window is not None and current is not None and window != current:
+        raise QueryError(
+            f"this index links stories within {format_span(current)}, set when it was created; "
+            f"`searchkit index --rebuild --story-window {format_span(window)}` changes it"
+        )
+
+
+def format_span(seconds: float) -> str:
+    """``3d``, ``36h``, ``90m`` or ``45s``: the shortest exact form."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def carry_from(folder: Path | None) -> tuple[StoryBook, set[str]] | None:
+    """What a rebuild keeps of the index in ``folder`` (the live generation): its book and the
+    ids it held. None when there is none or it cannot be read."""
+    if folder is None:
+        return None
+    from .store import open_whoosh  # store imports this module
+
+    try:
+        ix = open_whoosh(folder)
+        book = load_book(folder, ix.latest_generation())
+        if book is None:
+            return None
+        with ix.reader() as reader:
+            if not reader.doc_count():
+                return book, set()
+            column = reader.column_reader(F.ID)
+            return book, {column[doc] for doc in reader.all_doc_ids()}
+    except (SearchkitError, OSError):
+        return None
+
+
+def duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
+    """Urls that more than one (live) item declares, with those items' ids."""
+    if not reader.doc_count_all() or F.URL not in reader.indexed_field_names():
+        return ()
+    # Each segment's url terms with their document counts, read in one pass over its term
+    # table (a lookup per url and segment took a third of an incremental run).
+    counts: Counter[bytes] = Counter()
+    for segment, _base in reader.leaf_readers():
+        for raw, info in segment.iter_field(F.URL):
+            counts[raw] += info.doc_frequency()
+    found = []
+    for raw in sorted(raw for raw, count in counts.items() if count > 1):
+        docs = list(reader.postings(F.URL, raw).all_ids())
+        if len(docs) > 1:
+            ids = sorted(reader.stored_fields(doc)[F.ID] for doc in docs)
+            found.append(Duplicate(raw.decode("utf-8"), tuple(ids)))
+    return tuple(found)
