@@ -31,8 +31,8 @@ from .models import (
 )
 from .options import FilterArguments, Filters, parse_span, with_filter_parameters
 from .search import Reader
-from .storyview import Story, StoryList
 from .store import LOCK_TIMEOUT, IndexLocation
+from .storyview import Story, StoryList
 from .trending import DEFAULT_BASELINE, DEFAULT_BY, DEFAULT_SCORE, DEFAULT_WINDOW, Window
 
 if TYPE_CHECKING:  # the indexer (Whoosh's writers, multiprocessing) loads on first write

@@ -25,6 +25,7 @@ SHORT_BODY = 30
 STORY_CONTAINMENT = 0.5
 STORY_SHARED = 5
 FIGURES_SHARED = 0.5
+SLOT_VETO = True
 
 _WORD = re.compile(r"[^\W_]+(?:[.,/-][^\W_]+)*")
 _FIGURE = re.compile(r"\d+(?:[.,/-]\d+)*")
@@ -243,4 +244,9 @@ def same_story(a: Fingerprint, b: Fingerprint, *, window: float) -> bool:
     shared, na, nb = _overlap(a.words, a.word_cut, b.words, b.word_cut)
     if shared < STORY_SHARED or shared < STORY_CONTAINMENT * min(na, nb):
         return False
-    return a.corrected or b.corrected or not _figures_changed(a, b)
+    if a.figures and b.figures:
+        va = {f & 0xFFFF for f in a.figures}
+        vb = {f & 0xFFFF for f in b.figures}
+        if len(va & vb) < FIGURES_SHARED * min(len(va), len(vb)):
+            return False
+    return not (SLOT_VETO and _figures_changed(a, b))

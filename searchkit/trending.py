@@ -3,8 +3,8 @@
 Two sets of items are compared (Elasticsearch's ``significant_terms`` calls them the
 foreground and the background):
 
-- the **window** (foreground): items published from ``until - window`` (inclusive) to
-  ``until`` (exclusive). ``until`` is ``as_of`` (default now); a date as ``as_of`` (a
+- the **window** (foreground): items published from ``since = until - window`` (inclusive)
+  to ``until`` (exclusive). ``until`` is ``as_of`` (default now); a date as ``as_of`` (a
   ``date``, ``YYYY-MM-DD``) means the end of that day, so the window ends at the next midnight.
 - the **background**: items published in the ``baseline`` span just before the window,
   from ``since - baseline`` to ``since`` (exclusive). It never includes the window (unlike
@@ -40,8 +40,9 @@ What ``by`` counts is one entry of ``SOURCES``: ``topics`` and ``providers`` cou
 values (searchkit/facets.py, shown in their most common spelling); ``terms`` counts the words
 of titles and excerpts as the index analyses them (schema.NewsAnalyzer: lower-cased, accents
 folded, stemmed, so "Election" and "elections" are one word), an item counting once per word.
-The candidates are found in the window's items' stored text; both counts of each come from
-the postings of the ``title`` and ``excerpt`` fields (kept per segment). A word is shown in
+The window's counts come from its items' stored text, analysed again; the background's count
+of a word from the postings of the ``title`` and ``excerpt`` fields (kept per segment), read
+only for the words that may make the list (``find_trending``). A word is shown in
 the form written most often in the window's items (ties: fewer capitals, then alphabetical).
 Snowball's English stop words (``schema.STOP_WORDS`` and ``QUERY_ONLY_STOP_WORDS``), numbers
 (``1987``, ``3.5``, ``3rd``) and single letters (the ``s`` of "China's") are left out.
@@ -331,7 +332,7 @@ def _analysed(word: str, known: Cache[str, str | None], analyzer: Any) -> str | 
     if word in known:
         return known[word]
     low = word.lower()
-    stem = known[low] if low in known else next((token.text for token in analyzer(low)), None)
+    stem = known[low] if low in known else next((token.text for token in analyzer(low, tokenize=False)), None)
     known.put(low, stem)
     known.put(word, stem)
     return stem

@@ -498,7 +498,7 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
 def test_every_command_is_known() -> None:
     assert COMMANDS == [
         "check", "explain", "index", "info", "related", "search", "serve", "show",
-        "stories", "story", "suggest", "watch",
+        "stories", "story", "suggest", "trending", "watch",
     ]  # fmt: skip
 
 

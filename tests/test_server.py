@@ -115,7 +115,11 @@ def test_search_parameters_are_the_cli_search_options() -> None:
         for opt in param.opts
         if opt.startswith("--") and opt not in ("--index-dir", "--json")
     }
-    assert options | {"q"} == {p.name for p in http_params.SEARCH}
+    served = {p.name for p in http_params.SEARCH}
+    assert options | {"q"} == served, (
+        "each option of `searchkit search` is a parameter of /api/search: add the missing ones to "
+        f"searchkit/server/params.py SEARCH: {sorted(options - served)}"
+    )
 
 
 ITEM = "world/climate-summit.md"
