@@ -40,7 +40,7 @@ from .models import (
     TrendingResults,
     TrendingValue,
 )
-from .storyview import Story, StoryItem, StoryList
+from .storyview import ShownItem, Story, StoryItem, StoryList
 
 __version__ = "0.1.0"
 
@@ -76,6 +76,7 @@ __all__ = [
     "SearchIndex",
     "SearchResults",
     "SearchkitError",
+    "ShownItem",
     "Story",
     "StoryItem",
     "StoryList",

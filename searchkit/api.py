@@ -32,7 +32,7 @@ from .models import (
 from .options import FilterArguments, Filters, parse_span, with_filter_parameters
 from .search import Reader
 from .store import LOCK_TIMEOUT, IndexLocation
-from .storyview import Story, StoryList
+from .storyview import ShownItem, Story, StoryList
 from .trending import DEFAULT_BASELINE, DEFAULT_BY, DEFAULT_SCORE, DEFAULT_WINDOW, Window
 
 if TYPE_CHECKING:  # the indexer (Whoosh's writers, multiprocessing) loads on first write
@@ -298,6 +298,13 @@ class SearchIndex:
         """Autocompletions of ``prefix`` from title words and topic values, most frequent
         first; the words before the last one are kept."""
         return self._read().complete(prefix, limit=limit)
+
+    def show(self, id_or_url: str) -> ShownItem:
+        """``searchkit show``: the full item with this id or url, its story (id, size,
+        providers, first and last publication) and ``duplicate_of``; raises
+        ``ItemNotFoundError``."""
+        item = self.get(id_or_url)
+        return ShownItem.of(item, self.story(item.id))
 
     def get(self, id_or_url: str) -> NewsItem:
         """The full item with this id or url; raises ``ItemNotFoundError``."""

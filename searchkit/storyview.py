@@ -18,7 +18,7 @@ from typing import Any
 from .cache import Cache, IndexCaches
 from .checksums import commit_of
 from .hits import stored_json
-from .models import Hit, JsonModel, StoryRef, parse_datetime
+from .models import Hit, JsonModel, NewsItem, StoryRef, parse_datetime
 from .ordering import positions, segment_values
 from .schema import F
 from .stories import StoryBook, load_book
@@ -60,6 +60,24 @@ class StoryList(JsonModel):
 
     total: int
     stories: tuple[Story, ...]
+
+
+@dataclass(frozen=True)
+class ShownItem:
+    """``show``: one item in full, with its story and, when it is a copy, ``duplicate_of``."""
+
+    item: NewsItem
+    story: StoryRef
+    duplicate_of: str | None
+
+    @classmethod
+    def of(cls, item: NewsItem, story: Story) -> ShownItem:
+        ref = StoryRef(story.id, story.size, story.providers, story.first_published, story.last_published)
+        copy_of = next((entry.duplicate_of for entry in story.items if entry.id == item.id), None)
+        return cls(item, ref, copy_of)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.item.to_dict(), "story": self.story.to_dict(), "duplicate_of": self.duplicate_of}
 
 
 class StoryMap:

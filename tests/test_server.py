@@ -70,6 +70,7 @@ SEARCHES: list[dict[str, Any]] = [
     {"q": "climate coal", "explain": "true", "limit": 2},
     {"q": "climte"},
     {"q": "title:climate OR recogn*", "facet": ["category", "type"]},
+    {"q": "climate", "collapse": "true", "facet": ["topics"]},
 ]
 
 
@@ -166,6 +167,49 @@ def test_explain_answers_explain_json(
     data = api(client, "/api/explain/" + quote(ITEM, safe=""), parameters)
     query = {key: value for key, value in parameters.items() if key != "q"}
     printed = run_cli("explain", parameters["q"], ITEM, *cli_args(query), "--index-dir", index_dir, "--json")
+    assert data == printed.json
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"q": ""},
+        {"q": "climate", "min_size": 1, "limit": 3},
+        {"q": "", "topic": ["Energy"], "since": "2020-01-01"},
+    ],
+)
+def test_stories_answer_stories_json(client: TestClient, index_dir: Path, parameters: dict[str, Any]) -> None:
+    data = api(client, "/api/stories", parameters)
+    assert isinstance(data.pop("took_ms"), float)
+    query = {key: value for key, value in parameters.items() if key != "q"}
+    printed = run_cli("stories", parameters["q"], *cli_args(query), "--index-dir", index_dir, "--json")
+    assert data == printed.json and data["total"] >= 1
+
+
+def test_story_answers_story_json(client: TestClient, index_dir: Path) -> None:
+    story = api(client, "/api/items/" + quote(ITEM, safe=""))["story"]["id"]
+    for key in (story, ITEM):
+        data = api(client, "/api/story/" + quote(key, safe=""))
+        assert data == run_cli("story", key, "--index-dir", index_dir, "--json").json
+        assert data["id"] == story and ITEM in [entry["id"] for entry in data["items"]]
+    assert_error(client.get("/api/story/s000000000000"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"q": "", "window": "365d", "as_of": "2024-01-01", "baseline": "3650d"},
+        {"q": "", "window": "730d", "as_of": "2024-01-01", "by": "terms", "score": "chi2", "limit": 3},
+    ],
+)
+def test_trending_answers_trending_json(
+    client: TestClient, index_dir: Path, parameters: dict[str, Any]
+) -> None:
+    data = api(client, "/api/trending", parameters)
+    assert isinstance(data.pop("took_ms"), float)
+    query = {key: value for key, value in parameters.items() if key != "q"}
+    printed = run_cli("trending", parameters["q"], *cli_args(query), "--index-dir", index_dir, "--json")
+    assert printed.code == 0, printed.stderr
     assert data == printed.json
 
 
@@ -622,6 +666,21 @@ def test_the_page_shows_what_the_api_answers(client: TestClient) -> None:
             text.split(f'data-facet="{facet}"')[1].split("</section>")[0],
         )
         assert [int(c) for c in counts] == [v["count"] for v in data["facets"][facet]]
+
+
+def test_one_per_story_on_the_page_is_the_api_collapse(client: TestClient) -> None:
+    data = api(client, "/api/search", {"q": "", "collapse": "true", "limit": 5})
+    page, text = page_of(client, "/?q=&collapse=true&limit=5")
+    assert f'<strong class="total">{data["total"]}</strong>' in text
+    assert f'<strong class="stories">{data["stories"]}</strong>' in text
+    checkbox = [a for tag, a in page.tags if tag == "input" and a.get("name") == "collapse"]
+    assert checkbox and "checked" in checkbox[0]
+    ids = re.findall(r'data-id="([^"]*)"', text)
+    assert ids == [hit["id"] for hit in data["hits"]]
+    # Without it: no story count, the box unticked.
+    page, text = page_of(client, "/?q=")
+    assert 'class="stories"' not in text
+    assert "checked" not in next(a for tag, a in page.tags if tag == "input" and a.get("name") == "collapse")
 
 
 def test_ticking_facet_values_combines_them_as_the_api_does(client: TestClient) -> None:

@@ -374,21 +374,11 @@ def show_command(
     as_json: Json = False,
 ) -> None:
     """Show one item in full, with its story."""
-    with SearchIndex.open(_index_path(index_dir)) as index:
-        news = index.get(item)
-        story = index.story(news.id)
-    copy_of = next((entry.duplicate_of for entry in story.items if entry.id == news.id), None)
-    summary = {
-        "id": story.id,
-        "size": story.size,
-        "providers": list(story.providers),
-        "first_published": format_datetime(story.first_published),
-        "last_published": format_datetime(story.last_published),
-    }
-    if as_json:
-        print_json({**news.to_dict(), "story": summary, "duplicate_of": copy_of})
+    shown_item = _answer(index_dir, as_json, lambda index: index.show(item))
+    if shown_item is None:
         return
-    data = {**news.to_dict(), "duplicate_of": copy_of}
+    news, story = shown_item.item, shown_item.story
+    data = {**news.to_dict(), "duplicate_of": shown_item.duplicate_of}
     out.print(f"[bold]{shown(news.title)}[/]")
     for key in (
         "id",

@@ -41,7 +41,7 @@ PAGE_FACETS = {"topics": "Topics", "provider": "Provider", "year": "Year"}
 RECENCY = (("", "off"), ("1d", "1 day"), ("1w", "1 week"), ("30d", "30 days"), ("52w", "1 year"))
 
 #: Parameters the form has a control of its own for (the rest travel as hidden fields).
-_CONTROLS = frozenset({"q", "sort", "recency", "since", "until", "page", "after"})
+_CONTROLS = frozenset({"q", "sort", "recency", "since", "until", "page", "after", "collapse"})
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -207,6 +207,7 @@ def _form(state: PageState) -> dict[str, Any]:
         "sorts": [("", "default"), *((value, value) for value in SORTS)],
         "recency": recency,
         "recencies": recency_choices,
+        "collapse": state.get("collapse").strip().lower() in ("1", "true", "yes", "on"),
         "dates": [
             _date_input(name, label, state.get(name)) for name, label in (("since", "From"), ("until", "to"))
         ],
@@ -271,10 +272,12 @@ def _ticked_years(state: PageState, facet: Facet) -> list[dict[str, Any]]:
 
 def _results(state: PageState, results: SearchResults, took_ms: float) -> dict[str, Any]:
     page, size = results.page, results.page_size
-    last = max(1, min(MAX_PAGE, math.ceil(results.total / size)))
+    shown = results.total if results.stories is None else results.stories  # collapsed: stories
+    last = max(1, min(MAX_PAGE, math.ceil(shown / size)))
     window = sorted({1, last, *range(max(1, page - 2), min(last, page + 2) + 1)})
     return {
         "total": results.total,
+        "stories": results.stories,
         "took_ms": f"{took_ms:.0f}",
         "suggestion": results.suggestion,
         "suggestion_href": state.with_value("q", results.suggestion) if results.suggestion else None,
@@ -303,6 +306,10 @@ def _hit(root: str, hit: Hit) -> dict[str, Any]:
         "date": _day(hit.published_at),
         "topics": hit.topics,
         "item_href": f"{root}/item/{quote(hit.id, safe='')}",
+        "story_size": hit.story.size if hit.story is not None else 1,
+        "providers": len(hit.story.providers) if hit.story is not None else 1,
+        "duplicates": hit.duplicates,
+        "duplicate_of": hit.duplicate_of,
     }
 
 

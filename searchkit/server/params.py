@@ -18,6 +18,8 @@ from typing import Any
 
 from ..boosts import BOOST_FIELDS
 from ..options import FACET_NAMES, FILTERS, MAX_LIMIT, MAX_PAGE, NUMBER_RANGE, SORTS, Kind
+from ..trending import SCORES as TRENDING_SCORES
+from ..trending import SOURCES as TRENDING_SOURCES
 
 #: Most parameters (name=value pairs) in one request.
 MAX_PARAMETERS = 64
@@ -184,6 +186,27 @@ SEARCH = (
     Parameter("facet_limit", "facet_limit", "Values shown per facet.", int, low=1, high=MAX_FACET_LIMIT),
     *RANKING,
     Parameter("explain", "explain", "Add to each hit how its score is computed.", bool),
+    Parameter("collapse", "collapse", "One hit per story (its best-ranked item).", bool),
+)
+
+#: ``GET /api/stories``: the options of ``searchkit stories``.
+STORIES = (
+    QUERY,
+    *filter_parameters(),
+    Parameter("min_size", "min_size", "Leave out stories with fewer items.", int, low=1, high=MAX_LIMIT),
+    Parameter("limit", "limit", "Stories to show.", int, low=1, high=MAX_LIMIT, default=10),
+)
+
+#: ``GET /api/trending``: the options of ``searchkit trending``.
+TRENDING = (
+    QUERY,
+    *filter_parameters(),
+    Parameter("window", "window", "The span that ends at as_of [default: 24h]."),
+    Parameter("as_of", "as_of", "The end of the window [default: now]."),
+    Parameter("baseline", "baseline", "The span before the window it is compared with [default: 30d]."),
+    Parameter("by", "by", "What to count.", choices=tuple(TRENDING_SOURCES)),
+    Parameter("score", "score", "How values are scored [default: jlh].", choices=tuple(TRENDING_SCORES)),
+    Parameter("limit", "limit", "Values to show.", int, low=1, high=MAX_LIMIT, default=10),
 )
 
 #: ``GET /api/explain/{id}``: the options of ``searchkit explain``.

@@ -85,9 +85,32 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "/api/items/{id}",
         "One item in full, by id or url.",
-        lambda index, *, id: index.get(id),
+        lambda index, *, id: index.show(id),
         command="show",
         errors=(400, 404, 503),
+    ),
+    Endpoint(
+        "/api/stories",
+        "Stories (items reporting one event) that match, largest first, then newest.",
+        lambda index, **arguments: index.stories(**arguments),
+        params.STORIES,
+        command="stories",
+        timed=True,
+    ),
+    Endpoint(
+        "/api/story/{id}",
+        "One story by its id, or the story of an item (id or url).",
+        lambda index, *, id: index.story(id),
+        command="story",
+        errors=(400, 404, 503),
+    ),
+    Endpoint(
+        "/api/trending",
+        "Values that occur more often in a recent window than before it.",
+        lambda index, **arguments: index.trending(**arguments),
+        params.TRENDING,
+        command="trending",
+        timed=True,
     ),
     Endpoint(
         "/api/related/{id}",
