@@ -349,6 +349,14 @@ def answers(path: Path) -> Answers:
         related = index.related(ITEMS[0]["id"], limit=5)
         found["related"] = [(hit.id, hit.reason) for hit in related.related]
         found["suggest"] = index.suggest("re").completions
+        # Stories: kept beside each commit's table of contents, never another commit's.
+        listed = index.stories(limit=100)
+        found["stories"] = (
+            listed.total,
+            [(s.id, [(i.id, i.duplicate_of) for i in s.items]) for s in listed.stories],
+        )
+        collapsed = index.search("", limit=100, collapse=True)
+        found["collapsed"] = (collapsed.total, collapsed.stories, [hit.id for hit in collapsed.hits])
     return found
 
 
