@@ -438,7 +438,7 @@ class Reader:
             searcher = self._refresh()
             parsed = expand_terms(self.parse(text), searcher.reader(), self._vocabulary)
             caches = (self._match_cache, self._caches.generation, self._facets, self._trending)
-            context = Context(searcher, parsed, *caches)
+            context = Context(searcher, parsed, *caches, self._story_map(searcher))
             return find_trending(context, filters=filters, window=window, by=by, score=score, limit=limit)
 
     # -- items ------------------------------------------------------------------------------

@@ -36,8 +36,10 @@ there than in the smoothed background (``ratio > 1``, which also keeps out chi-s
 "negatives"), best score first; ties go to the larger count, then to the value in
 alphabetical order. An empty window or background lists nothing: the counts say which.
 
-What ``by`` counts is one entry of ``SOURCES``: ``topics`` and ``providers`` count the facet
-values (searchkit/facets.py, shown in their most common spelling); ``terms`` counts the words
+What ``by`` counts is one entry of ``SOURCES``: ``stories`` counts each story's items (the
+value is the story's id: ``searchkit story ID``), so that a story growing in the window ranks
+by how much; ``topics`` and ``providers`` count the facet values (searchkit/facets.py, shown
+in their most common spelling); ``terms`` counts the words
 of titles and excerpts as the index analyses them (schema.NewsAnalyzer: lower-cased, accents
 folded, stemmed, so "Election" and "elections" are one word), an item counting once per word.
 The window's counts come from its items' stored text, analysed again; the background's count
@@ -76,9 +78,10 @@ from .options import (
     parse_time_bound,
     shown,
 )
-from .ordering import positions, segment_id
+from .ordering import bitmap, positions, segment_id
 from .postings import Postings
 from .schema import WORD_PATTERN, F
+from .storyview import StoryMap
 from .whoosh_internals.postings import term_blocks
 
 #: The defaults of ``SearchIndex.trending`` and ``searchkit trending``: the last day against the
@@ -263,6 +266,7 @@ class Context:
     generation: int
     facets: FacetCounter
     cache: TrendingCache
+    stories: StoryMap
 
     def matches(self, filters: Filters, postings: Postings) -> int:
         """The bitmap of the items that match the query and ``filters``."""
@@ -326,6 +330,16 @@ def _terms(context: Context, sets: Sets) -> Iterable[Candidate]:
             yield _most_used(forms[word]), n, partial(count, word)
 
 
+def _stories(context: Context, sets: Sets) -> Iterable[Candidate]:
+    """Stories (searchkit/stories.py), by id: their items in the window and before it."""
+    stories = context.stories
+    window: Counter[int] = Counter(stories.story[doc] for doc in positions(sets.window))
+    for number, n in window.items():
+        if n >= MIN_ITEMS:
+            docs = bitmap(stories.docs[number], len(stories.story))
+            yield stories.story_ids[number], n, partial(_common, docs, sets.background)
+
+
 def _analysed(word: str, known: Cache[str, str | None], analyzer: Any) -> str | None:
     """``word`` as the index analyses it (None: a stop word), from ``known`` or analysed
     lower-cased, once for all its spellings (OIL, Oil, oil: the same)."""
@@ -355,6 +369,7 @@ SOURCES: dict[str, Callable[[Context, Sets], Iterable[Candidate]]] = {
     "topics": _facet_source("topics"),
     "terms": _terms,
     "providers": _facet_source("provider"),
+    "stories": _stories,
 }
 
 

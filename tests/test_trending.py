@@ -760,3 +760,57 @@ def test_cli_bad_time_is_one_error_line(trend_dir: Path) -> None:
     result = run_cli("trending", "--as-of", "soonish", "--index-dir", trend_dir)
     assert result.code == 1
     assert result.stderr.startswith("Error: invalid date 'soonish'") and len(result.stderr.splitlines()) == 1
+
+
+# -- stories ------------------------------------------------------------------------------------------
+
+STORY_TEXT = (
+    "Heavy rain flooded the centre of Valencia on Tuesday, cutting power to 60,000 homes and closing the "
+    "port. Emergency services rescued 300 people from cars and flats as the Turia river burst its banks "
+    "after 200 litres of rain fell in six hours. Schools across the province will stay closed."
+)
+OTHER_TEXT = (
+    "Acme Industries agreed to buy Widget Holdings for 2.5 billion dollars in cash, the largest takeover "
+    "in the packaging industry this year. Chief executive Maria Lindqvist said the deal would create the "
+    "biggest maker of cardboard packaging in northern Europe, with plants in Sweden and Finland."
+)
+
+
+def test_stories_rank_by_their_growth_in_the_window(tmp_path: Path) -> None:
+    def item(ident: str, body: str, when: str) -> dict[str, Any]:
+        return {"id": ident, "title": ident, "body": body, "publishedDateTime": when}
+
+    filler = [
+        item(f"filler-{n}.md", f"Filler report number {n} about {word} and nothing else at all.", when)
+        for n, (word, when) in enumerate(
+            [
+                ("wheat", "2024-02-01T08:00:00Z"),
+                ("steel", "2024-02-10T08:00:00Z"),
+                ("tin", "2024-02-20T08:00:00Z"),
+            ]
+        )
+    ]
+    table = [
+        item("flood-0.md", STORY_TEXT, "2024-03-03T20:00:00Z"),  # before the window, same story
+        *(item(f"flood-{n}.md", STORY_TEXT, f"2024-03-04T1{n}:00:00Z") for n in range(1, 5)),
+        *(item(f"deal-{n}.md", OTHER_TEXT, f"2024-03-04T0{n}:00:00Z") for n in range(1, 4)),
+        *filler,
+    ]
+    path = build_index(write_corpus(tmp_path / "corpus", table), tmp_path / "index")
+    with SearchIndex.open(path) as index:
+        story_of = {hit.id: hit.story.id for hit in index.search("", limit=100).hits if hit.story}
+        results = index.trending(as_of="2024-03-04", window="24h", baseline="60d", by="stories", limit=10)
+    window = [i["id"] for i in table if i["publishedDateTime"].startswith("2024-03-04")]
+    background = [i["id"] for i in table if i["id"] not in window]
+    assert (results.foreground, results.background) == (len(window), len(background))
+    fg_counts = Counter(story_of[i] for i in window)
+    bg_counts = Counter(story_of[i] for i in background)
+    want = []
+    for story, f in fg_counts.items():
+        fg = Fraction(f, len(window))
+        bg = Fraction(bg_counts[story] + 1, len(background) + 1)
+        if f >= 3 and fg > bg:
+            want.append((story, f, bg_counts[story], float((fg - bg) * fg / bg), float(fg / bg)))
+    want.sort(key=lambda row: (-row[3], -row[1], row[0]))
+    assert [row[0] for row in want] == [story_of["deal-1.md"], story_of["flood-1.md"]]
+    assert_matches(results, want)

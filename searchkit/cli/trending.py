@@ -74,7 +74,9 @@ else:
 
 By = Annotated[
     ByChoice,
-    typer.Option("--by", help="What to count: topics, words of titles and excerpts (terms), or providers."),
+    typer.Option(
+        "--by", help="What to count: topics, words of titles and excerpts (terms), providers, or stories."
+    ),
 ]
 Score = Annotated[
     ScoreChoice,
@@ -114,6 +116,9 @@ def register(app: typer.Typer) -> None:
                 limit=limit,
                 **given,
             )
+            # A story's id says little to a reader: its title is shown beside it.
+            stories = _choice(by) == "stories" and not as_json
+            titles = {v.value: index.story(v.value).title for v in results.trending} if stories else {}
         if as_json:
             print_json(results.to_dict())
             return
@@ -121,7 +126,7 @@ def register(app: typer.Typer) -> None:
         out.print(_summary(results, baseline, narrowed))
         if results.trending:
             out.print()
-            out.print(_table(results))
+            out.print(_table(results, titles))
 
 
 def _summary(results: TrendingResults, baseline: str, narrowed: bool) -> str:
@@ -148,13 +153,15 @@ def _summary(results: TrendingResults, baseline: str, narrowed: bool) -> str:
     return f"{sizes}."
 
 
-def _table(results: TrendingResults) -> Any:
+def _table(results: TrendingResults, titles: dict[str, str]) -> Any:
     from rich.table import Table
 
     table = Table(box=None, padding=(0, 3, 0, 0), pad_edge=False, show_edge=False)
     table.add_column("value", no_wrap=True)
     for name in ("count", "background", "ratio", "score"):
         table.add_column(name, justify="right", no_wrap=True)
+    if titles:
+        table.add_column("title")
     for value in results.trending:
         table.add_row(
             shown(value.value),
@@ -162,5 +169,6 @@ def _table(results: TrendingResults) -> Any:
             str(value.background_count),
             f"{value.ratio:.1f}x",
             f"{value.score:.4g}",
+            *([shown(titles[value.value])] if titles else []),
         )
     return table
