@@ -36,9 +36,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,7 +48,7 @@ from whoosh.reading import TermNotFound
 
 from .checksums import companion_name
 from .errors import IndexCorruptError, QueryError, SearchkitError
-from .models import Duplicate
+from .ordering import segment_values
 from .schema import F
 from .similarity import Fingerprint, band_keys, is_duplicate, same_story
 
@@ -59,6 +60,9 @@ DEFAULT_WINDOW = 3 * 24 * 3600.0
 BOOK_SUFFIX = "stories"
 
 _BOOK_VERSION = 1
+
+#: Raw ``published_at`` column values count microseconds from ``datetime.min``: the epoch's.
+_EPOCH_MICROSECONDS = (datetime(1970, 1, 1) - datetime.min) // timedelta(microseconds=1)
 _LATEST = float("inf")
 
 
@@ -148,21 +152,12 @@ class StoryBook:
 class HeldPrints(Protocol):
     """The fingerprints of the items an index holds before a change."""
 
-    def candidates(self, keys: Iterable[str]) -> set[str]:
-        """Ids of the held items with at least one of the band ``keys``."""
+    def candidates(self, keys: Iterable[str], around: float | None, window: float) -> set[str]:
+        """Ids of the held items with at least one of the band ``keys``, published within
+        ``window`` seconds of ``around`` (all of them when either is undated)."""
 
     def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
         """The fingerprints of ``ids`` (held items only; others are left out)."""
-
-
-class NoPrints:
-    """An index that holds nothing yet."""
-
-    def candidates(self, keys: Iterable[str]) -> set[str]:
-        return set()
-
-    def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
-        return {}
 
 
 @dataclass(frozen=True)
@@ -246,7 +241,9 @@ def regroup(
     links = _Links([], [])
 
     # Links of added items to held ones, found by their band keys.
-    candidates = {ident: held.candidates(band_keys(fp)) - gone for ident, fp in added.items()}
+    candidates = {
+        ident: held.candidates(band_keys(fp), fp.published, window) - gone for ident, fp in added.items()
+    }
     linked_held: set[str] = set().union(*candidates.values())
     # The stories a change touches are grouped again, whole: those of removed items, and
     # those of held items an added one may link to.
@@ -363,40 +360,57 @@ def load_book(folder: Path, generation: int) -> StoryBook | None:
 
 
 class IndexPrints:
-    """``HeldPrints`` of a Whoosh reader: band keys looked up as terms, fingerprints read from
-    their column."""
+    """``HeldPrints`` of a Whoosh reader: band keys looked up as terms, each document's id and
+    publication time read once (a list index per candidate, and candidates outside the window
+    dropped before their fingerprints are read), fingerprints read from their column."""
 
     def __init__(self, reader: Any) -> None:
         self.reader = reader
-        self.empty = not reader.doc_count() or not reader.has_column(F.PRINT)
-        if not self.empty:
-            self.ids = reader.column_reader(F.ID)
-            self.prints = reader.column_reader(F.PRINT)
+        self.ids: list[str] = []
+        self.times: list[float | None] = []
+        self.prints: list[Any] = []  # per segment: (first docnum, column reader)
+        to_seconds = _EPOCH_MICROSECONDS
+        for segment, offset in reader.leaf_readers():
+            size = segment.doc_count_all()
+            if not size or not segment.has_column(F.PRINT):
+                self.ids += [""] * size
+                self.times += [None] * size
+                continue
+            column = segment.column_reader(F.ID)
+            self.ids += [column[n] for n in range(size)]
+            self.times += [
+                (raw - to_seconds) / 1e6 if raw else None for raw in segment_values(segment, F.PUBLISHED_AT)
+            ]
+            self.prints.append((offset, size, segment.column_reader(F.PRINT)))
+        self.doc_of = {
+            ident: doc for doc, ident in enumerate(self.ids) if ident and not reader.is_deleted(doc)
+        }
 
-    def candidates(self, keys: Iterable[str]) -> set[str]:
+    def candidates(self, keys: Iterable[str], around: float | None, window: float) -> set[str]:
         found: set[str] = set()
-        if self.empty:
-            return found
+        ids, times = self.ids, self.times
         for key in keys:
             try:
                 postings = self.reader.postings(F.BANDS, key)
             except TermNotFound:
                 continue
-            found.update(self.ids[doc] for doc in postings.all_ids())
+            for doc in postings.all_ids():
+                when = times[doc]
+                if around is None or when is None or abs(when - around) <= window:
+                    found.add(ids[doc])
         return found
 
     def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
         found: dict[str, Fingerprint] = {}
-        if self.empty:
-            return found
         for ident in ids:
-            try:
-                postings = self.reader.postings(F.ID, ident)
-            except TermNotFound:
+            doc = self.doc_of.get(ident)
+            if doc is None:
                 continue
-            for doc in postings.all_ids():
-                with contextlib.suppress(ValueError):
-                    found[ident] = Fingerprint.decode(self.prints[doc])
+            for offset, size, column in self.prints:
+                if offset <= doc < offset + size:
+                    with contextlib.suppress(ValueError):
+                        found[ident] = Fingerprint.decode(column[doc - offset])
+                    break
         return found
 
 
@@ -475,22 +489,3 @@ def carry_from(folder: Path | None) -> tuple[StoryBook, set[str]] | None:
             return book, {column[doc] for doc in reader.all_doc_ids()}
     except (SearchkitError, OSError):
         return None
-
-
-def duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
-    """Urls that more than one (live) item declares, with those items' ids."""
-    if not reader.doc_count_all() or F.URL not in reader.indexed_field_names():
-        return ()
-    # Each segment's url terms with their document counts, read in one pass over its term
-    # table (a lookup per url and segment took a third of an incremental run).
-    counts: Counter[bytes] = Counter()
-    for segment, _base in reader.leaf_readers():
-        for raw, info in segment.iter_field(F.URL):
-            counts[raw] += info.doc_frequency()
-    found = []
-    for raw in sorted(raw for raw, count in counts.items() if count > 1):
-        docs = list(reader.postings(F.URL, raw).all_ids())
-        if len(docs) > 1:
-            ids = sorted(reader.stored_fields(doc)[F.ID] for doc in docs)
-            found.append(Duplicate(raw.decode("utf-8"), tuple(ids)))
-    return tuple(found)
