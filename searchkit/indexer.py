@@ -29,6 +29,7 @@ from .checksums import damage_error, merge_check, verify_reader
 from .corpus import ScannedFile, corpus_root, scan
 from .errors import DocumentError, IndexCorruptError, IndexWriteError, SearchkitError
 from .models import FileError, IndexReport, NewsItem, item_from_dict
+from .postings import duplicate_urls
 from .schema import SCHEMA_VERSION, F, item_document
 from .similarity import fingerprint
 from .store import IndexLocation, create_whoosh, open_whoosh
@@ -406,7 +407,7 @@ class Indexer:
         self.location.write_meta(gen, corpus=str(root))
         with ix.reader() as reader:
             documents = reader.doc_count()
-            duplicates = stories.duplicate_urls(reader)
+            duplicates = duplicate_urls(reader)
         return IndexReport(
             corpus=str(root),
             index_dir=str(self.location),
