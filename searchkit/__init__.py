@@ -12,6 +12,7 @@ from .errors import (
     IndexWriteError,
     ItemNotFoundError,
     QueryError,
+    SavedSearchError,
     SearchkitError,
     WhooshVersionError,
 )
@@ -40,6 +41,7 @@ from .models import (
     TrendingResults,
     TrendingValue,
 )
+from .saved import SavedRun, SavedSearch, SavedSearches
 from .storyview import ShownItem, Story, StoryItem, StoryList
 
 __version__ = "0.1.0"
@@ -73,6 +75,10 @@ __all__ = [
     "RelatedHit",
     "RelatedLink",
     "RelatedResults",
+    "SavedRun",
+    "SavedSearch",
+    "SavedSearchError",
+    "SavedSearches",
     "SearchIndex",
     "SearchResults",
     "SearchkitError",

@@ -30,6 +30,7 @@ from .models import (
     TrendingResults,
 )
 from .options import FilterArguments, Filters, parse_span, with_filter_parameters
+from .saved import SavedSearches
 from .search import Reader
 from .store import LOCK_TIMEOUT, IndexLocation
 from .storyview import ShownItem, Story, StoryList
@@ -56,6 +57,7 @@ class SearchIndex:
         self._lock_timeout = lock_timeout
         self._writer: Indexer | None = None
         self._reader: Reader | None = None
+        self._saved: SavedSearches | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -115,6 +117,23 @@ class SearchIndex:
             # closes its files when it is collected.
             self._release = weakref.finalize(self, self._reader.close)
         return self._reader
+
+    @property
+    def saved(self) -> SavedSearches:
+        """The saved searches of this index (searchkit/saved.py): ``add(name, query, *,
+        sort, **filters)``, ``list()``, ``get(name)``, ``remove(name)``, and ``run(name, *,
+        peek, limit)``, which returns the matching items that entered the index since the
+        previous run of ``name`` and moves its mark past them."""
+        if self._saved is None:
+            read = weakref.WeakMethod(self._read)  # not a cycle: a dropped index still closes
+
+            def reader() -> Reader:
+                method = read()
+                assert method is not None  # reached through this object only
+                return method()
+
+            self._saved = SavedSearches(self._location, reader, lock_timeout=self._lock_timeout)
+        return self._saved
 
     # -- write side -------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ CLI) can catch them all at once::
      ├── IndexWriteError        writing the index failed part-way; nothing of the run is committed
      ├── QueryError             a query string or a filter/sort/facet argument is invalid
      ├── ItemNotFoundError      no indexed item has the given id or url
+     ├── SavedSearchError       a saved search's name is invalid, unknown or taken, or its file
+     │                          cannot be read
      └── WhooshVersionError     the installed Whoosh is not the release searchkit is written for
 
 Per-file problems met while indexing are not raised: they are collected in the ``IndexReport``.
@@ -71,6 +73,12 @@ class QueryError(SearchkitError):
 
 class ItemNotFoundError(SearchkitError):
     """Raised when no indexed item has the requested id or url."""
+
+
+class SavedSearchError(SearchkitError):
+    """Raised for a saved search name that is invalid (empty, too long, unsafe characters),
+    unknown, or already taken, and when the index's saved searches cannot be read. A saved
+    search whose query or filters no longer work raises ``QueryError`` naming it."""
 
 
 class WhooshVersionError(SearchkitError):

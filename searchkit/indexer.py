@@ -5,6 +5,8 @@ modification time, confirmed by a SHA-256 of the content), and only new and chan
 parsed. A file that was indexed before and is now broken keeps its last good version in the
 index (it is reported, not dropped). Every change of one run is one Whoosh commit, made under the
 index's write lock; a rebuild writes a new generation and switches to it when it is complete.
+What the index records of each item's source, and when the item entered the index, is its
+manifest entry (searchkit/manifest.py), carried forward while its content stays the same.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from . import stories
 from .checksums import damage_error, merge_check, verify_reader
 from .corpus import ScannedFile, corpus_root, scan
 from .errors import DocumentError, IndexCorruptError, IndexWriteError, SearchkitError
+from .manifest import ORIGIN_API, ORIGIN_FILE, Recorded, next_stamp, read_manifest
 from .models import FileError, IndexReport, NewsItem, item_from_dict
 from .postings import duplicate_urls
 from .schema import SCHEMA_VERSION, F, item_document
@@ -48,34 +51,13 @@ PARALLEL_THRESHOLD = 2_000
 #: Writer processes for large runs (each builds one segment).
 MAX_WRITER_PROCS = 2
 
-ORIGIN_FILE = "file"
-ORIGIN_API = "api"
-
-
-@dataclass(frozen=True)
-class _Recorded:
-    """What the index holds about one item's source: the manifest column."""
-
-    size: int
-    mtime_ns: int
-    sha: str
-    origin: str
-
-    @classmethod
-    def decode(cls, raw: bytes) -> _Recorded:
-        size, mtime, sha, origin = raw.decode("utf-8").split(" ")
-        return cls(int(size), int(mtime), sha, origin)
-
-    def encode(self) -> str:
-        return f"{self.size} {self.mtime_ns} {self.sha} {self.origin}"
-
 
 @dataclass(frozen=True)
 class _Parsed:
     id: str
     item: NewsItem | None
     error: str | None
-    recorded: _Recorded | None
+    recorded: Recorded | None
 
 
 def _hash(data: bytes) -> str:
@@ -90,7 +72,7 @@ def _parse_one(ident: str, path: str, mtime_ns: int) -> _Parsed:
         data = read_item_bytes(path, ident)
     except DocumentError as exc:
         return _Parsed(ident, None, exc.reason, None)
-    recorded = _Recorded(len(data), mtime_ns, _hash(data), ORIGIN_FILE)
+    recorded = Recorded(len(data), mtime_ns, _hash(data), ORIGIN_FILE)
     try:
         return _Parsed(ident, parse_bytes(data, ident), None, recorded)
     except DocumentError as exc:
@@ -208,16 +190,21 @@ class Indexer:
         with self._lock():
             gen = self.location.current() or self._new_generation(corpus=None)
             ix = open_whoosh(gen)
-            existing = set(self._manifest(ix, required=self.location.checksums_required(gen)))
+            existing = read_manifest(ix, required=self.location.checksums_required(gen))
+            stamp = next_stamp(existing.values())
             fingerprints: dict[str, bytes] = {}
             replaced: list[str] = []
             with undone_on_failure(ix, ix.writer()) as writer, ix.searcher() as searcher:
                 for item in items:
-                    if item.id in existing:
+                    before = existing.get(item.id)
+                    if before is not None:
                         writer.delete_by_term(F.ID, item.id, searcher=searcher)
                         replaced.append(item.id)
-                    existing.add(item.id)
-                    fingerprints[item.id] = self._add(writer, item, _Recorded(0, 0, "-", ORIGIN_API))
+                    doc_json = _item_json(item)
+                    # The same content keeps its index times (searchkit/manifest.py).
+                    recorded = Recorded(0, 0, _hash(doc_json.encode("utf-8")), ORIGIN_API)
+                    existing[item.id] = recorded = recorded.carried(before, stamp)
+                    fingerprints[item.id] = self._add(writer, item, recorded, doc_json)
                 stories.stage(ix, fingerprints, replaced)
                 writer.commit()
             updated = len(replaced)
@@ -266,33 +253,6 @@ class Indexer:
         return gen
 
     @staticmethod
-    def _manifest(ix: whoosh_index.Index, *, required: bool) -> dict[str, _Recorded]:
-        """id -> what the index recorded about that item's source, read from columns, once the
-        commit is verified as a reader verifies it when it opens (``required``: the commit
-        must have checksums)."""
-        result: dict[str, _Recorded] = {}
-        folder = Path(ix.storage.folder)
-        try:
-            with ix.reader() as reader:
-                verify_reader(folder, reader, ix, full=False, required=required)
-                for segment_reader, _offset in reader.leaf_readers():
-                    if not segment_reader.has_column(F.MANIFEST):
-                        continue  # an empty index
-                    ids = segment_reader.column_reader(F.ID)
-                    manifest = segment_reader.column_reader(F.MANIFEST)
-                    for docnum in segment_reader.all_doc_ids():
-                        raw = manifest[docnum]
-                        if raw:
-                            result[ids[docnum]] = _Recorded.decode(raw)
-        except SearchkitError:
-            raise
-        except Exception as exc:  # damaged segment files: Whoosh raises EOFError, struct errors...
-            raise damage_error(folder, exc, required=required) or IndexCorruptError(
-                f"cannot read the index in {folder}: {exc}; run `searchkit index --rebuild`"
-            ) from exc
-        return result
-
-    @staticmethod
     def _write(
         ix: whoosh_index.Index,
         writer: IndexWriter,
@@ -327,11 +287,10 @@ class Indexer:
         return outcomes
 
     @staticmethod
-    def _add(writer: IndexWriter, item: NewsItem, recorded: _Recorded) -> bytes:
-        """Add ``item``; its fingerprint, encoded."""
-        doc_json = json.dumps(item.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    def _add(writer: IndexWriter, item: NewsItem, recorded: Recorded, doc_json: str | None = None) -> bytes:
+        """Add ``item`` (``doc_json``: its JSON, when already made); its fingerprint, encoded."""
         fp = fingerprint(item)
-        writer.add_document(**item_document(item, doc_json, recorded.encode(), fp))
+        writer.add_document(**item_document(item, doc_json or _item_json(item), recorded.encode(), fp))
         return fp.encode()
 
     def _sync(
@@ -343,7 +302,11 @@ class Indexer:
         start = time.perf_counter()
         ix = open_whoosh(gen)
         required = self.location.checksums_required(gen)
-        recorded = {} if fresh else self._manifest(ix, required=required)
+        recorded = {} if fresh else read_manifest(ix, required=required)
+        # What the index had of each item until now, whose index times carry forward (for a
+        # rebuild, the live generation's), and the index time of this run.
+        before = _manifest_of(carry_from) if fresh else recorded
+        stamp = next_stamp(before.values())
         scanned, problems = scan(root)
         # What cannot be read now keeps what the index has of it: a file, or a folder's items.
         kept_files = {problem.path for problem in problems if not problem.folder}
@@ -358,7 +321,7 @@ class Indexer:
             else:
                 to_read.append(entry)
 
-        jobs = [(e.id, e.path, e.mtime_ns, recorded[e.id].sha if e.id in recorded else None) for e in to_read]
+        jobs = [(e.id, e.path, e.mtime_ns, before.get(e.id), not fresh, stamp) for e in to_read]
         present = {entry.id for entry in scanned}
         gone = [
             i
@@ -423,9 +386,10 @@ class Indexer:
         )
 
 
-#: One file to index: id, path, mtime_ns, and the SHA-256 the index recorded for it (None for
-#: a file new to the index).
-_Job = tuple[str, str, int, "str | None"]
+#: One file to index: id, path, mtime_ns, what the index recorded for it until now (None for a
+#: file new to the index), whether the same content is left as it is (an update; a rebuild
+#: adds it again), and the run's index time (searchkit/manifest.py).
+_Job = tuple[str, str, int, "Recorded | None", bool, int]
 
 #: What became of one file: id, kind (below), the reason when it could not be parsed, and the
 #: fingerprint of what was added (similarity.Fingerprint, encoded).
@@ -445,14 +409,14 @@ SEGMENT_MEMORY = 384 * 1024 * 1024
 def _index_file(writer: IndexWriter, job: _Job) -> _Outcome:
     """Read, hash and parse one file and add it to ``writer`` unless its content is the one
     already indexed or it cannot be parsed."""
-    ident, path, mtime_ns, old_sha = job
+    ident, path, mtime_ns, before, compare, stamp = job
     parsed = _parse_one(ident, path, mtime_ns)
-    if old_sha is not None and parsed.recorded is not None and parsed.recorded.sha == old_sha:
+    if compare and before is not None and parsed.recorded is not None and parsed.recorded.sha == before.sha:
         return ident, _SAME, None, None  # touched, same content
     if parsed.item is None or parsed.recorded is None:
         return ident, _BROKEN, parsed.error or "unreadable", None
-    fp = Indexer._add(writer, parsed.item, parsed.recorded)
-    return ident, (_NEW if old_sha is None else _CHANGED), None, fp
+    fp = Indexer._add(writer, parsed.item, parsed.recorded.carried(before, stamp))
+    return ident, (_NEW if before is None or not compare else _CHANGED), None, fp
 
 
 def _index_in_process(writer: IndexWriter, jobs: Sequence[_Job], progress: Progress | None) -> list[_Outcome]:
@@ -479,7 +443,7 @@ def _carry_over(
         ix = open_whoosh(previous)
         with ix.reader() as reader:  # fully: what is carried over gets fresh checksums
             verify_reader(previous, reader, ix, full=True, required=False)
-        recorded = Indexer._manifest(ix, required=False)
+        recorded = read_manifest(ix, required=False)
         wanted = [*idents, *(i for i in recorded if folders and i.startswith(folders))]
         carried: dict[str, bytes] = {}
         with ix.searcher() as searcher:
@@ -493,3 +457,19 @@ def _carry_over(
         return carried
     except (SearchkitError, OSError):
         return {}
+
+
+def _manifest_of(gen: Path | None) -> dict[str, Recorded]:
+    """The manifest of generation ``gen`` (the live one, for a rebuild): empty when there is
+    none or it cannot be read."""
+    if gen is None:
+        return {}
+    try:
+        return read_manifest(open_whoosh(gen), required=False)
+    except (SearchkitError, OSError):
+        return {}
+
+
+def _item_json(item: NewsItem) -> str:
+    """The item as the index stores it (``F.DOC``)."""
+    return json.dumps(item.to_dict(), ensure_ascii=False, separators=(",", ":"))

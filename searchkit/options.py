@@ -300,9 +300,17 @@ def check_page(limit: int, page: int | None = None) -> None:
 
 @dataclass(frozen=True)
 class Filters:
-    """The filters a search sets: filter name -> parsed value (see ``FilterSpec.parse``)."""
+    """The filters a search sets: filter name -> parsed value (see ``FilterSpec.parse``); and
+    restrictions that are no filter of the table, set by the package itself (what a saved
+    search's run adds: the items new since its mark, searchkit/saved.py), name -> query."""
 
     values: tuple[tuple[str, Any], ...] = ()
+    restrictions: tuple[tuple[str, query.Query], ...] = ()
+
+    def restricted(self, name: str, restriction: query.Query) -> Filters:
+        """These filters, and ``restriction`` applied as a filter is (``name``: how
+        explanations name it)."""
+        return Filters(self.values, (*self.restrictions, (name, restriction)))
 
     @classmethod
     def from_arguments(cls, arguments: Mapping[str, Any]) -> Filters:
@@ -320,16 +328,18 @@ class Filters:
 
     def describe(self) -> dict[str, str]:
         """Each active filter as a user gave it (``FilterSpec.describe``), keyed by name."""
-        return {name: _FILTERS_BY_NAME[name].describe(value) for name, value in self.values}
+        described = {name: _FILTERS_BY_NAME[name].describe(value) for name, value in self.values}
+        return described | {name: name for name, _ in self.restrictions}
 
     def parts(self) -> dict[str, query.Query]:
-        """One query per active filter, keyed by the filter's name (a facet's ``own_filter``)."""
+        """One query per active filter, keyed by the filter's name (a facet's ``own_filter``),
+        then the restrictions."""
         parts = {}
         for name, value in self.values:
             part = _FILTERS_BY_NAME[name].query(value)
             if part is not None:
                 parts[name] = part
-        return parts
+        return parts | dict(self.restrictions)
 
     def to_query(self) -> query.Query | None:
         """All active filters as one query (None when there is none)."""

@@ -289,7 +289,8 @@ def make_schema() -> fields.Schema:
             F.TITLE_WORDS: fields.TEXT(analyzer=make_word_analyzer(), phrase=False),
             # The whole item as JSON (models.item_to_json), so a hit or `show` never reopens its file.
             F.DOC: fields.STORED(),
-            # "size mtime_ns sha256 origin" per item: what incremental updates compare against.
+            # "size mtime_ns sha256 origin first changed" per item: what incremental updates
+            # compare against, and when the item entered the index (searchkit/manifest.py).
             F.MANIFEST: fields.COLUMN(VarBytesColumn()),
             # Stories (searchkit/stories.py): each item's fingerprint, and its band keys as terms.
             F.PRINT: fields.COLUMN(VarBytesColumn()),

@@ -4,6 +4,8 @@ An index directory holds::
 
     CURRENT          the name of the live generation (replaced atomically)
     LOCK             who holds the writers' lock (an advisory ``flock`` on the directory itself)
+    saved.json       the saved searches (searchkit/saved.py): beside the generations, so that
+                     rebuilds keep them
     gen-000001/      a generation: a Whoosh index plus ``searchkit.json`` (version, corpus, times),
                      and the checksums of each commit (``_MAIN_<n>.sums``, searchkit/checksums.py)
     .gitignore       optional, left alone
@@ -41,9 +43,10 @@ LOCK_TIMEOUT = 30.0
 
 CURRENT = "CURRENT"
 LOCK = "LOCK"
+SAVED = "saved.json"
 META = "searchkit.json"
 _GEN_PREFIX = "gen-"
-_OWN_NAMES = {CURRENT, LOCK, ".gitignore"}
+_OWN_NAMES = {CURRENT, LOCK, SAVED, ".gitignore"}
 
 
 def fsync_path(path: Path, *, directory: bool = False) -> None:
@@ -158,7 +161,10 @@ class IndexLocation:
         return sorted(
             n
             for n in names
-            if n not in _OWN_NAMES and not n.startswith(_GEN_PREFIX) and not n.startswith(f".{CURRENT}.")
+            if n not in _OWN_NAMES
+            and not n.startswith(_GEN_PREFIX)
+            # write_atomic's temporary files, left by a process killed while it wrote one
+            and not n.startswith((f".{CURRENT}.", f".{SAVED}."))
         )
 
     # -- writing ----------------------------------------------------------------------------

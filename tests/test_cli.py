@@ -20,7 +20,14 @@ from searchkit import SearchIndex, cli
 from searchkit.models import format_datetime
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-COMMANDS = sorted(command.name or command.callback.__name__ for command in cli.app.registered_commands)
+#: Top-level command -> its help text: the commands, and the groups of subcommands (``saved``).
+HELP = {
+    **{command.name or command.callback.__name__: command.help or command.callback.__doc__ or ""
+       for command in cli.app.registered_commands},
+    **{group.typer_instance.info.name: group.typer_instance.info.help or ""
+       for group in cli.app.registered_groups},
+}  # fmt: skip
+COMMANDS = sorted(HELP)
 
 INDEX_KEYS = {
     "corpus",
@@ -497,15 +504,14 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
 
 def test_every_command_is_known() -> None:
     assert COMMANDS == [
-        "check", "explain", "index", "info", "related", "search", "serve", "show",
+        "check", "explain", "index", "info", "related", "saved", "search", "serve", "show",
         "stories", "story", "suggest", "trending", "watch",
     ]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str) -> None:
-    registered = next(c for c in cli.app.registered_commands if (c.name or c.callback.__name__) == command)
-    doc = registered.help or (registered.callback.__doc__ or "")
+    doc = HELP[command]
     assert doc.strip()
     result = run(command, "--help")
     assert result.code == 0

@@ -8,6 +8,7 @@ arguments and calls the API, ``output`` prints text or JSON. Every expected erro
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable
 from datetime import datetime
@@ -22,6 +23,7 @@ from ..errors import SearchkitError
 from ..models import IndexReport, format_datetime
 from ..options import MAX_LIMIT, MAX_PAGE
 from ..store import LOCK_TIMEOUT
+from . import saved as saved_cli
 from . import serve as serve_cli
 from . import stories as stories_cli
 from . import trending as trending_cli
@@ -42,12 +44,13 @@ from .output import (
     err,
     explanation_lines,
     fail,
+    hit_lines,
     out,
     print_facets,
     print_json,
+    print_line,
     print_report,
     progress_bar,
-    rich_marks,
     shown,
 )
 
@@ -146,26 +149,50 @@ def watch_command(
         float, typer.Option(min=0.1, help="Seconds between polls when file events are not available.")
     ] = 2.0,
     lock_timeout: LockTimeout = LOCK_TIMEOUT,
+    alerts: Annotated[
+        bool,
+        typer.Option(
+            "--alerts",
+            help="After each batch, run every saved search and print a line per new match (batch "
+            "lines go to stderr): NAME, added or updated, id, url, title, tab-separated.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON object per line: per alert with --alerts, else per batch."),
+    ] = False,
 ) -> None:
     """Keep the index up to date while files are added, edited, moved and deleted.
 
-    Prints one line per batch of changes; Ctrl-C stops it cleanly.
+    Prints one line per batch of changes (with --alerts, one per new match of a saved search);
+    Ctrl-C stops it cleanly.
     """
+    from ..saved import SavedRun
     from ..watch import watch
 
     folder = _corpus_arg(corpus)
     path = _index_path(index_dir)
 
     def on_batch(report: IndexReport) -> None:
+        if as_json and not alerts:
+            print_line(json.dumps(report.to_dict(), ensure_ascii=False))
+            return
         stamp = datetime.now().strftime("%H:%M:%S")
         line = (
             f"{stamp} {report.added} added, {report.updated} updated, {report.deleted} "
             f"deleted, {report.skipped} skipped in {report.seconds:.2f} s; "
             f"{report.documents} items"
         )
-        out.print(shown(line))
+        (err if alerts else out).print(shown(line))
         for error in report.errors:
             err.print(f"  {shown(error.path)}: {shown(error.message)}")
+
+    def on_alert(run: SavedRun) -> None:
+        for line in saved_cli.alert_lines(run, as_json=as_json):
+            print_line(line)  # a line at a time, flushed: a pipe acts on each at once
+
+    def on_alert_error(exc: SearchkitError) -> None:
+        err.print(f"Alerts: {shown(str(exc))}")
 
     err.print(f"Watching {shown(str(folder))} for changes (index {shown(str(path))}); Ctrl-C to stop.")
 
@@ -178,7 +205,14 @@ def watch_command(
     signal.signal(signal.SIGINT, interrupt)
     with SearchIndex(path, lock_timeout=lock_timeout) as index:
         try:
-            watch(index, folder, interval=interval, on_batch=on_batch)
+            watch(
+                index,
+                folder,
+                interval=interval,
+                on_batch=on_batch,
+                on_alert=on_alert if alerts else None,
+                on_alert_error=on_alert_error,
+            )
         except KeyboardInterrupt:
             err.print("Stopped.")
 
@@ -274,22 +308,7 @@ def search_command(
     stories = f" in {results.stories} stor{'ies' if results.stories != 1 else 'y'}" if collapse else ""
     lines.append(f"{results.total} hit{'s' if results.total != 1 else ''}{stories} (showing {showing})")
     for rank, hit in enumerate(results.hits, start=first + 1):
-        lines.append("")
-        lines.append(f"[bold]{rank:>3}.[/] {rich_marks(hit.highlights.title)}")
-        meta = [
-            hit.provider.name or hit.provider.domain or "unknown provider",
-            (format_datetime(hit.published_at) or "undated")[:10],
-        ]
-        if hit.topics:
-            meta.append(", ".join(hit.topics))
-        if hit.story is not None and hit.story.size > 1:
-            meta.append(f"story of {hit.story.size} ({hit.story.id})")
-        if hit.duplicate_of:
-            meta.append(f"duplicate of {hit.duplicate_of}")
-        lines.append(f"     [dim]{shown(' · '.join(meta))}[/]")
-        if hit.highlights.excerpt:
-            lines.append(f"     {rich_marks(hit.highlights.excerpt)}")
-        lines.append(f"     [dim]{shown(hit.url or hit.id)}[/]")
+        lines += hit_lines(hit, rank)
         if hit.explanation is not None:
             lines += explanation_lines(hit.explanation, indent=5)
     out.print("\n".join(lines))
@@ -455,6 +474,7 @@ def check_command(
 
 stories_cli.register(app, _open_for_search)
 trending_cli.register(app)
+saved_cli.register(app)
 serve_cli.register(app)
 
 

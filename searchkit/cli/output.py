@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
-from ..models import Explanation, IndexReport, SearchResults
+from ..models import Explanation, Hit, IndexReport, SearchResults, format_datetime
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -30,6 +30,12 @@ def fail(message: str) -> NoReturn:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def print_line(line: str) -> None:
+    """One line on stdout, flushed at once (not rich's: a line for a pipe, as it is)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def progress_bar(enabled: bool) -> tuple[Any, Any]:
@@ -123,3 +129,34 @@ def explanation_lines(node: Explanation, *, indent: int) -> list[str]:
     for child in node.details:
         lines += explanation_lines(child, indent=indent + 2)
     return lines
+
+
+def hit_lines(hit: Hit, rank: int, *, notes: tuple[str, ...] = ()) -> list[str]:
+    """One hit as text (rich markup), after an empty line: its rank and highlighted title, a
+    line of provider, date, topics, story and ``notes``, the highlighted snippet, the url."""
+    meta = [
+        hit.provider.name or hit.provider.domain or "unknown provider",
+        (format_datetime(hit.published_at) or "undated")[:10],
+    ]
+    if hit.topics:
+        meta.append(", ".join(hit.topics))
+    if hit.story is not None and hit.story.size > 1:
+        meta.append(f"story of {hit.story.size} ({hit.story.id})")
+    if hit.duplicate_of:
+        meta.append(f"duplicate of {hit.duplicate_of}")
+    lines = ["", f"[bold]{rank:>3}.[/] {rich_marks(hit.highlights.title)}"]
+    lines.append(f"     [dim]{shown(' · '.join([*meta, *notes]))}[/]")
+    if hit.highlights.excerpt:
+        lines.append(f"     {rich_marks(hit.highlights.excerpt)}")
+    lines.append(f"     [dim]{shown(hit.url or hit.id)}[/]")
+    return lines
+
+
+#: Every control character, tab and newline included: a field of a tab-separated line.
+_FIELD_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain_field(value: str) -> str:
+    """Item text as one field of a tab-separated line, printed without rich: every control
+    character (tabs and newlines too) becomes a space."""
+    return _FIELD_CONTROL.sub(" ", value)
