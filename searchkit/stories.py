@@ -4,7 +4,8 @@ Two items are *linked* when a predicate of ``similarity`` holds for their finger
 duplicate link (``is_duplicate``: the same text, or small edits of it) or a story link
 (``same_story``: close in content, published within the story window of each other). Duplicate
 groups are the connected components of the duplicate links; stories are the connected
-components of all links (a duplicate is always in its original's story). Both depend on the
+components of all links (a duplicate is always in its original's story). An item without a
+publication time is linked only to items without one. Both depend on the
 set of items only, never on the order they arrived in: an incremental update and a rebuild of
 the same corpus give the same groups.
 
@@ -154,7 +155,7 @@ class HeldPrints(Protocol):
 
     def candidates(self, keys: Iterable[str], around: float | None, window: float) -> set[str]:
         """Ids of the held items with at least one of the band ``keys``, published within
-        ``window`` seconds of ``around`` (all of them when either is undated)."""
+        ``window`` seconds of ``around`` (undated ones when ``around`` is None)."""
 
     def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
         """The fingerprints of ``ids`` (held items only; others are left out)."""
@@ -177,7 +178,7 @@ def _link(a: str, b: str, prints: Mapping[str, Fingerprint], window: float, link
 
 def _link_within(ids: Iterable[str], prints: Mapping[str, Fingerprint], window: float, links: _Links) -> None:
     """Link the pairs of ``ids`` that share a band key and are published within the window (an
-    undated item is compared with every item of its buckets: the predicates decide)."""
+    undated item only with undated ones: similarity's predicates link no other pair)."""
     buckets: dict[str, list[str]] = defaultdict(list)
     for ident in ids:
         for key in band_keys(prints[ident]):
@@ -191,8 +192,8 @@ def _link_within(ids: Iterable[str], prints: Mapping[str, Fingerprint], window: 
             start = prints[a].published
             for b in members[n + 1 :]:
                 later = prints[b].published
-                if start is not None and later is not None and later - start > window:
-                    break
+                if start is not None and (later is None or later - start > window):
+                    break  # undated items sort last
                 pair = (a, b)
                 if pair not in seen:
                     seen.add(pair)
@@ -396,7 +397,9 @@ class IndexPrints:
                 continue
             for doc in postings.all_ids():
                 when = times[doc]
-                if around is None or when is None or abs(when - around) <= window:
+                if (around is None and when is None) or (
+                    around is not None and when is not None and abs(when - around) <= window
+                ):
                     found.add(ids[doc])
         return found
 
