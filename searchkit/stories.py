@@ -47,7 +47,7 @@ from typing import Any, Protocol
 
 from whoosh.reading import TermNotFound
 
-from .checksums import companion_name
+from .checksums import companion_name, verify
 from .errors import IndexCorruptError, QueryError, SearchkitError
 from .ordering import segment_values
 from .schema import F
@@ -449,7 +449,7 @@ def window_of(folder: Path | None) -> float | None:
         return None
     try:
         book = _live_book(folder)
-    except (SearchkitError, OSError):
+    except Exception:  # damaged in a way the checksums do not see: nothing is carried
         return None
     return None if book is None else book.window
 
@@ -483,12 +483,13 @@ def carry_from(folder: Path | None) -> tuple[StoryBook, set[str]] | None:
     try:
         ix = open_whoosh(folder)
         book = load_book(folder, ix.latest_generation())
-        if book is None:
+        # A damaged index is not read (Whoosh leaves files open when it fails part-way).
+        if book is None or verify(folder, ix.latest_generation(), None, full=False, required=False)[0]:
             return None
         with ix.reader() as reader:
             if not reader.doc_count():
                 return book, set()
             column = reader.column_reader(F.ID)
             return book, {column[doc] for doc in reader.all_doc_ids()}
-    except (SearchkitError, OSError):
+    except Exception:  # damaged in a way the checksums do not see: nothing is carried
         return None
