@@ -48,7 +48,7 @@ from typing import Any, Protocol
 from whoosh.reading import TermNotFound
 
 from .checksums import companion_name, verify
-from .errors import IndexCorruptError, QueryError, SearchkitError
+from .errors import IndexCorruptError, QueryError
 from .ordering import segment_values
 from .schema import F
 from .similarity import Fingerprint, band_keys, is_duplicate, same_story
