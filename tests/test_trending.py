@@ -738,7 +738,8 @@ def test_cli_explains_an_empty_answer(trend_dir: Path, arguments: list[str], lin
         (
             "--by",
             "words",
-            "Error: Invalid value for '--by': 'words' is not one of 'topics', 'terms', 'providers', 'stories'.",
+            "Error: Invalid value for '--by': 'words' is not one of "
+            "'topics', 'terms', 'providers', 'stories'.",
         ),
         (
             "--score",
