@@ -29,7 +29,7 @@ from .models import (
     SearchResults,
     TrendingResults,
 )
-from .options import FilterArguments, Filters, parse_span, with_filter_parameters
+from .options import FilterArguments, Filters, parse_story_window, with_filter_parameters
 from .saved import SavedSearches
 from .search import Reader
 from .store import LOCK_TIMEOUT, IndexLocation
@@ -149,7 +149,7 @@ class SearchIndex:
         before keeps its last good version until it is fixed or deleted. ``story_window``
         (``"3d"``, the default): how far apart in time the items of a story may be, set when
         the index is created (a different value for an existing index raises ``QueryError``)."""
-        return self._indexer.update(corpus, progress=progress, story_window=_window(story_window))
+        return self._indexer.update(corpus, progress=progress, story_window=parse_story_window(story_window))
 
     def rebuild(
         self,
@@ -161,7 +161,7 @@ class SearchIndex:
         """Index the corpus from scratch into a new generation and switch to it when complete;
         searches keep using the old index until then. Story ids and the story window (unless
         ``story_window`` gives another) are kept from the index it replaces."""
-        return self._indexer.rebuild(corpus, progress=progress, story_window=_window(story_window))
+        return self._indexer.rebuild(corpus, progress=progress, story_window=parse_story_window(story_window))
 
     def add_items(self, items: Iterable[NewsItem]) -> IndexReport:
         """Add items that do not come from corpus files (replacing items with the same id).
@@ -341,13 +341,3 @@ class SearchIndex:
         from .checksums import check_location
 
         return check_location(self._location)
-
-
-def _window(value: str | timedelta | None) -> float | None:
-    """A story window in seconds (``"3d"`` or a ``timedelta``); raises ``QueryError``."""
-    if value is None:
-        return None
-    span = parse_span(value) if isinstance(value, str) else value
-    if span is None or span.total_seconds() <= 0:
-        raise QueryError(f"invalid story window {value!r}: use a span such as 36h or 3d")
-    return span.total_seconds()

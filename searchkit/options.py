@@ -464,3 +464,14 @@ def shown(value: Any) -> str:
 
 def _naive(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def parse_story_window(value: str | timedelta | None) -> float | None:
+    """A story window in seconds (``"3d"`` or a ``timedelta``; None: the default); raises
+    ``QueryError``."""
+    if value is None:
+        return None
+    span = parse_span(value) if isinstance(value, str) else value
+    if span is None or span.total_seconds() <= 0:
+        raise QueryError(f"invalid story window {value!r}: use a span such as 36h or 3d")
+    return span.total_seconds()

@@ -98,13 +98,6 @@ class StoryBook:
             found[story].append(ident)
         return dict(found)
 
-    def members_of(self, story: str, *, alone: str | None = None) -> list[str]:
-        """The items of ``story``; ``alone``: an item whose own default story it may be."""
-        found = self.members.get(story)
-        if found is not None:
-            return found
-        return [alone] if alone is not None and default_story_id(alone) == story else []
-
     @cached_property
     def duplicate_counts(self) -> dict[str, int]:
         """Item id -> how many items are duplicates of it (for the first item of each group)."""
@@ -176,12 +169,18 @@ def _link(a: str, b: str, prints: Mapping[str, Fingerprint], window: float, link
         links.story.append((a, b))
 
 
-def _link_within(ids: Iterable[str], prints: Mapping[str, Fingerprint], window: float, links: _Links) -> None:
+def _link_within(
+    ids: Iterable[str],
+    prints: Mapping[str, Fingerprint],
+    window: float,
+    links: _Links,
+    keys: Mapping[str, list[str]] | None = None,
+) -> None:
     """Link the pairs of ``ids`` that share a band key and are published within the window (an
     undated item only with undated ones: similarity's predicates link no other pair)."""
     buckets: dict[str, list[str]] = defaultdict(list)
     for ident in ids:
-        for key in band_keys(prints[ident]):
+        for key in keys[ident] if keys is not None else band_keys(prints[ident]):
             buckets[key].append(ident)
     seen: set[tuple[str, str]] = set()
     for members in buckets.values():
@@ -242,8 +241,9 @@ def regroup(
     links = _Links([], [])
 
     # Links of added items to held ones, found by their band keys.
+    keys = {ident: band_keys(fp) for ident, fp in added.items()}
     candidates = {
-        ident: held.candidates(band_keys(fp), fp.published, window) - gone for ident, fp in added.items()
+        ident: held.candidates(keys[ident], fp.published, window) - gone for ident, fp in added.items()
     }
     linked_held: set[str] = set().union(*candidates.values())
     # The stories a change touches are grouped again, whole: those of removed items, and
@@ -258,7 +258,7 @@ def regroup(
         for other in others:
             if other in prints:
                 _link(ident, other, prints, window, links)
-    _link_within(added, prints, window, links)
+    _link_within(added, prints, window, links, keys)
     by_story: dict[str, list[str]] = defaultdict(list)
     for ident in regrouped:
         by_story[book.story_of(ident)].append(ident)

@@ -12,7 +12,7 @@ import typer
 
 from ..boosts import BOOST_FIELDS, parse_half_life
 from ..errors import QueryError
-from ..options import FACET_NAMES, FILTERS, SORTS, Kind, parse_span
+from ..options import FACET_NAMES, FILTERS, SORTS, Kind, parse_story_window
 
 IndexDir = Annotated[
     Path | None,
@@ -48,10 +48,10 @@ def _half_life(value: str | None) -> str | None:
 
 def _story_window(value: str | None) -> str | None:
     """Check ``--story-window`` as the parser checks options."""
-    if value is not None:
-        span = parse_span(value)
-        if span is None or span.total_seconds() <= 0:
-            raise typer.BadParameter(f"{value!r} is not a span such as 36h or 3d")
+    try:
+        parse_story_window(value)
+    except QueryError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("invalid story window ")) from None
     return value
 
 
