@@ -1,8 +1,8 @@
 """The labelled evaluation the coming "Stories" feature (``duplicate_of`` and ``story`` for each
-item) is judged on: real duplicates, planted coverage and negatives, with the metrics and two
-baseline predictors.
+item) is judged on: real duplicates, planted coverage and negatives, with the metrics, two
+baseline predictors and searchkit's own rules.
 
-    python benchmarks/stories.py [--seed N] [--keep DIR] [--show-pairs N]
+    python benchmarks/stories.py [--seed N] [--keep DIR] [--show-pairs N] [--recall]
 
 ``build_evaluation(out_dir, seed=...)`` writes ``out_dir/corpus`` (Reuters-21578 and BBC as they
 are, plus the planted items of part 2 under ``planted/``) and ``out_dir/labels.json``; ids are
@@ -97,6 +97,14 @@ whose content words (title and body; no stop words, none in over 5% of items) ha
 of 0.3 or more (32 bands of 2 rows), joined single-link. Both thresholds are round numbers
 chosen before looking at the scores, not tuned.
 
+**searchkit** (``library_predict``): the rules of ``searchkit.similarity`` applied as the index
+applies them, and nothing else: every item's fingerprint, candidates from shared band keys
+(items of one key published within 3 days of each other), ``is_duplicate`` then
+``same_story`` on each candidate pair, duplicate groups and stories the connected components
+(duplicates joined to their story). ``--recall`` also compares every two items published
+within 3 days of each other (minutes) and prints the share of the pairs a test links that share
+a band key (``candidate_recall``).
+
 Part 1 is found with shingles, so a shingle-based detector with a lower threshold finds all
 of it: its recall says nothing about near-copies that shingles would miss.
 """
@@ -126,6 +134,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml
 
+from searchkit import similarity
 from searchkit.corpus import corpus_files
 from searchkit.documents import parse_bytes, read_item_bytes
 from searchkit.models import NewsItem
@@ -1472,6 +1481,72 @@ def minhash_predict(corpus_dir: Path) -> Prediction:
 BASELINES: dict[str, Predictor] = {"naive": naive_predict, "minhash": minhash_predict}
 
 
+def _published(fp: similarity.Fingerprint) -> float:
+    return math.inf if fp.published is None else fp.published
+
+
+def key_pairs(prints: Mapping[str, similarity.Fingerprint], window: float) -> set[tuple[str, str]]:
+    """The pairs (sorted) of items that share a band key and are published within ``window``
+    seconds of each other (an undated item is paired with every undated item of its keys)."""
+    buckets: dict[str, list[str]] = defaultdict(list)
+    for ident, fp in prints.items():
+        for key in similarity.band_keys(fp):
+            buckets[key].append(ident)
+    pairs = set()
+    for members in buckets.values():
+        members.sort(key=lambda i: (_published(prints[i]), i))
+        for n, a in enumerate(members):
+            for b in members[n + 1 :]:
+                if _published(prints[b]) - _published(prints[a]) > window:
+                    break
+                pairs.add((a, b) if a < b else (b, a))
+    return pairs
+
+
+def library_predict(corpus_dir: Path) -> Prediction:
+    """searchkit's rules (``searchkit.similarity``) as the index applies them: candidates from
+    shared band keys, a duplicate or story link where a test holds, connected components."""
+    items = load_items(corpus_dir)
+    window = WINDOW.total_seconds()
+    prints = {ident: similarity.fingerprint(item) for ident, item in items.items()}
+    duplicates, stories = UnionFind(), UnionFind()
+    for a, b in sorted(key_pairs(prints, window)):
+        if similarity.is_duplicate(prints[a], prints[b], window=window):
+            duplicates.union(a, b)
+        elif similarity.same_story(prints[a], prints[b], window=window):
+            stories.union(a, b)
+    return prediction(items, duplicates, stories)
+
+
+PREDICTORS: dict[str, Predictor] = {**BASELINES, "searchkit": library_predict}
+
+
+def candidate_recall(corpus_dir: Path) -> dict[str, dict[str, float]]:
+    """For each test ("duplicate", and "story" for the pairs that are no duplicates): how many
+    pairs of items published within 3 days of each other it holds for ("pairs"), and the share
+    of them that share a band key ("recall"): every such pair is compared."""
+    items = load_items(corpus_dir)
+    window = WINDOW.total_seconds()
+    prints = {ident: similarity.fingerprint(item) for ident, item in items.items()}
+    keys = {ident: set(similarity.band_keys(fp)) for ident, fp in prints.items()}
+    ordered = sorted(prints, key=lambda i: (_published(prints[i]), i))
+    linked: Counter[str] = Counter()
+    found: Counter[str] = Counter()
+    for n, a in enumerate(ordered):
+        for b in ordered[n + 1 :]:
+            if _published(prints[b]) - _published(prints[a]) > window:
+                break
+            if similarity.is_duplicate(prints[a], prints[b], window=window):
+                kind = "duplicate"
+            elif similarity.same_story(prints[a], prints[b], window=window):
+                kind = "story"
+            else:
+                continue
+            linked[kind] += 1
+            found[kind] += bool(keys[a] & keys[b])
+    return {k: {"pairs": linked[k], "recall": found[k] / linked[k]} for k in sorted(linked)}
+
+
 def evaluate(evaluation: Evaluation | str | Path, predict: Predictor) -> dict[str, Any]:
     """Run ``predict`` on the evaluation's corpus and score it on the three parts.
 
@@ -1571,6 +1646,9 @@ def main() -> None:
     parser.add_argument(
         "--show-pairs", type=int, default=0, metavar="N", help="print N pairs per part-1 rule"
     )
+    parser.add_argument(
+        "--recall", action="store_true", help="also measure the band keys' candidate recall (minutes)"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -1581,8 +1659,12 @@ def main() -> None:
         print(f"built in {built:.1f} s: {out}")
         if args.show_pairs:
             show_pairs(evaluation, args.show_pairs, args.seed)
-        results = {name: evaluate(evaluation, predict) for name, predict in BASELINES.items()}
+        results = {name: evaluate(evaluation, predict) for name, predict in PREDICTORS.items()}
+        recall = candidate_recall(evaluation.corpus_dir) if args.recall else None
     print(report(evaluation, results))
+    if recall is not None:
+        shares = (f"{kind} links {r['pairs']:,}, {r['recall']:.3f} share a key" for kind, r in recall.items())
+        print("\nsearchkit's band keys, candidate recall: " + "; ".join(shares))
     print(f"\ntotal {time.perf_counter() - started:.1f} s (build {built:.1f} s)")
 
 

@@ -45,13 +45,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from whoosh.reading import TermNotFound
-
 from .checksums import companion_name, verify
 from .errors import IndexCorruptError, QueryError
 from .ordering import segment_values
 from .schema import F
 from .similarity import Fingerprint, band_keys, is_duplicate, same_story
+from .whoosh_internals.postings import term_blocks
 
 #: Items of one story are published within this many seconds of an item they are linked to,
 #: unless the index was created with another window.
@@ -178,25 +177,28 @@ def _link_within(
 ) -> None:
     """Link the pairs of ``ids`` that share a band key and are published within the window (an
     undated item only with undated ones: similarity's predicates link no other pair)."""
-    buckets: dict[str, list[str]] = defaultdict(list)
-    for ident in ids:
+    order = sorted(ids, key=lambda i: _sort_key(i, prints))  # undated items last
+    times = [prints[ident].published for ident in order]
+    buckets: dict[str, list[int]] = defaultdict(list)
+    for n, ident in enumerate(order):  # each bucket in the order of time
         for key in keys[ident] if keys is not None else band_keys(prints[ident]):
-            buckets[key].append(ident)
-    seen: set[tuple[str, str]] = set()
+            buckets[key].append(n)
+    size = len(order)
+    seen: set[int] = set()
     for members in buckets.values():
-        if len(members) < 2:
-            continue
-        members.sort(key=lambda i: _sort_key(i, prints))
-        for n, a in enumerate(members):
-            start = prints[a].published
-            for b in members[n + 1 :]:
-                later = prints[b].published
+        last = len(members)
+        for x in range(last - 1):
+            a = members[x]
+            start = times[a]
+            for y in range(x + 1, last):
+                b = members[y]
+                later = times[b]
                 if start is not None and (later is None or later - start > window):
-                    break  # undated items sort last
-                pair = (a, b)
+                    break
+                pair = a * size + b
                 if pair not in seen:
                     seen.add(pair)
-                    _link(a, b, prints, window, links)
+                    _link(order[a], order[b], prints, window, links)
 
 
 class _Union:
@@ -370,6 +372,7 @@ class IndexPrints:
         self.ids: list[str] = []
         self.times: list[float | None] = []
         self.prints: list[Any] = []  # per segment: (first docnum, column reader)
+        self.segments: list[tuple[Any, int]] = []  # segments that hold fingerprints, and their first docnum
         to_seconds = _EPOCH_MICROSECONDS
         for segment, offset in reader.leaf_readers():
             size = segment.doc_count_all()
@@ -383,6 +386,7 @@ class IndexPrints:
                 (raw - to_seconds) / 1e6 if raw else None for raw in segment_values(segment, F.PUBLISHED_AT)
             ]
             self.prints.append((offset, size, segment.column_reader(F.PRINT)))
+            self.segments.append((segment, offset))
         self.doc_of = {
             ident: doc for doc, ident in enumerate(self.ids) if ident and not reader.is_deleted(doc)
         }
@@ -390,17 +394,16 @@ class IndexPrints:
     def candidates(self, keys: Iterable[str], around: float | None, window: float) -> set[str]:
         found: set[str] = set()
         ids, times = self.ids, self.times
-        for key in keys:
-            try:
-                postings = self.reader.postings(F.BANDS, key)
-            except TermNotFound:
-                continue
-            for doc in postings.all_ids():
-                when = times[doc]
-                if (around is None and when is None) or (
-                    around is not None and when is not None and abs(when - around) <= window
-                ):
-                    found.add(ids[doc])
+        keys = list(keys)
+        for segment, offset in self.segments:  # whole blocks of postings, deleted ones left out
+            for key in keys:
+                for block, _frequencies in term_blocks(segment, F.BANDS, key):
+                    for doc in block:
+                        when = times[doc + offset]
+                        if (around is None and when is None) or (
+                            around is not None and when is not None and abs(when - around) <= window
+                        ):
+                            found.add(ids[doc + offset])
         return found
 
     def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:

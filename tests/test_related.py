@@ -749,18 +749,14 @@ def test_listed_entries_and_backlinks_with_the_items_headline_are_kept(tmp_path:
     assert all(hit.title == RATES_TITLE for hit in result.related)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 14): the draft story predicates still put a daily report's other days "
-    "in its story; the recurring-headline rule is not finished",
-)
 def test_similar_items_leave_out_copies_by_content_not_by_headline(tmp_path: Path) -> None:
     copy = {
         **RATES[1],
         "id": "rates-3-resent.md",
         "title": "CORRECTED - " + RATES_TITLE,
+        "publishedDateTime": "1987-03-03T11:00:00Z",
         "related": [],
-    }  # the same report re-sent under another headline
+    }  # the same report re-sent an hour later under another headline
     items = [{**item, "related": []} for item in RATES] + [copy]
     path = build_index(write_corpus(tmp_path / "corpus", items), tmp_path / "index")
     with SearchIndex.open(path) as index:
