@@ -50,7 +50,7 @@ from .errors import IndexCorruptError, QueryError
 from .ordering import segment_values
 from .schema import F
 from .similarity import Fingerprint, band_keys, is_duplicate, same_story
-from .whoosh_internals.postings import term_blocks
+from .whoosh_internals.postings import MappedTerms
 
 #: Items of one story are published within this many seconds of an item they are linked to,
 #: unless the index was created with another window.
@@ -145,7 +145,7 @@ class StoryBook:
 class HeldPrints(Protocol):
     """The fingerprints of the items an index holds before a change."""
 
-    def candidates(self, keys: Iterable[str], around: float | None, window: float) -> set[str]:
+    def candidates(self, keys: Collection[str], around: float | None, window: float) -> set[str]:
         """Ids of the held items with at least one of the band ``keys``, published within
         ``window`` seconds of ``around`` (undated ones when ``around`` is None)."""
 
@@ -372,7 +372,7 @@ class IndexPrints:
         self.ids: list[str] = []
         self.times: list[float | None] = []
         self.prints: list[Any] = []  # per segment: (first docnum, column reader)
-        self.segments: list[tuple[Any, int]] = []  # segments that hold fingerprints, and their first docnum
+        self.segments: list[tuple[MappedTerms, int]] = []  # term lookups of those segments, first docnums
         to_seconds = _EPOCH_MICROSECONDS
         for segment, offset in reader.leaf_readers():
             size = segment.doc_count_all()
@@ -386,25 +386,27 @@ class IndexPrints:
                 (raw - to_seconds) / 1e6 if raw else None for raw in segment_values(segment, F.PUBLISHED_AT)
             ]
             self.prints.append((offset, size, segment.column_reader(F.PRINT)))
-            self.segments.append((segment, offset))
+            self.segments.append((MappedTerms(segment), offset))
         self.doc_of = {
             ident: doc for doc, ident in enumerate(self.ids) if ident and not reader.is_deleted(doc)
         }
 
-    def candidates(self, keys: Iterable[str], around: float | None, window: float) -> set[str]:
+    def candidates(self, keys: Collection[str], around: float | None, window: float) -> set[str]:
         found: set[str] = set()
         ids, times = self.ids, self.times
-        keys = list(keys)
-        for segment, offset in self.segments:  # whole blocks of postings, deleted ones left out
+        for terms, offset in self.segments:
             for key in keys:
-                for block, _frequencies in term_blocks(segment, F.BANDS, key):
-                    for doc in block:
-                        when = times[doc + offset]
-                        if (around is None and when is None) or (
-                            around is not None and when is not None and abs(when - around) <= window
-                        ):
-                            found.add(ids[doc + offset])
+                for doc in terms.documents(F.BANDS, key):
+                    when = times[doc + offset]
+                    if (around is None and when is None) or (
+                        around is not None and when is not None and abs(when - around) <= window
+                    ):
+                        found.add(ids[doc + offset])
         return found
+
+    def close(self) -> None:
+        for terms, _offset in self.segments:
+            terms.close()
 
     def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
         found: dict[str, Fingerprint] = {}
@@ -435,8 +437,8 @@ def stage(
     for ident, raw in added.items():
         with contextlib.suppress(ValueError):
             prints[ident] = Fingerprint.decode(raw)
-    with ix.reader() as reader:
-        new = regroup(book, prints, removed, IndexPrints(reader), carry=carry)
+    with ix.reader() as reader, contextlib.closing(IndexPrints(reader)) as held:
+        new = regroup(book, prints, removed, held, carry=carry)
     ix.storage.companions[BOOK_SUFFIX] = new.encode()
 
 

@@ -53,6 +53,7 @@ PRIVATE_NAMES: dict[str, tuple[str, ...]] = {
     "whoosh.codec.whoosh3.W3FieldWriter": ("_fieldid", "_postfile", "_tindex"),
     "whoosh.codec.whoosh3.W3PerDocReader": ("_cached_reader",),
     "whoosh.reading.SegmentReader": ("_perdoc",),
+    "whoosh.codec.whoosh3.W3TermsReader": ("_tindex", "_dbfile", "_codec", "_postfile", "_keycoder"),
     "whoosh.matching.wrappers.FilterMatcher": ("_exclude", "_ids"),
     "whoosh.matching.binary.AndNotMatcher": ("_find_first", "_find_next"),
     "whoosh.columns.NumericColumn.Reader": (
