@@ -475,3 +475,11 @@ def parse_story_window(value: str | timedelta | None) -> float | None:
     if span is None or span.total_seconds() <= 0:
         raise QueryError(f"invalid story window {value!r}: use a span such as 36h or 3d")
     return span.total_seconds()
+
+
+def format_span(seconds: float) -> str:
+    """``3d``, ``36h``, ``90m`` or ``45s``: the shortest exact form."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -96,7 +96,7 @@ import struct
 import sys
 import zlib
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, pairwise
 
@@ -114,6 +114,7 @@ TITLE_SKETCH = 16  # content words of the headline
 KEY_SKETCH = 24  # bigrams of the body's content words and figures: the band keys
 SHINGLE_KEYS = 4  # an item with fewer bigrams also gets this many shingles as keys
 NAME_KEYS = 8  # names of the body: each pair of the 8 smallest is a band key
+BAND_BUCKETS = 1 << 16  # band keys are indexed as the terms of this many buckets
 
 # The duplicate test.
 DUPLICATE_RESEMBLANCE = 0.6  # shingle Jaccard, at least
@@ -217,15 +218,23 @@ class Fingerprint:
     body_words: int = 0
     #: The item says it corrects or repeats another (CORRECTED, corrects, RPT, REPEAT).
     corrected: bool = False
-    #: ``words`` and ``shingles`` as bitmaps (bit ``hash % 2048`` set; not encoded): the
-    #: popcount of two bitmaps' AND bounds the hashes two sets share from above, so most
-    #: pairs that cannot pass a test fail it at that cost.
-    word_bits: int = field(init=False, repr=False, compare=False)
-    shingle_bits: int = field(init=False, repr=False, compare=False)
+    #: ``words`` and ``shingles`` as bitmaps (bit ``hash % 2048`` set; not encoded), made on
+    #: first use: the popcount of two bitmaps' AND bounds the hashes two sets share from above,
+    #: so most pairs that cannot pass a test fail it at that cost.
+    _word_bits: int = field(default=-1, init=False, repr=False, compare=False)
+    _shingle_bits: int = field(default=-1, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "word_bits", _bitmap(self.words))
-        object.__setattr__(self, "shingle_bits", _bitmap(self.shingles))
+    @property
+    def word_bits(self) -> int:
+        if self._word_bits < 0:
+            object.__setattr__(self, "_word_bits", _bitmap(self.words))
+        return self._word_bits
+
+    @property
+    def shingle_bits(self) -> int:
+        if self._shingle_bits < 0:
+            object.__setattr__(self, "_shingle_bits", _bitmap(self.shingles))
+        return self._shingle_bits
 
     def encode(self) -> bytes:
         """The fingerprint as bytes, for an index column (``decode`` reads it back)."""
@@ -388,6 +397,15 @@ def band_keys(fp: Fingerprint) -> list[str]:
         keys += [f"d:{h:08x}" for h in _unpack(fp.shingles)[:SHINGLE_KEYS]]
     keys += [f"n:{a:08x}{b:08x}" for a, b in combinations(_unpack(fp.names), 2)]
     return keys
+
+
+def band_terms(keys: Iterable[str]) -> list[str]:
+    """The index terms of band ``keys``: the bucket of each, one of ``BAND_BUCKETS``, as 4
+    hexadecimal digits. Whoosh writes each distinct term of a segment at a cost (about 50 us:
+    nearly as much as the rest of a short item), and nearly every band key is distinct;
+    buckets keep a segment's terms to 65,536. A bucket holds other keys too: what a lookup
+    finds is checked against the keys themselves."""
+    return sorted({f"{zlib.crc32(key.encode()) & (BAND_BUCKETS - 1):04x}" for key in keys})
 
 
 def _close(a: Fingerprint, b: Fingerprint, window: float) -> bool:

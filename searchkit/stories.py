@@ -27,9 +27,10 @@ alias of it (``searchkit story OLD_ID`` shows the merged story). When removing a
 story, the part holding the story's earliest remaining item keeps the id; the other parts get
 new ids. A rebuild keeps the ids of the index it replaces by the same rules.
 
-Finding links costs in proportion to what changed: each item's LSH band keys are indexed
-terms (``F.BANDS``), so the items an added one may link to are found by looking its keys up,
-and only the stories an update touches (by a removal or a new link) are grouped again.
+Finding links costs in proportion to what changed: the buckets of each item's band keys are
+indexed terms (``F.BANDS``, ``similarity.band_terms``), so the items an added one may link to
+are found by looking its buckets up (and checking their keys), and only the stories an update
+touches (by a removal or a new link) are grouped again.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ from typing import Any, Protocol
 
 from .checksums import companion_name, verify
 from .errors import IndexCorruptError, QueryError
+from .linking import Links, Union, link, link_within, sort_key
+from .options import format_span
 from .ordering import segment_values
 from .schema import F
-from .similarity import Fingerprint, band_keys, is_duplicate, same_story
+from .similarity import Fingerprint, band_keys, band_terms
 from .whoosh_internals.postings import MappedTerms
 
 #: Items of one story are published within this many seconds of an item they are linked to,
@@ -63,17 +66,11 @@ _BOOK_VERSION = 1
 
 #: Raw ``published_at`` column values count microseconds from ``datetime.min``: the epoch's.
 _EPOCH_MICROSECONDS = (datetime(1970, 1, 1) - datetime.min) // timedelta(microseconds=1)
-_LATEST = float("inf")
 
 
 def default_story_id(item_id: str) -> str:
     """The id of a story made by ``item_id`` (the story of an item alone in it)."""
     return "s" + hashlib.blake2b(item_id.encode("utf-8"), digest_size=6).hexdigest()
-
-
-def _sort_key(ident: str, prints: Mapping[str, Fingerprint]) -> tuple[float, str]:
-    published = prints[ident].published
-    return (_LATEST if published is None else published, ident)
 
 
 @dataclass
@@ -153,78 +150,6 @@ class HeldPrints(Protocol):
         """The fingerprints of ``ids`` (held items only; others are left out)."""
 
 
-@dataclass(frozen=True)
-class _Links:
-    duplicate: list[tuple[str, str]]
-    story: list[tuple[str, str]]
-
-
-def _link(a: str, b: str, prints: Mapping[str, Fingerprint], window: float, links: _Links) -> None:
-    fa, fb = prints[a], prints[b]
-    if is_duplicate(fa, fb, window=window):
-        links.duplicate.append((a, b))
-        links.story.append((a, b))
-    elif same_story(fa, fb, window=window):
-        links.story.append((a, b))
-
-
-def _link_within(
-    ids: Iterable[str],
-    prints: Mapping[str, Fingerprint],
-    window: float,
-    links: _Links,
-    keys: Mapping[str, list[str]] | None = None,
-) -> None:
-    """Link the pairs of ``ids`` that share a band key and are published within the window (an
-    undated item only with undated ones: similarity's predicates link no other pair)."""
-    order = sorted(ids, key=lambda i: _sort_key(i, prints))  # undated items last
-    times = [prints[ident].published for ident in order]
-    buckets: dict[str, list[int]] = defaultdict(list)
-    for n, ident in enumerate(order):  # each bucket in the order of time
-        for key in keys[ident] if keys is not None else band_keys(prints[ident]):
-            buckets[key].append(n)
-    size = len(order)
-    seen: set[int] = set()
-    for members in buckets.values():
-        last = len(members)
-        for x in range(last - 1):
-            a = members[x]
-            start = times[a]
-            for y in range(x + 1, last):
-                b = members[y]
-                later = times[b]
-                if start is not None and (later is None or later - start > window):
-                    break
-                pair = a * size + b
-                if pair not in seen:
-                    seen.add(pair)
-                    _link(order[a], order[b], prints, window, links)
-
-
-class _Union:
-    def __init__(self, ids: Iterable[str]) -> None:
-        self.parent = {i: i for i in ids}
-
-    def find(self, x: str) -> str:
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-    def groups(self) -> list[list[str]]:
-        found: dict[str, list[str]] = defaultdict(list)
-        for ident in self.parent:
-            found[self.find(ident)].append(ident)
-        return list(found.values())
-
-
 def regroup(
     book: StoryBook,
     added: Mapping[str, Fingerprint],
@@ -240,7 +165,7 @@ def regroup(
     window = book.window
     gone = set(removed) | set(added)
     prints: dict[str, Fingerprint] = dict(added)
-    links = _Links([], [])
+    links = Links([], [])
 
     # Links of added items to held ones, found by their band keys.
     keys = {ident: band_keys(fp) for ident, fp in added.items()}
@@ -259,17 +184,17 @@ def regroup(
     for ident, others in candidates.items():
         for other in others:
             if other in prints:
-                _link(ident, other, prints, window, links)
-    _link_within(added, prints, window, links, keys)
+                link(ident, other, prints, window, links)
+    link_within(added, prints, window, links, keys)
     by_story: dict[str, list[str]] = defaultdict(list)
     for ident in regrouped:
         by_story[book.story_of(ident)].append(ident)
     for members in by_story.values():
         if len(members) > 1:
-            _link_within(members, prints, window, links)
+            link_within(members, prints, window, links)
 
     nodes = [*added, *regrouped]
-    duplicates, stories = _Union(nodes), _Union(nodes)
+    duplicates, stories = Union(nodes), Union(nodes)
     for a, b in links.duplicate:
         duplicates.union(a, b)
     for a, b in links.story:
@@ -283,7 +208,7 @@ def regroup(
     )
     for group in duplicates.groups():
         if len(group) > 1:
-            first, *rest = sorted(group, key=lambda i: _sort_key(i, prints))
+            first, *rest = sorted(group, key=lambda i: sort_key(i, prints))
             result.duplicate_of.update(dict.fromkeys(rest, first))
     _name_stories(result, stories.groups(), prints, book, added, set(removed) & added.keys(), carry)
     return result
@@ -307,7 +232,7 @@ def _name_stories(
             return carry[0].story_of(ident)
         return None  # a new item
 
-    ordered = [sorted(group, key=lambda i: _sort_key(i, prints)) for group in groups]
+    ordered = [sorted(group, key=lambda i: sort_key(i, prints)) for group in groups]
     # Each previous id goes to the group holding its earliest item.
     claims: dict[str, tuple[tuple[float, str], int]] = {}
     for n, group in enumerate(ordered):
@@ -315,7 +240,7 @@ def _name_stories(
             old = previous_id(ident)
             if old is None:
                 continue
-            key = _sort_key(ident, prints)
+            key = sort_key(ident, prints)
             if old not in claims or key < claims[old][0]:
                 claims[old] = (key, n)
     owned: dict[int, list[tuple[tuple[float, str], str]]] = defaultdict(list)
@@ -390,19 +315,22 @@ class IndexPrints:
         self.doc_of = {
             ident: doc for doc, ident in enumerate(self.ids) if ident and not reader.is_deleted(doc)
         }
+        self.decoded: dict[int, Fingerprint] = {}
 
     def candidates(self, keys: Collection[str], around: float | None, window: float) -> set[str]:
-        found: set[str] = set()
+        near: set[str] = set()
         ids, times = self.ids, self.times
+        buckets = band_terms(keys)
         for terms, offset in self.segments:
-            for key in keys:
-                for doc in terms.documents(F.BANDS, key):
+            for bucket in buckets:
+                for doc in terms.documents(F.BANDS, bucket):
                     when = times[doc + offset]
                     if (around is None and when is None) or (
                         around is not None and when is not None and abs(when - around) <= window
                     ):
-                        found.add(ids[doc + offset])
-        return found
+                        near.add(ids[doc + offset])
+        # A bucket holds other keys too.
+        return {i for i, fp in self.get(near).items() if not set(keys).isdisjoint(band_keys(fp))}
 
     def close(self) -> None:
         for terms, _offset in self.segments:
@@ -412,13 +340,14 @@ class IndexPrints:
         found: dict[str, Fingerprint] = {}
         for ident in ids:
             doc = self.doc_of.get(ident)
-            if doc is None:
-                continue
-            for offset, size, column in self.prints:
-                if offset <= doc < offset + size:
-                    with contextlib.suppress(ValueError):
-                        found[ident] = Fingerprint.decode(column[doc - offset])
-                    break
+            if doc is not None and doc not in self.decoded:
+                for offset, size, column in self.prints:
+                    if offset <= doc < offset + size:
+                        with contextlib.suppress(ValueError):
+                            self.decoded[doc] = Fingerprint.decode(column[doc - offset])
+                        break
+            if doc in self.decoded:
+                found[ident] = self.decoded[doc]
         return found
 
 
@@ -442,18 +371,14 @@ def stage(
     ix.storage.companions[BOOK_SUFFIX] = new.encode()
 
 
-def _live_book(folder: Path) -> StoryBook | None:
-    from .store import open_whoosh  # store imports this module
-
-    return load_book(folder, open_whoosh(folder).latest_generation())
-
-
 def window_of(folder: Path | None) -> float | None:
     """The story window of the index in ``folder``; None when there is none to read."""
+    from .store import open_whoosh  # store imports this module
+
     if folder is None:
         return None
     try:
-        book = _live_book(folder)
+        book = load_book(folder, open_whoosh(folder).latest_generation())
     except Exception:  # damaged in a way the checksums do not see: nothing is carried
         return None
     return None if book is None else book.window
@@ -468,14 +393,6 @@ def check_window(folder: Path, window: float | None) -> None:
             f"this index links stories within {format_span(current)}, set when it was created; "
             f"`searchkit index --rebuild --story-window {format_span(window)}` changes it"
         )
-
-
-def format_span(seconds: float) -> str:
-    """``3d``, ``36h``, ``90m`` or ``45s``: the shortest exact form."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
 
 
 def carry_from(folder: Path | None) -> tuple[StoryBook, set[str]] | None:
