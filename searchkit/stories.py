@@ -297,7 +297,9 @@ class IndexPrints:
         self.ids: list[str] = []
         self.times: list[float | None] = []
         self.prints: list[Any] = []  # per segment: (first docnum, column reader)
-        self.segments: list[tuple[MappedTerms, int]] = []  # term lookups of those segments, first docnums
+        # Of each segment with fingerprints: its terms, first docnum, earliest and latest date
+        # (None: it has no dated items), and whether it has undated ones.
+        self.segments: list[tuple[MappedTerms, int, float | None, float | None, bool]] = []
         to_seconds = _EPOCH_MICROSECONDS
         for segment, offset in reader.leaf_readers():
             size = segment.doc_count_all()
@@ -307,11 +309,14 @@ class IndexPrints:
                 continue
             column = segment.column_reader(F.ID)
             self.ids += [column[n] for n in range(size)]
-            self.times += [
+            times = [
                 (raw - to_seconds) / 1e6 if raw else None for raw in segment_values(segment, F.PUBLISHED_AT)
             ]
+            self.times += times
             self.prints.append((offset, size, segment.column_reader(F.PRINT)))
-            self.segments.append((MappedTerms(segment), offset))
+            dated = [t for t in times if t is not None]
+            span = (min(dated), max(dated)) if dated else (None, None)
+            self.segments.append((MappedTerms(segment), offset, *span, len(dated) < size))
         self.doc_of = {
             ident: doc for doc, ident in enumerate(self.ids) if ident and not reader.is_deleted(doc)
         }
@@ -321,7 +326,12 @@ class IndexPrints:
         near: set[str] = set()
         ids, times = self.ids, self.times
         buckets = band_terms(keys)
-        for terms, offset in self.segments:
+        for terms, offset, earliest, latest, undated in self.segments:
+            if around is None:
+                if not undated:
+                    continue
+            elif earliest is None or latest is None or not earliest - window <= around <= latest + window:
+                continue  # no item of the segment is within the window
             for bucket in buckets:
                 for doc in terms.documents(F.BANDS, bucket):
                     when = times[doc + offset]
@@ -333,7 +343,7 @@ class IndexPrints:
         return {i for i, fp in self.get(near).items() if not set(keys).isdisjoint(band_keys(fp))}
 
     def close(self) -> None:
-        for terms, _offset in self.segments:
+        for terms, *_ in self.segments:
             terms.close()
 
     def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from conftest import run_cli, write_corpus, write_item
 
-from searchkit import SearchIndex
+from searchkit import SearchIndex, similarity
 from searchkit.errors import IndexCorruptError
+from searchkit.models import NewsItem
 from searchkit.stories import default_story_id
 
 MERGER = [
@@ -330,6 +331,44 @@ def test_incremental_updates_keep_story_ids(built: tuple[Path, Path]) -> None:
     SearchIndex(fresh).update(corpus)
     with SearchIndex.open(fresh) as index:
         assert partition(groups(index)[0]) == partition(after_removal)
+
+
+@pytest.mark.parametrize("buckets", [1, 1 << 16])
+def test_items_added_one_at_a_time_group_as_a_fresh_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buckets: int
+) -> None:
+    # With one bucket every held item is found by every lookup: only pairs that share a band
+    # key itself may be compared, or an update would link what a build does not.
+    monkeypatch.setattr(similarity, "BAND_BUCKETS", buckets)
+    # Two items with the same words in opposite orders: the story test holds for them, but they
+    # share no band key (no word pair, no name), so a build never compares them.
+    words = "harvest orchard apple grower cooperative drought irrigation subsidy ministry export market"
+    reversed_words = " ".join(reversed(words.split()))
+    pair = [
+        item("forward.md", "Orchard report", words, "2024-03-06T08:00:00Z"),
+        item("backward.md", "Growers report", reversed_words, "2024-03-06T09:00:00Z", "Farm Wire"),
+    ]
+    fa, fb = (similarity.fingerprint(NewsItem(id=e["id"], title=e["title"], body=e["body"])) for e in pair)
+    assert similarity.same_story(fa, fb, window=1.0)
+    assert not set(similarity.band_keys(fa)) & set(similarity.band_keys(fb))
+    corpus = tmp_path / "corpus"
+    one_by_one = tmp_path / "index"
+    for entry in [*ITEMS, *pair]:
+        write_item(corpus, entry)
+        SearchIndex(one_by_one).update(corpus)
+    fresh = tmp_path / "fresh"
+    SearchIndex(fresh).update(corpus)
+    with SearchIndex.open(one_by_one) as a, SearchIndex.open(fresh) as b:
+        (stories_a, duplicates_a), (stories_b, duplicates_b) = groups(a), groups(b)
+    expected = groups_expected() | {"forward.md": "forward.md", "backward.md": "backward.md"}
+    assert partition(stories_a) == partition(stories_b) == partition(expected)
+    assert duplicates_a == duplicates_b
+
+
+def groups_expected() -> dict[str, str]:
+    """The stories of ITEMS (test_duplicates_and_stories_are_assigned), as a mapping."""
+    expected = {i: "merger" for i in MERGER_STORY} | {i: "flood" for i in FLOOD_STORY}
+    return expected | {entry["id"]: entry["id"] for entry in ITEMS if entry["id"] not in expected}
 
 
 def test_a_bridging_item_merges_stories_and_the_old_id_resolves(tmp_path: Path) -> None:

@@ -120,6 +120,7 @@ class MappedTerms:
         self._segment = segment
         self._terms: Any = None
         self._map: mmap.mmap | None = None
+        self._deleted: frozenset[int] | None = None  # the segment's deleted documents, once read
         with contextlib.suppress(Exception):  # anything unexpected: Whoosh's own lookup
             terms = segment.codec().terms_reader(segment.storage(), segment.segment())
             self._terms = terms
@@ -177,9 +178,22 @@ class MappedTerms:
             matcher = terms._codec.postings_reader(
                 terms._postfile, info, self._segment.schema[fieldname].format, term=(fieldname, tbytes)
             )
-            found = [doc for block, _ in _w3_blocks(matcher) for doc in block]
-        segment = self._segment
-        return [doc for doc in found if not segment.is_deleted(doc)] if segment.has_deletions() else found
+            found = []
+            while matcher.is_active():  # whole blocks of document numbers, no weights
+                if matcher._ids is None:
+                    if matcher._byteids:
+                        matcher._read_ids()
+                    else:
+                        if matcher._data is None:
+                            matcher._read_data()
+                        matcher._ids = tuple(accumulate(matcher._data[0]))
+                found.extend(cast(Sequence[int], matcher._ids))
+                matcher._next_block()
+        if self._deleted is None:
+            segment = self._segment
+            deleted = range(segment.doc_count_all()) if segment.has_deletions() else ()
+            self._deleted = frozenset(doc for doc in deleted if segment.is_deleted(doc))
+        return [doc for doc in found if doc not in self._deleted] if self._deleted else found
 
 
 _POINTER = struct.Struct("!Iq")  # Whoosh's hash slot: key hash, position of the key
