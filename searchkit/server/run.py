@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import IndexReport, SearchIndex, SearchkitError
-from .app import INDEX_ENV, TIMEOUT_ENV
+from .answers import CACHE_SIZE
+from .app import CACHE_ENV, INDEX_ENV, TIMEOUT_ENV
 
 #: Seconds the workers get to finish the answers in flight when stopped.
 GRACEFUL_SECONDS = 10
@@ -44,16 +45,19 @@ def serve(
     *,
     workers: int = 1,
     query_timeout: float,
+    cache_size: int = CACHE_SIZE,
     root_path: str = "",
     access_log: bool = False,
     watch: tuple[Path, float, Callable[[IndexReport], None]] | None = None,
 ) -> None:
     """Serve the index at ``index_dir`` on ``sock`` until SIGINT or SIGTERM; with ``watch``
-    (corpus, poll interval, what to do with each batch's report), keep it up to date."""
+    (corpus, poll interval, what to do with each batch's report), keep it up to date. Each
+    worker keeps ``cache_size`` slots of search answers (searchkit/server/answers.py)."""
     import uvicorn
 
     os.environ[INDEX_ENV] = str(index_dir.resolve())
     os.environ[TIMEOUT_ENV] = repr(query_timeout)
+    os.environ[CACHE_ENV] = str(cache_size)
     config = uvicorn.Config(
         "searchkit.server.app:app_from_environment",
         factory=True,
