@@ -118,7 +118,7 @@ class Reader:
         self._vocabulary = Vocabulary(self._caches)
         self._hits = HitBuilder()
         self._trending = TrendingCache(self._caches)
-        self._stories = StoryView(self._caches)
+        self._stories = StoryView(self._caches, self._orders)
         self._refresh()
 
     # -- searcher management ----------------------------------------------------------------

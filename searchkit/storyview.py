@@ -19,7 +19,7 @@ from .cache import Cache, IndexCaches
 from .checksums import commit_of
 from .hits import stored_json
 from .models import Hit, JsonModel, NewsItem, StoryRef, parse_datetime
-from .ordering import positions, segment_id, segment_values
+from .ordering import OrderCache, positions, segment_id, segment_values
 from .schema import F
 from .stories import StoryBook, default_story_id, load_book
 
@@ -87,10 +87,12 @@ class ShownItem:
 SegmentColumns = tuple[list[str], list[int], list[str]]
 
 
-def segment_columns(segment: Any) -> SegmentColumns:
-    """What ``StoryMap`` reads of a segment: it never changes, so it is kept per segment."""
-    ids = segment.column_reader(F.ID)
-    names = [ids[n] for n in range(segment.doc_count_all())]
+def segment_columns(segment: Any, names: list[str] | None = None) -> SegmentColumns:
+    """What ``StoryMap`` reads of a segment (``names``: its item ids, when they were read): it
+    never changes, so it is kept per segment."""
+    if names is None:
+        ids = segment.column_reader(F.ID)
+        names = [ids[n] for n in range(segment.doc_count_all())]
     return names, list(segment_values(segment, F.PUBLISHED_AT)), [default_story_id(i) for i in names]
 
 
@@ -151,15 +153,18 @@ class StoryMap:
 class StoryView:
     """The caches of the read side of stories, and what is built from them."""
 
-    def __init__(self, caches: IndexCaches) -> None:
+    def __init__(self, caches: IndexCaches, orders: OrderCache | None = None) -> None:
+        """``orders``: the sort orders' cache, whose item ids per segment are shared."""
         self._caches = caches
+        self._orders = orders
         self._maps: Cache[Any, StoryMap] = caches.cache(2)
         self._refs: Cache[Any, StoryRef] = caches.cache(SUMMARY_CACHE_SIZE)
         # Scoped by segment: a commit that adds a small segment reads only that one's columns.
         self._columns: Cache[Any, SegmentColumns] = caches.cache(COLUMNS_CACHE_SIZE)
 
     def _segment_columns(self, segment: Any) -> SegmentColumns:
-        return self._columns.get_or_put((segment_id(segment),), lambda: segment_columns(segment))
+        names = None if self._orders is None else self._orders.segment_ids(segment)
+        return self._columns.get_or_put((segment_id(segment),), lambda: segment_columns(segment, names))
 
     def map(self, folder: Path, searcher: Any, ix: Any) -> StoryMap:
         reader = searcher.reader()
