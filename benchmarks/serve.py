@@ -360,7 +360,8 @@ def render(
         f"the same machine ({platform.machine()}, {os.cpu_count()} cores, shared). Errors are "
         "answers other than 200; dropped are connections broken mid-request. CPU: the share of "
         "a core used by the client (this process, and in a watch run its editing thread) and "
-        "by each process of the server (the workers; the watcher last in a watch run). Load: the "
+        "by each process of the server, in the order they started: a helper of Python's "
+        "multiprocessing (0%), the watcher in a watch run, then the workers. Load: the "
         "machine's one-minute load average at the end of the run, other users' work included.",
         "",
         "| cache | workers | index | requests/s | p50 ms | p99 ms | errors | dropped | changes (commits) "
