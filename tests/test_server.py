@@ -480,12 +480,13 @@ def test_the_cache_keeps_the_least_recently_used_within_its_budget() -> None:
 
     cache = AnswerCache(3)
     cache.put("a", b"{}")
-    cache.put("b", b"x" * (SLOT_BYTES + 1))  # two slots
+    cache.put("b", b"x" * (SLOT_BYTES - 1))  # two slots, with its key
     assert cache.get("a") == b"{}"  # a is now the most recently used
     cache.put("c", b"{}")  # over the budget: b goes
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (b"{}", None, b"{}")
     cache.put("huge", b"x" * (3 * SLOT_BYTES + 1))  # more than the whole budget: not kept
-    assert cache.get("huge") is None and len(cache) == 2
+    cache.put("x" * 3 * SLOT_BYTES, b"{}")  # parameters count too
+    assert cache.get("huge") is None and cache.get("x" * 3 * SLOT_BYTES) is None and len(cache) == 2
 
 
 # -- the time limit ------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ answer that depends on the clock is not kept: a span back from now (``since=7d``
 recency without ``as_of`` (ages count from now), and a query that names the date field
 (``date:yesterday``).
 
-The budget is in slots of ``SLOT_BYTES`` of JSON: an answer takes one slot per started
-``SLOT_BYTES`` (most searches, ten hits with snippets, take one or two), and answers larger
-than the whole budget are not kept. ``searchkit serve --cache-size N`` sets the slots of each
+The budget is in slots of ``SLOT_BYTES``: an answer takes one slot per started ``SLOT_BYTES``
+of its JSON and its parameters (most searches, ten hits with snippets, take one or two), and
+answers larger than the whole budget are not kept. ``searchkit serve --cache-size N`` sets the slots of each
 worker (``CACHE_SIZE``: 1,024, 16 MB at most), and 0 turns the cache off.
 """
 
@@ -37,29 +37,32 @@ CACHE_SIZE = 1024
 SLOT_BYTES = 16 * 1024
 
 
-def slots(body: bytes) -> int:
-    """The slots an answer's JSON takes: one per started ``SLOT_BYTES``."""
-    return max(1, -(-len(body) // SLOT_BYTES))
+def slots(size: int) -> int:
+    """The slots ``size`` bytes take: one per started ``SLOT_BYTES``."""
+    return max(1, -(-size // SLOT_BYTES))
 
 
 class AnswerCache:
     """JSON answers by (endpoint, commit, parameters), least recently used first out, within
-    ``size`` slots; a size of 0 keeps nothing."""
+    ``size`` slots (an answer's JSON and its key's parameters counted); a size of 0 keeps
+    nothing."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._answers: Cache[Hashable, bytes] = Cache(size, weigh=slots)
+        self._answers: Cache[Hashable, tuple[bytes, int]] = Cache(size, weigh=lambda kept: kept[1])
 
     @property
     def enabled(self) -> bool:
         return self.size > 0
 
     def get(self, key: Hashable) -> bytes | None:
-        return self._answers.touch(key) if self.size > 0 else None
+        kept = self._answers.touch(key) if self.size > 0 else None
+        return None if kept is None else kept[0]
 
     def put(self, key: Hashable, body: bytes) -> None:
-        if 0 < slots(body) <= self.size:
-            self._answers.put(key, body)
+        taken = slots(len(body) + len(repr(key)))
+        if taken <= self.size:
+            self._answers.put(key, (body, taken))
 
     def __len__(self) -> int:
         return len(self._answers)
