@@ -74,7 +74,7 @@ class OrderCache:
         self._ranks: Cache[tuple[int, str], list[int]] = caches.cache(len(FIELD_SORTS))
         # Scoped by segment: after a commit, only a new segment's ids are read (one call into
         # Whoosh's column reader per document, most of the time of an order).
-        self._ids: Cache[tuple[str], list[str]] = caches.cache(SEGMENT_IDS_CACHE_SIZE)
+        self._item_ids: Cache[tuple[str], list[str]] = caches.cache(SEGMENT_IDS_CACHE_SIZE)
 
     def segment_ids(self, segment: Any) -> list[str]:
         """The item id of each document of ``segment`` (deleted ones too), kept per segment."""
@@ -83,7 +83,7 @@ class OrderCache:
             ids = segment.column_reader(F.ID)
             return [ids[n] for n in range(segment.doc_count_all())]
 
-        return self._ids.get_or_put((segment_id(segment),), read)
+        return self._item_ids.get_or_put((segment_id(segment),), read)
 
     def keyed(self, reader: Any, sort: str) -> list[tuple[Any, ...]]:
         """Every document's sort key in ``sort`` order, its document number last: the keys
