@@ -88,6 +88,14 @@ class SearchIndex:
             return False
         return True
 
+    def commit_id(self) -> str | None:
+        """Names the index's latest commit on disk, the one the next search sees; None when
+        there is no index. Every update, removal and rebuild (by any process) names a new one,
+        and searches at one commit give the same results: answers cached under it stay right
+        (``searchkit serve`` keeps them so). Cheap: file names are read, no index is opened.
+        Raises ``IndexCorruptError`` when the directory's pointer to its index is damaged."""
+        return self._location.commit()
+
     def close(self) -> None:
         """Release the searcher and its open files. The object can be reopened by using it."""
         if self._reader is not None:

@@ -65,12 +65,13 @@ class JsonModel:
 
 
 def _to_json(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):  # most values: at once
+        return value
     if isinstance(value, JsonModel):
         result = {}
-        for spec in fields(value):  # type: ignore[arg-type]
-            item = getattr(value, spec.name)
-            convert = spec.metadata.get("json")
-            result[spec.name] = _to_json(convert(item) if convert and item is not None else item)
+        for name, convert in _encoders(cast(Hashable, type(value))):
+            item = getattr(value, name)
+            result[name] = _to_json(convert(item) if convert and item is not None else item)
         return result
     if isinstance(value, datetime):
         return format_datetime(value)
@@ -104,6 +105,11 @@ def from_json(cls: type[Model], data: dict[str, Any], **given: Any) -> Model:
 def item_from_dict(data: dict[str, Any]) -> NewsItem:
     """Rebuild a ``NewsItem`` from ``NewsItem.to_dict()`` output (as stored in the index)."""
     return from_json(NewsItem, data)
+
+
+@functools.cache
+def _encoders(cls: Any) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    return tuple((spec.name, spec.metadata.get("json")) for spec in fields(cls))
 
 
 @functools.cache

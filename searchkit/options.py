@@ -367,6 +367,11 @@ def parse_span(text: str) -> timedelta | None:
         raise QueryError(f"invalid span {shown(text)}: out of range") from None
 
 
+def counts_from_now(value: TimeBound | None) -> bool:
+    """Whether a time bound is a span back from now (``7d``): what it means changes by the clock."""
+    return isinstance(value, str) and _SPAN.match(value) is not None
+
+
 def parse_time_bound(value: TimeBound, *, end: bool = False, now: datetime | None = None) -> datetime:
     """Turn a ``--since``/``--until`` value into an aware UTC datetime.
 

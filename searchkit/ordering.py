@@ -27,6 +27,9 @@ from .whoosh_internals.postings import column_values
 #: Field sorts this module orders by (relevance is ordered by score).
 FIELD_SORTS = tuple(sort for sort in SORTS if sort != "relevance")
 
+#: Segments whose item ids are kept for the sort orders: those of a few states of the index.
+SEGMENT_IDS_CACHE_SIZE = 64
+
 
 def bitmap(docnums: Iterable[int], size: int) -> int:
     """The set of ``docnums`` (all below ``size``) as an int with those bits set."""
@@ -69,11 +72,25 @@ class OrderCache:
         self._keyed: Cache[tuple[int, str], list[tuple[Any, ...]]] = caches.cache(len(FIELD_SORTS))
         self._orders: Cache[tuple[int, str], list[int]] = caches.cache(len(FIELD_SORTS))
         self._ranks: Cache[tuple[int, str], list[int]] = caches.cache(len(FIELD_SORTS))
+        # Scoped by segment: after a commit, only a new segment's ids are read (one call into
+        # Whoosh's column reader per document, most of the time of an order).
+        self._item_ids: Cache[tuple[str], list[str]] = caches.cache(SEGMENT_IDS_CACHE_SIZE)
+
+    def segment_ids(self, segment: Any) -> list[str]:
+        """The item id of each document of ``segment`` (deleted ones too), kept per segment."""
+
+        def read() -> list[str]:
+            ids = segment.column_reader(F.ID)
+            return [ids[n] for n in range(segment.doc_count_all())]
+
+        return self._item_ids.get_or_put((segment_id(segment),), read)
 
     def keyed(self, reader: Any, sort: str) -> list[tuple[Any, ...]]:
         """Every document's sort key in ``sort`` order, its document number last: the keys
         without it are the cursors' (searchkit/cursors.py), independent of document numbers."""
-        return self._keyed.get_or_put((self._caches.generation, sort), lambda: _compute_order(reader, sort))
+        return self._keyed.get_or_put(
+            (self._caches.generation, sort), lambda: _compute_order(reader, sort, self.segment_ids)
+        )
 
     def order(self, reader: Any, sort: str) -> list[int]:
         """Every document number of ``reader`` (deleted ones too) in ``sort`` order."""
@@ -154,13 +171,13 @@ def newest_of(reader: Any, doc: int) -> tuple[bool, int, str]:
     return _newest_key(date, reader.stored_fields(doc)[F.ID], doc)[:-1]
 
 
-def _compute_order(reader: Any, sort: str) -> list[tuple[Any, ...]]:
+def _compute_order(reader: Any, sort: str, segment_ids: Callable[[Any], list[str]]) -> list[tuple[Any, ...]]:
     keyed: list[tuple[Any, ...]] = []
     for segment, offset in reader.leaf_readers():
         size = segment.doc_count_all()
         if not size or not segment.has_column(F.ID):
             continue
-        ids = segment.column_reader(F.ID)
+        ids = segment_ids(segment)
         dates = segment_values(segment, F.PUBLISHED_AT)
         if sort == "newest":
             keyed += [_newest_key(d, ids[n], offset + n) for n, d in enumerate(dates)]

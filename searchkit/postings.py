@@ -18,7 +18,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from .cache import Cache
 from .models import Duplicate
@@ -30,14 +30,33 @@ from .whoosh_internals.postings import bm25_field_b, field_lengths, term_blocks
 #: segments of the current and the previous state of the index.
 NORMS_CACHE_SIZE = 64
 
+#: Postings kept between the searches of one state of the index, counted in postings (12
+#: bytes each, so at most about 24 MB): the terms searched most recently.
+POSTINGS_CACHE_SIZE = 2_000_000
+
+#: (segment, its first reader-wide number, document numbers in it, term frequencies) per segment.
+SegmentPostings: TypeAlias = "list[tuple[Any, int, array[int], array[float]]]"
+
+
+def postings_weight(found: SegmentPostings) -> int:
+    """The weight of a term's postings in a cache of ``POSTINGS_CACHE_SIZE``."""
+    return 1 + sum(len(ids) for _segment, _offset, ids, _weights in found)
+
 
 class Postings:
     """The postings of the terms one search reads, over one reader, each term read once: the
-    search's match set and its ranking need the same words."""
+    search's match set and its ranking need the same words. With ``cache`` (scoped by the
+    reader ``generation``, searchkit/cache.py), the terms read by earlier searches of the same
+    state of the index are not read again: reading is mostly Whoosh unpickling and
+    decompressing blocks, about half of a plain search's time."""
 
-    def __init__(self, reader: Any) -> None:
+    def __init__(
+        self, reader: Any, cache: Cache[Any, SegmentPostings] | None = None, generation: int = 0
+    ) -> None:
         self._reader = reader
-        self._read: dict[tuple[str, Any], list[tuple[Any, int, array[int], array[float]]]] = {}
+        self._read: dict[tuple[str, Any], SegmentPostings] = {}
+        self._cache = cache
+        self._generation = generation
 
     def segments(self, fieldname: str, text: Any) -> list[tuple[Any, int, array[int], array[float]]]:
         """(segment, its first reader-wide number, document numbers in the segment, term
@@ -50,6 +69,10 @@ class Postings:
                 return []
         key = (fieldname, text)
         found = self._read.get(key)
+        if found is None and self._cache is not None:
+            found = self._cache.touch((self._generation, fieldname, text))
+            if found is not None:
+                self._read[key] = found
         if found is None:
             found = []
             for segment, offset in self._reader.leaf_readers():
@@ -60,6 +83,8 @@ class Postings:
                 if ids:
                     found.append((segment, offset, ids, weights))
             self._read[key] = found
+            if self._cache is not None:
+                self._cache.put((self._generation, fieldname, text), found)
         return found
 
     def bits(self, fieldname: str, text: Any) -> int:

@@ -40,6 +40,14 @@ from .schema import F
 from .whoosh_internals.matching import MendedAndNotMatcher
 
 _ALIASES = {F.PUBLISHED_AT: ["date", "published_date"], F.PROVIDER: ["source"], F.CONTENT: ["body", "text"]}
+_DATE_NAMES = "|".join(map(re.escape, [F.PUBLISHED_AT, *_ALIASES[F.PUBLISHED_AT]]))
+_DATE_FIELD = re.compile(rf"\b(?:{_DATE_NAMES})\s*:", re.IGNORECASE)
+
+
+def names_a_date(text: str) -> bool:
+    """Whether a query text may search the date field (``date:yesterday``, ``date:[-7 days to
+    now]``): such dates count from the time the query is parsed."""
+    return _DATE_FIELD.search(text) is not None
 
 
 def matches_all(text: str) -> bool:

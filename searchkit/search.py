@@ -52,13 +52,13 @@ from .models import (
 )
 from .options import SORTS, Filters, check_facet_names, check_page
 from .ordering import OrderCache, index_info, newest_of, segments_key
-from .postings import NORMS_CACHE_SIZE, Norms, Postings
+from .postings import NORMS_CACHE_SIZE, POSTINGS_CACHE_SIZE, Norms, Postings, postings_weight
 from .queries import Parser, matches_all
 from .ranking import Ranker
 from .schema import F, make_weighting
 from .store import IndexLocation, open_whoosh
 from .storyview import Story, StoryList, StoryMap, StoryView, collapsed
-from .suggest import complete, correct_query
+from .suggest import CORRECTIONS_CACHE_SIZE, complete, did_you_mean
 from .trending import Context, TrendingCache, Window, find_trending
 
 if TYPE_CHECKING:  # loaded on first use: not on the search path
@@ -111,12 +111,14 @@ class Reader:
         self._orders = OrderCache(self._caches)
         self._ranker = Ranker(Norms(self._caches.cache(NORMS_CACHE_SIZE)), self._orders)
         self._match_cache = self._caches.cache(FILTER_CACHE_SIZE)
+        self._corrections = self._caches.cache(CORRECTIONS_CACHE_SIZE)
+        self._postings = self._caches.cache(POSTINGS_CACHE_SIZE, weigh=postings_weight)
         self._related: RelatedCache | None = None
         self._values = ValuesCache(self._caches)
         self._vocabulary = Vocabulary(self._caches)
         self._hits = HitBuilder()
         self._trending = TrendingCache(self._caches)
-        self._stories = StoryView(self._caches)
+        self._stories = StoryView(self._caches, self._orders)
         self._refresh()
 
     # -- searcher management ----------------------------------------------------------------
@@ -237,7 +239,7 @@ class Reader:
             reader = searcher.reader()
             with frozen(searcher, stats):  # a cursor's page scores as its first page did
                 parsed = expand_terms(self.parse(text), reader, self._vocabulary)
-                postings = Postings(reader)
+                postings = Postings(reader, self._postings, self._caches.generation)
                 matches = Matches(
                     searcher, parsed, filters, self._match_cache, self._caches.generation, postings
                 )
@@ -415,19 +417,16 @@ class Reader:
     def _did_you_mean(
         self, searcher: Searcher, text: str, filters: Filters, matches: Matches, postings: Postings
     ) -> str | None:
-        """The corrected query when it matches more items; its matches are counted as the
-        search's are (Whoosh's collector would score each of them: seconds for a query with a
-        wildcard on Reuters)."""
-        corrected = correct_query(searcher, text)
-        if corrected is None:
-            return None
-        try:
-            corrected_query = expand_terms(self.parse(corrected), searcher.reader(), self._vocabulary)
-        except QueryError:
-            return None
+        """The corrected query when it matches more items (suggest.did_you_mean), counted as
+        the search's matches are."""
+
+        def count(corrected: str) -> int:
+            parsed = expand_terms(self.parse(corrected), searcher.reader(), self._vocabulary)
+            generation = self._caches.generation
+            return Matches(searcher, parsed, filters, self._match_cache, generation, postings).total
+
         generation = self._caches.generation
-        better = Matches(searcher, corrected_query, filters, self._match_cache, generation, postings)
-        return corrected if better.total > matches.total else None
+        return did_you_mean(searcher, text, matches.total, count, self._corrections, generation)
 
     @_naming_damage
     def trending(

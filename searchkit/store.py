@@ -37,6 +37,7 @@ from . import checksums
 from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, IndexVersionError
 from .schema import SCHEMA_VERSION, make_schema
 from .stories import BOOK_SUFFIX, StoryBook
+from .whoosh_internals import latest_generation
 
 #: How long a writer waits for another writer's lock before giving up, in seconds.
 LOCK_TIMEOUT = 30.0
@@ -107,6 +108,13 @@ class IndexLocation:
                 f"{name!r}; run `searchkit index --rebuild`"
             )
         return gen
+
+    def commit(self) -> str | None:
+        """Names the latest commit of the live index: its generation folder and the number of
+        its latest Whoosh commit (``gen-000002/7``), from file names only; None when there is no
+        index. Every update, removal and rebuild names a new commit."""
+        gen = self.current()
+        return None if gen is None else f"{gen.name}/{latest_generation(str(gen))}"
 
     def require(self) -> Path:
         """The live generation, checked; raises when there is no usable index."""

@@ -19,12 +19,15 @@ from .cache import Cache, IndexCaches
 from .checksums import commit_of
 from .hits import stored_json
 from .models import Hit, JsonModel, NewsItem, StoryRef, parse_datetime
-from .ordering import positions, segment_values
+from .ordering import OrderCache, positions, segment_id, segment_values
 from .schema import F
-from .stories import StoryBook, load_book
+from .stories import StoryBook, default_story_id, load_book
 
 #: Story summaries (``StoryRef``) kept per commit.
 SUMMARY_CACHE_SIZE = 4096
+
+#: Segments whose columns are kept (``segment_columns``): those of a few states of the index.
+COLUMNS_CACHE_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,26 @@ class ShownItem:
         return {**self.item.to_dict(), "story": self.story.to_dict(), "duplicate_of": self.duplicate_of}
 
 
-class StoryMap:
-    """One commit's stories by document number (deleted documents have story -1)."""
+#: A segment's item ids, raw publication times and default story ids, by document number.
+SegmentColumns = tuple[list[str], list[int], list[str]]
 
-    def __init__(self, book: StoryBook, reader: Any) -> None:
+
+def segment_columns(segment: Any, names: list[str] | None = None) -> SegmentColumns:
+    """What ``StoryMap`` reads of a segment (``names``: its item ids, when they were read): it
+    never changes, so it is kept per segment."""
+    if names is None:
+        ids = segment.column_reader(F.ID)
+        names = [ids[n] for n in range(segment.doc_count_all())]
+    return names, list(segment_values(segment, F.PUBLISHED_AT)), [default_story_id(i) for i in names]
+
+
+class StoryMap:
+    """One commit's stories by document number (deleted documents have story -1). ``columns``
+    gives a segment's ``segment_columns``, kept between commits by ``StoryView``."""
+
+    def __init__(
+        self, book: StoryBook, reader: Any, columns: Callable[[Any], SegmentColumns] = segment_columns
+    ) -> None:
         self.book = book
         size = reader.doc_count_all()
         self.ids: list[str] = [""] * size
@@ -96,14 +115,14 @@ class StoryMap:
         for segment, offset in reader.leaf_readers():
             if not segment.doc_count_all() or not segment.has_column(F.ID):
                 continue
-            ids = segment.column_reader(F.ID)
-            dates = segment_values(segment, F.PUBLISHED_AT)
+            ids, dates, defaults = columns(segment)
+            assigned = book.stories  # as book.story_of, with the default story ids computed once
             for n in segment.all_doc_ids():
                 doc = offset + n
                 ident = ids[n]
                 self.ids[doc], self.dates[doc] = ident, dates[n]
                 self.doc_of[ident] = doc
-                story = book.story_of(ident)
+                story = assigned.get(ident) or defaults[n]
                 number = numbers.get(story)
                 if number is None:
                     number = numbers[story] = len(self.story_ids)
@@ -134,17 +153,25 @@ class StoryMap:
 class StoryView:
     """The caches of the read side of stories, and what is built from them."""
 
-    def __init__(self, caches: IndexCaches) -> None:
+    def __init__(self, caches: IndexCaches, orders: OrderCache | None = None) -> None:
+        """``orders``: the sort orders' cache, whose item ids per segment are shared."""
         self._caches = caches
+        self._orders = orders
         self._maps: Cache[Any, StoryMap] = caches.cache(2)
         self._refs: Cache[Any, StoryRef] = caches.cache(SUMMARY_CACHE_SIZE)
+        # Scoped by segment: a commit that adds a small segment reads only that one's columns.
+        self._columns: Cache[Any, SegmentColumns] = caches.cache(COLUMNS_CACHE_SIZE)
+
+    def _segment_columns(self, segment: Any) -> SegmentColumns:
+        names = None if self._orders is None else self._orders.segment_ids(segment)
+        return self._columns.get_or_put((segment_id(segment),), lambda: segment_columns(segment, names))
 
     def map(self, folder: Path, searcher: Any, ix: Any) -> StoryMap:
         reader = searcher.reader()
 
         def build() -> StoryMap:
             generation, _segments = commit_of(reader, ix)
-            return StoryMap(load_book(folder, generation) or StoryBook(), reader)
+            return StoryMap(load_book(folder, generation) or StoryBook(), reader, self._segment_columns)
 
         return self._maps.get_or_put((self._caches.generation,), build)
 

@@ -10,14 +10,19 @@ titles (field ``title_words``) and from topic values, most frequent first.
 The correction's work is bounded: Whoosh's corrector builds an automaton for each word, in
 time that grows with the word's length (a word of 100,000 letters took a minute). Only words of
 at most ``MAX_CORRECTED_WORD_LENGTH`` letters are corrected, and only the first
-``MAX_CORRECTED_WORDS`` unknown words of a query are looked up.
+``MAX_CORRECTED_WORDS`` unknown words of a query are looked up. A word's correction depends
+on the index alone, so it is looked up once per state of the index and kept (the
+``corrections`` cache of ``did_you_mean``: a lookup takes up to 100 ms on Reuters).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+from .cache import Cache
+from .errors import QueryError
 from .schema import F
 
 _WORD = re.compile(r"(?<![\w:.])(\w+:)?([^\W\d_][\w'’-]*)(?![\w:~*?])")  # noqa: RUF001
@@ -29,8 +34,35 @@ MAX_CORRECTED_WORD_LENGTH = 30
 #: Most unknown words of one query a correction is looked for (the rest are left as typed).
 MAX_CORRECTED_WORDS = 8
 
+#: Corrections kept (per word and state of the index, see ``did_you_mean``).
+CORRECTIONS_CACHE_SIZE = 4096
 
-def correct_query(searcher: Any, text: str) -> str | None:
+
+def did_you_mean(
+    searcher: Any,
+    text: str,
+    total: int,
+    count: Callable[[str], int],
+    corrections: Cache[tuple[int, str], str] | None = None,
+    generation: int = 0,
+) -> str | None:
+    """``text`` corrected (``correct_query``) when the correction matches more items than
+    ``total``, the matches of ``text``; ``count`` counts the matches of a query text as the
+    search does (Whoosh's collector would score each of them: seconds for a query with a
+    wildcard on Reuters) and raises ``QueryError`` for one it refuses. ``corrections`` keeps
+    the words' corrections, scoped by the reader ``generation`` (searchkit/cache.py)."""
+    corrected = correct_query(searcher, text, corrections, generation)
+    if corrected is None:
+        return None
+    try:
+        return corrected if count(corrected) > total else None
+    except QueryError:
+        return None
+
+
+def correct_query(
+    searcher: Any, text: str, corrections: Cache[tuple[int, str], str] | None = None, generation: int = 0
+) -> str | None:
     """``text`` with each unknown plain word replaced by its most frequent close spelling.
 
     Returns None when no word needs (or has) a correction. Field values (``title:word``),
@@ -58,7 +90,14 @@ def correct_query(searcher: Any, text: str) -> str | None:
         if looked_up == MAX_CORRECTED_WORDS:
             break
         looked_up += 1
-        correction = _best_correction(reader, corrector, word.lower())
+        lower = word.lower()
+        if corrections is None:
+            correction = _best_correction(reader, corrector, lower)
+        else:  # "" for a word without a correction: None is what a cache lacks
+            found = corrections.get((generation, lower))
+            if found is None:
+                found = corrections.put((generation, lower), _best_correction(reader, corrector, lower) or "")
+            correction = found or None
         if correction is None:
             continue
         pieces.append(text[last : match.start(2)])

@@ -76,3 +76,32 @@ def test_field_lengths_are_whooshs(searcher: Any) -> None:
             assert field_lengths(segment, field) == [
                 segment.doc_field_length(doc, field, 0) or 0 for doc in range(segment.doc_count_all())
             ]
+
+
+def test_postings_kept_in_a_cache_are_read_once_per_generation(
+    searcher: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import searchkit.postings as postings_module
+    from searchkit.cache import Cache
+    from searchkit.postings import postings_weight
+
+    read: list[str] = []
+    blocks = postings_module.term_blocks
+
+    def counted(segment: Any, fieldname: str, text: Any) -> Any:
+        read.append(text)
+        return blocks(segment, fieldname, text)
+
+    monkeypatch.setattr(postings_module, "term_blocks", counted)
+    segments = len(searcher.reader().leaf_readers())
+    cache: Cache[Any, Any] = Cache(10_000, weigh=postings_weight)
+    first = Postings(searcher.reader(), cache, 1).segments("content", "storm")
+    assert len(read) == segments
+    again = Postings(searcher.reader(), cache, 1).segments("content", "storm")
+    assert again == first and len(read) == segments  # the same generation: not read again
+    Postings(searcher.reader(), cache, 2).segments("content", "storm")
+    assert len(read) == 2 * segments  # another state of the index: read again
+    expected = Postings(searcher.reader()).segments("content", "storm")
+    assert [(o, list(i), list(w)) for _, o, i, w in first] == [
+        (o, list(i), list(w)) for _, o, i, w in expected
+    ]

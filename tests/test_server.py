@@ -352,6 +352,143 @@ def test_an_unexpected_error_is_a_500_without_details(
         assert page.status_code == 500 and "secret" not in page.text
 
 
+# -- the cache of answers, per commit ----------------------------------------------------------
+
+
+def counting_searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The queries ``SearchIndex.search`` runs from now on (answers from the cache run none)."""
+    search = SearchIndex.search
+    ran: list[str] = []
+
+    def counted(self: SearchIndex, query: str = "", **kwargs: Any) -> Any:
+        ran.append(query)
+        return search(self, query, **kwargs)
+
+    monkeypatch.setattr(SearchIndex, "search", counted)
+    return ran
+
+
+def without_took(answer: Any) -> bytes:
+    assert answer.status_code == 200, answer.text
+    return re.sub(rb',"took_ms":[0-9.e-]+}$', b"}", answer.content)
+
+
+def test_a_repeated_search_is_answered_from_the_cache_identically(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = counting_searches(monkeypatch)
+    parameters = {"q": "climate", "facet": ["topics", "provider"], "limit": 3}
+    with TestClient(create_app(index_dir)) as test_client:
+        first = test_client.get("/api/search", params=parameters)
+        again = test_client.get("/api/search", params=parameters)
+        # The same parameters as parsed (a default spelled out) are the same entry.
+        spelled = test_client.get("/api/search", params={**parameters, "page": 1, "sort": ""})
+    assert ran == ["climate"]
+    assert without_took(first) == without_took(again) == without_took(spelled)
+    assert again.headers["content-type"] == first.headers["content-type"] == "application/json"
+    assert again.json()["took_ms"] >= 0
+    assert [h["id"] for h in again.json()["hits"]] == [h["id"] for h in first.json()["hits"]]
+
+
+def test_took_ms_of_a_cached_answer_is_the_time_of_that_request(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    search = SearchIndex.search
+
+    def slow(self: SearchIndex, query: str = "", **kwargs: Any) -> Any:
+        time.sleep(0.3)
+        return search(self, query, **kwargs)
+
+    monkeypatch.setattr(SearchIndex, "search", slow)
+    with TestClient(create_app(index_dir)) as test_client:
+        assert api(test_client, "/api/search", {"q": "coal"})["took_ms"] >= 300
+        assert api(test_client, "/api/search", {"q": "coal"})["took_ms"] < 300
+
+
+def rebuild_with_cli(index: Path, corpus: Path) -> None:
+    assert run_cli("index", corpus, "--index-dir", index, "--rebuild").code == 0
+
+
+def update_with_cli(index: Path, corpus: Path) -> None:
+    assert run_cli("index", corpus, "--index-dir", index).code == 0
+
+
+def update_with_api(index: Path, corpus: Path) -> None:
+    with SearchIndex.open(index) as writer:
+        writer.update(corpus)
+
+
+@pytest.mark.parametrize("commit", [update_with_api, update_with_cli, rebuild_with_cli])
+def test_a_commit_makes_the_same_search_see_the_new_items(tmp_path: Path, commit: Any) -> None:
+    """An update through the API's writer, `searchkit index` (another writer) and a rebuild
+    (a new generation) each name a new commit: the answers kept before are not used."""
+    corpus = write_corpus(tmp_path / "corpus", ITEMS[:4])
+    with SearchIndex.create(tmp_path / "index") as index:
+        index.update(corpus)
+    with TestClient(create_app(tmp_path / "index")) as test_client:
+        before = api(test_client, "/api/search", {"q": "zorblax OR climate", "facet": "topics"})
+        assert (
+            api(test_client, "/api/search", {"q": "zorblax OR climate", "facet": "topics"})["total"]
+            == (before["total"])
+        )
+        write_corpus(corpus, [{"id": "new/zorblax.md", "title": "Zorblax climate accord", "excerpt": "New."}])
+        commit(tmp_path / "index", corpus)
+        after = api(test_client, "/api/search", {"q": "zorblax OR climate", "facet": "topics"})
+        assert after["total"] == before["total"] + 1
+        assert "new/zorblax.md" in {hit["id"] for hit in after["hits"]}
+        (corpus / "new" / "zorblax.md").unlink()
+        commit(tmp_path / "index", corpus)
+        gone = api(test_client, "/api/search", {"q": "zorblax OR climate", "facet": "topics"})
+        assert (gone["total"], gone["facets"]) == (before["total"], before["facets"])
+        assert [hit["id"] for hit in gone["hits"]] == [hit["id"] for hit in before["hits"]]
+
+
+def test_cache_size_0_keeps_no_answer(index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = counting_searches(monkeypatch)
+    with TestClient(create_app(index_dir, cache_size=0)) as test_client:
+        first = test_client.get("/api/search", params={"q": "climate"})
+        again = test_client.get("/api/search", params={"q": "climate"})
+        assert len(test_client.app.state.answers) == 0  # type: ignore[attr-defined]
+    assert ran == ["climate", "climate"]
+    assert without_took(first) == without_took(again)
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"q": "climate", "since": "30d"},
+        {"q": "", "until": "2w"},
+        {"q": "climate", "recency": "7d"},
+        {"q": "climate", "recency": "7d", "as_of": "1d"},
+        {"q": "date:[20 years ago to now] climate"},
+        {"q": "climate published_at:yesterday"},
+    ],
+    ids=lambda p: "&".join(f"{k}={v}" for k, v in p.items()),
+)
+def test_an_answer_that_depends_on_the_clock_is_not_kept(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch, parameters: dict[str, str]
+) -> None:
+    ran = counting_searches(monkeypatch)
+    with TestClient(create_app(index_dir)) as test_client:
+        for _ in range(2):
+            assert test_client.get("/api/search", params=parameters).status_code in (200, 400)
+    assert len(ran) == 2
+
+
+def test_the_cache_keeps_the_least_recently_used_within_its_budget() -> None:
+    from searchkit.server.answers import SLOT_BYTES, AnswerCache
+
+    cache = AnswerCache(3)
+    cache.put("a", b"{}")
+    cache.put("b", b"x" * (SLOT_BYTES - 1))  # two slots, with its key
+    assert cache.get("a") == b"{}"  # a is now the most recently used
+    cache.put("c", b"{}")  # over the budget: b goes
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (b"{}", None, b"{}")
+    cache.put("huge", b"x" * (3 * SLOT_BYTES + 1))  # more than the whole budget: not kept
+    cache.put("x" * 3 * SLOT_BYTES, b"{}")  # parameters count too
+    assert cache.get("huge") is None and cache.get("x" * 3 * SLOT_BYTES) is None and len(cache) == 2
+
+
 # -- the time limit ------------------------------------------------------------------------------
 
 

@@ -159,6 +159,29 @@ def test_corrections_follow_deletions(make_index: Callable[..., Path]) -> None:
         assert index.search("grain").suggestion == "green"
 
 
+def test_a_correction_is_looked_up_once_per_state_of_the_index(
+    make_index: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from searchkit import suggest
+
+    looked_up: list[str] = []
+    best = suggest._best_correction
+
+    def counted(reader: Any, corrector: Any, word: str) -> str | None:
+        looked_up.append(word)
+        return best(reader, corrector, word)
+
+    monkeypatch.setattr(suggest, "_best_correction", counted)
+    table = [si(f"grain{n}.md", f"Grain report {n}", []) for n in range(3)]
+    with SearchIndex.open(make_index(table)) as index:
+        assert [index.search("grein").suggestion for _ in range(3)] == ["grain"] * 3
+        assert [index.search("zzyzx").suggestion for _ in range(2)] == [None] * 2  # none, kept
+        assert looked_up == ["grein", "zzyzx"]
+        assert index.remove(["grain0.md"]) == 1  # a commit: looked up again
+        assert index.search("grein").suggestion == "grain"
+        assert looked_up == ["grein", "zzyzx", "grein"]
+
+
 def test_cli_did_you_mean(suggest_index_dir: Path) -> None:
     text = run_cli("search", "climte summit", "--index-dir", suggest_index_dir)
     assert text.code == 0, text.stderr

@@ -60,6 +60,14 @@ def serve_command(
             help="Seconds an answer may take before it is abandoned with a 503 error.",
         ),
     ] = 2.0,
+    cache_size: Annotated[
+        int,
+        typer.Option(
+            envvar="SEARCHKIT_CACHE_SIZE",
+            min=0,
+            help="Search answers each worker keeps until the index changes, in slots of 16 KB (0: none).",
+        ),
+    ] = 1024,
     root_path: Annotated[
         str, typer.Option(help="The path the server is reached under behind a reverse proxy (e.g. /news).")
     ] = "",
@@ -96,6 +104,7 @@ def serve_command(
         path,
         workers=workers,
         query_timeout=query_timeout,
+        cache_size=cache_size,
         root_path=root_path.rstrip("/"),
         access_log=access_log,
         watch=(corpus or _default_corpus(), interval, print_batch) if watch else None,

@@ -3,7 +3,8 @@
 ``create_app(index_dir)`` builds the Starlette app of one worker process: one ``SearchIndex``
 (read only: no route writes to the index or the corpus), whose calls run one at a time on a
 thread of their own, so that the event loop keeps accepting and answering while a search
-runs, and each within the time limit (``Asker``). ``app_from_environment`` is the factory
+runs, and each within the time limit (``Asker``), and a cache of search answers kept per
+commit of the index (searchkit/server/answers.py). ``app_from_environment`` is the factory
 uvicorn's worker processes call: the index directory reaches them in ``$SEARCHKIT_INDEX``.
 """
 
@@ -26,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import IndexNotFoundError, SearchIndex
+from .answers import CACHE_SIZE, AnswerCache
 from .errors import QueryTimeoutError, json_error
 from .openapi import openapi
 from .page import page_routes
@@ -41,6 +43,7 @@ QUERY_TIMEOUT = 2.0
 #: The environment variables the worker processes read their settings from.
 INDEX_ENV = "SEARCHKIT_INDEX"
 TIMEOUT_ENV = "SEARCHKIT_QUERY_TIMEOUT"
+CACHE_ENV = "SEARCHKIT_CACHE_SIZE"
 
 #: Headers of every answer. The page loads its script and style from this server only and
 #: runs no inline script; an item's link sends no Referer (the search would leak with it).
@@ -80,9 +83,12 @@ class Asker:
         self.index.close()
 
 
-def create_app(index_dir: str | Path, *, query_timeout: float = QUERY_TIMEOUT) -> Starlette:
+def create_app(
+    index_dir: str | Path, *, query_timeout: float = QUERY_TIMEOUT, cache_size: int = CACHE_SIZE
+) -> Starlette:
     """The app serving the index at ``index_dir`` (which need not exist yet: until it does,
-    answers are 503 ``no_index``)."""
+    answers are 503 ``no_index``), keeping up to ``cache_size`` slots of search answers (0:
+    none, see searchkit/server/answers.py)."""
     asker = Asker(SearchIndex(index_dir), query_timeout)
 
     @asynccontextmanager
@@ -103,16 +109,19 @@ def create_app(index_dir: str | Path, *, query_timeout: float = QUERY_TIMEOUT) -
         lifespan=lifespan,
     )
     app.state.asker = asker
+    app.state.answers = AnswerCache(cache_size)
     app.add_middleware(SecurityHeaders)
     return app
 
 
 def app_from_environment() -> Starlette:
     """The app of a worker process started by uvicorn (``searchkit serve``): the index
-    directory in ``$SEARCHKIT_INDEX``, the time limit in ``$SEARCHKIT_QUERY_TIMEOUT``."""
+    directory in ``$SEARCHKIT_INDEX``, the time limit in ``$SEARCHKIT_QUERY_TIMEOUT``, the
+    cache's size in ``$SEARCHKIT_CACHE_SIZE``."""
     return create_app(
         os.environ.get(INDEX_ENV, "index"),
         query_timeout=float(os.environ.get(TIMEOUT_ENV, QUERY_TIMEOUT)),
+        cache_size=int(os.environ.get(CACHE_ENV, CACHE_SIZE)),
     )
 
 

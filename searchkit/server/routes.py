@@ -7,17 +7,19 @@ Adding an endpoint is one entry of ``ENDPOINTS``: its answer is the call's resul
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import SearchIndex
 from . import params
+from .answers import cache_key
 from .errors import json_error
 from .params import Parameter
 
@@ -29,7 +31,9 @@ class Endpoint:
     ``path`` may end in ``{id}``: an item's id or url, percent-encoded, resolved through the
     index only (``SearchIndex.get``), never as a file path. ``ask`` receives the index, then the
     id (when the path has one) and the parsed parameters as keywords; its result's
-    ``to_dict()`` is the answer. ``timed`` adds ``took_ms``, the time the answer took.
+    ``to_dict()`` is the answer. ``timed`` adds ``took_ms``, the time the answer took (from
+    the request's arrival to its answer, also when the answer was kept). ``cached``: answers
+    are kept per commit of the index (searchkit/server/answers.py), when the server keeps any.
     """
 
     path: str
@@ -39,6 +43,7 @@ class Endpoint:
     command: str = ""  # the CLI command whose --json this is
     errors: tuple[int, ...] = (400, 503)
     timed: bool = False
+    cached: bool = False
 
     @property
     def item(self) -> bool:
@@ -51,17 +56,38 @@ class Endpoint:
 
     async def answer(self, request: Request) -> Response:
         started = time.perf_counter()
+        answers = request.app.state.answers
+        key = None
         try:
             arguments = params.parse(self.parameters, request.query_params.multi_items())
             if self.item:
                 arguments["id"] = request.path_params["id"]
+            if self.cached and answers.enabled:
+                # Read before the search, which sees this commit or a later one (answers.py).
+                commit = request.app.state.asker.index.commit_id()
+                key = None if commit is None else cache_key(self.path, commit, arguments)
+                body = None if key is None else answers.get(key)
+                if body is not None:
+                    return self._response(body, started)
             result = await request.app.state.asker(lambda index: self.ask(index, **arguments))
         except Exception as exc:
             return json_error(exc)
-        data = result.to_dict()
+        body = _json(result.to_dict())
+        if key is not None:
+            answers.put(key, body)
+        return self._response(body, started)
+
+    def _response(self, body: bytes, started: float) -> Response:
+        """The answer, with ``took_ms`` last when timed (the object's closing brace moved)."""
         if self.timed:
-            data["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        return JSONResponse(data)
+            took = round((time.perf_counter() - started) * 1000, 2)
+            body = body[:-1] + b',"took_ms":' + repr(took).encode() + b"}"
+        return Response(body, media_type="application/json")
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    """``data`` as Starlette's ``JSONResponse`` encodes it."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 def _search(index: SearchIndex, **arguments: Any) -> Any:
@@ -81,6 +107,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params.SEARCH,
         command="search",
         timed=True,
+        cached=True,
     ),
     Endpoint(
         "/api/items/{id}",

@@ -13,7 +13,8 @@ against and ``WhooshVersionError`` says which release was found and which one is
 
 Modules: ``postings`` (reading postings, field lengths and columns in bulk), ``segment`` (a
 segment writer that writes whole blocks), ``writers`` (writer processes committed as one run),
-``matching`` (a mended ``AndNotMatcher``).
+``matching`` (a mended ``AndNotMatcher``); ``latest_generation`` here names an index's latest
+commit from its file names.
 """
 
 from __future__ import annotations
@@ -77,7 +78,18 @@ PRIVATE_NAMES: dict[str, tuple[str, ...]] = {
         "_lk",
     ),
     "whoosh.index.FileIndex": ("_read_toc",),
+    "whoosh.index": ("_DEF_INDEX_NAME",),
+    "whoosh.index.TOC": ("_latest_generation",),
 }
+
+
+def latest_generation(folder: str) -> int:
+    """The number of the latest commit (table of contents) of the Whoosh index in ``folder``,
+    -1 when there is none: read from the file names alone, without opening the index."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import _DEF_INDEX_NAME, TOC
+
+    return int(TOC._latest_generation(FileStorage(folder), _DEF_INDEX_NAME))
 
 
 def _resolve(path: str) -> object:
