@@ -70,8 +70,8 @@ rewrites; the baselines in benchmarks/README.md):
 
 | seed | dup P | dup R | stories B3 P | B3 R | B3 F1 | recurring | same-day | key recall: dup, story |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|
-| 0 | 0.994 | 1.000 | 0.997 | 0.966 | 0.981 | 0 / 176 | 2 / 600 | 1.000, 0.959 |
-| 1 | 0.994 | 1.000 | 0.997 | 0.936 | 0.966 | 0 / 176 | 7 / 600 | 1.000, 0.953 |
+| 0 | 0.994 | 1.000 | 0.997 | 0.966 | 0.981 | 0 / 176 | 2 / 600 | 1.000, 0.984 |
+| 1 | 0.994 | 1.000 | 0.997 | 0.938 | 0.967 | 0 / 176 | 7 / 600 | 1.000, 0.983 |
 
 ("recurring" and "same-day": the negative pairs of part 3 put in one story.)
 
@@ -80,12 +80,13 @@ re-sent with its figures written out). The same-day pairs merged are mostly one 
 an industry, reported with the same figures (oil companies raising crude postings 50 cts on
 one day).
 
-**Cost** (Python 3.11, a shared 2-core machine): ``fingerprint`` 96 us median for a Reuters item
-(90th percentile 250 us; BBC 290 us); ``encode`` 1.2 us, ``decode`` 3 us; 0.5 KB encoded for
-the median Reuters item, 1.43 KB at most (sketches are bounded), about as much in memory
-(sketches are bytes, not sets of Python ints); ``is_duplicate`` 4.5 us and ``same_story``
-5.6 us on average over candidate pairs (most fail on their first set intersection). The
-22,000 items: fingerprints 4.3 s, 0.37 M candidate pairs, both tests on all of them 4.5 s.
+**Cost** (Python 3.11, a shared 2-core machine; timings vary with its load):
+``fingerprint`` 96-170 us median for a Reuters item (90th percentile 250-470 us; BBC 290-460
+us), computed in the writer processes; ``encode`` 1-4 us, ``decode`` 3-10 us; 0.5-1.1 KB
+encoded, 1.45 KB at most (sketches are bounded), about as much in memory (sketches are bytes,
+not sets of Python ints). Most candidate pairs fail on the AND of two bitmaps. The 22,000
+items above: 0.51 M candidate pairs, grouped in 5-7 s of one core (searchkit/linking.py shares
+a full build's out between two processes). What stories cost a build is in benchmarks/README.md.
 """
 
 from __future__ import annotations
