@@ -61,32 +61,24 @@ body (a capitalised word after a lower-case word, a figure or a comma: Valencia,
 Lindqvist). Bigrams find copies and rewrites; names find coverage that tells the same event
 in its own words (the same people, places and companies, few word pairs in common). MinHash
 bands of content words (32 bands of 2 words) made 2.4 M candidate pairs within 3 days of each
-other out of the 22,000 items below (the words of templates), single names 2.4 M, bigrams 0.37
-M, bigrams and name pairs 0.51 M. Of the pairs within 3 days that a test holds for, all
+other among the 22,000 items of benchmarks/stories.py (the words of templates), single names
+2.4 M, bigrams 0.37 M, bigrams and name pairs 0.51 M. Of the pairs within 3 days that a test holds for, all
 duplicate pairs and 98% of story pairs share a key (bigrams alone: 95-96%).
 
-**Figures** (benchmarks/stories.py: 22,000 items, Reuters-21578 and BBC with 750 planted
-rewrites; the baselines in benchmarks/README.md):
-
-| seed | dup P | dup R | stories B3 P | B3 R | B3 F1 | recurring | same-day | key recall: dup, story |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
-| 0 | 0.994 | 1.000 | 0.997 | 0.966 | 0.981 | 0 / 176 | 2 / 600 | 1.000, 0.984 |
-| 1 | 0.994 | 1.000 | 0.997 | 0.938 | 0.967 | 0 / 176 | 7 / 600 | 1.000, 0.983 |
-
-("recurring" and "same-day": the negative pairs of part 3 put in one story.)
-
-The three duplicate pairs counted false read as copies the labels missed (an earnings table
-re-sent with its figures written out). The same-day pairs merged are mostly one move across
-an industry, reported with the same figures (oil companies raising crude postings 50 cts on
-one day).
+**Figures**: benchmarks/stories.py (22,000 items, Reuters-21578 and BBC with 750 planted
+rewrites), tabled in benchmarks/README.md: duplicates P 0.994 R 1.000, stories B-cubed F1
+0.981 and 0.967 (seeds 0 and 1), none of 176 recurring-headline pairs and 2-7 of 600 same-day
+pairs of other stories merged. The three duplicate pairs counted false read as copies the
+labels missed (an earnings table re-sent with its figures written out); the same-day pairs
+merged are mostly one move across an industry reported with the same figures.
 
 **Cost** (Python 3.11, a shared 2-core machine; timings vary with its load):
 ``fingerprint`` 96-170 us median for a Reuters item (90th percentile 250-470 us; BBC 290-460
 us), computed in the writer processes; ``encode`` 1-4 us, ``decode`` 3-10 us; 0.5-1.1 KB
 encoded, 1.45 KB at most (sketches are bounded), about as much in memory (sketches are bytes,
 not sets of Python ints). Most candidate pairs fail on the AND of two bitmaps. The 22,000
-items above: 0.51 M candidate pairs, grouped in 5-7 s of one core (searchkit/linking.py shares
-a full build's out between two processes). What stories cost a build is in benchmarks/README.md.
+items: 0.51 M candidate pairs, grouped in 4-7 s of one core (searchkit/linking.py shares a full
+build's out between two processes); the cost to a build is in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -130,6 +122,7 @@ NEW_EDITION = 0.8  # content-word Jaccard from which any other figure makes anot
 _COMPLETE = 0xFFFFFFFF  # the cut of a sketch that holds its whole set
 _TITLE = 0x10000  # the bit of a (context, figure) pair that says it is the headline's
 _MIX = (0x9E3779B1, 0x85EBCA77)  # odd multipliers that combine word hashes into a shingle's
+_BITMAP = 2048  # bits of a sketch's bitmap (``Fingerprint.word_bits``)
 
 _TOKEN = re.compile(r"[^\W_]+(?:[.,/:-][^\W_]+)*")  # u.s, 1,087,000, 6-1/8 and 11:00 whole
 _FIGURE = re.compile(r"\d+-\d+/\d+|\d+(?:[.,/:]\d+)*")  # 6-1/8 is one figure, 52-55 two
@@ -183,9 +176,6 @@ def _bitmap(raw: bytes) -> int:
         h &= _BITMAP - 1
         bits[h >> 3] |= 1 << (h & 7)
     return int.from_bytes(bits, "little")
-
-
-_BITMAP = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,11 +392,29 @@ def band_keys(fp: Fingerprint) -> list[str]:
 
 def band_terms(keys: Iterable[str]) -> list[str]:
     """The index terms of band ``keys``: the bucket of each, one of ``BAND_BUCKETS``, as 4
-    hexadecimal digits. Whoosh writes each distinct term of a segment at a cost (about 50 us:
-    nearly as much as the rest of a short item), and nearly every band key is distinct;
-    buckets keep a segment's terms to 65,536. A bucket holds other keys too: what a lookup
-    finds is checked against the keys themselves."""
+    hexadecimal digits. Whoosh writes each distinct term of a segment at a cost (20-50 us: about
+    as much as the rest of a short item), and nearly every band key is distinct; buckets keep a
+    segment's terms to 65,536. A bucket holds other keys too: what a lookup finds is checked
+    with ``share_band_key``."""
     return sorted({f"{zlib.crc32(key.encode()) & (BAND_BUCKETS - 1):04x}" for key in keys})
+
+
+def share_band_key(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether ``band_keys(a)`` and ``band_keys(b)`` have a key in common, read off the
+    sketches (no key is made): a bigram in common; both with shingle keys (fewer than
+    ``SHINGLE_KEYS`` bigrams) and one of those in common; or two names in common (a name pair
+    is a key of both)."""
+    if not set(_unpack(a.bigrams)).isdisjoint(_unpack(b.bigrams)):
+        return True
+    few = SHINGLE_KEYS * 4  # bytes of that many hashes
+    if (
+        len(a.bigrams) < few
+        and len(b.bigrams) < few
+        and not set(_unpack(a.shingles)[:SHINGLE_KEYS]).isdisjoint(_unpack(b.shingles)[:SHINGLE_KEYS])
+    ):
+        return True
+    # Names are 4 bytes each; a pair of two names in common is a key of both.
+    return len(a.names) >= 8 and len(b.names) >= 8 and len(set(_unpack(a.names)) & set(_unpack(b.names))) >= 2
 
 
 def _close(a: Fingerprint, b: Fingerprint, window: float) -> bool:

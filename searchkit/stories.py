@@ -52,7 +52,7 @@ from .linking import Links, Union, link, link_within, sort_key
 from .options import format_span
 from .ordering import segment_values
 from .schema import F
-from .similarity import Fingerprint, band_keys, band_terms
+from .similarity import Fingerprint, band_keys, band_terms, share_band_key
 from .whoosh_internals.postings import MappedTerms
 
 #: Items of one story are published within this many seconds of an item they are linked to,
@@ -142,9 +142,9 @@ class StoryBook:
 class HeldPrints(Protocol):
     """The fingerprints of the items an index holds before a change."""
 
-    def candidates(self, keys: Collection[str], around: float | None, window: float) -> set[str]:
-        """Ids of the held items with at least one of the band ``keys``, published within
-        ``window`` seconds of ``around`` (undated ones when ``around`` is None)."""
+    def candidates(self, fp: Fingerprint, window: float) -> set[str]:
+        """Ids of the held items that share a band key with ``fp``, published within ``window``
+        seconds of it (undated ones when it is undated)."""
 
     def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
         """The fingerprints of ``ids`` (held items only; others are left out)."""
@@ -169,9 +169,7 @@ def regroup(
 
     # Links of added items to held ones, found by their band keys.
     keys = {ident: band_keys(fp) for ident, fp in added.items()}
-    candidates = {
-        ident: held.candidates(keys[ident], fp.published, window) - gone for ident, fp in added.items()
-    }
+    candidates = {ident: held.candidates(fp, window) - gone for ident, fp in added.items()}
     linked_held: set[str] = set().union(*candidates.values())
     # The stories a change touches are grouped again, whole: those of removed items, and
     # those of held items an added one may link to.
@@ -322,10 +320,10 @@ class IndexPrints:
         }
         self.decoded: dict[int, Fingerprint] = {}
 
-    def candidates(self, keys: Collection[str], around: float | None, window: float) -> set[str]:
+    def candidates(self, fp: Fingerprint, window: float) -> set[str]:
         near: set[str] = set()
-        ids, times = self.ids, self.times
-        buckets = band_terms(keys)
+        ids, times, around = self.ids, self.times, fp.published
+        buckets = band_terms(band_keys(fp))
         for terms, offset, earliest, latest, undated in self.segments:
             if around is None:
                 if not undated:
@@ -340,7 +338,7 @@ class IndexPrints:
                     ):
                         near.add(ids[doc + offset])
         # A bucket holds other keys too.
-        return {i for i, fp in self.get(near).items() if not set(keys).isdisjoint(band_keys(fp))}
+        return {i for i, other in self.get(near).items() if share_band_key(fp, other)}
 
     def close(self) -> None:
         for terms, *_ in self.segments:

@@ -34,6 +34,7 @@ from searchkit.similarity import (
     fingerprint,
     is_duplicate,
     same_story,
+    share_band_key,
 )
 
 WINDOW = 3 * 24 * 3600.0
@@ -185,6 +186,36 @@ def test_linked_pairs_share_band_keys(other: NewsItem) -> None:
     assert set(keys) & set(band_keys(fingerprint(other)))
     assert 0 < len(keys) <= KEY_SKETCH + SHINGLE_KEYS + NAME_KEYS * (NAME_KEYS - 1) // 2
     assert all(key.isascii() and " " not in key and len(key) <= 20 for key in keys)
+
+
+_NAMES = ["Valencia", "Madrid", "Turia", "Acme", "Widget", "Lindqvist", "Nordbank", "Olsen", "Harland"]
+_WORDS = [
+    "rain",
+    "port",
+    "river",
+    "shares",
+    "deal",
+    "bank",
+    "cash",
+    "plants",
+    "said",
+    "the",
+    "of",
+    "12",
+    "4.5",
+]
+
+
+@given(
+    st.lists(st.sampled_from(_NAMES + _WORDS), max_size=40),
+    st.lists(st.sampled_from(_NAMES + _WORDS), max_size=40),
+)
+def test_share_band_key_is_a_key_in_common(a_words: list[str], b_words: list[str]) -> None:
+    # The check an update makes of what a bucket lookup finds, against the keys themselves:
+    # short texts (shingle keys), names inside sentences (name pairs) and word pairs.
+    a = fingerprint(news("report " + " ".join(a_words)))
+    b = fingerprint(news("report " + " ".join(b_words), ident="other/1.md"))
+    assert share_band_key(a, b) == bool(set(band_keys(a)) & set(band_keys(b)))
 
 
 def test_independently_worded_coverage_shares_a_name_key() -> None:
