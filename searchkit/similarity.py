@@ -48,37 +48,26 @@ shingles); alone (Jaccard 0.3 within 3 days) they merged 51 of 176 recurring-hea
 51 of 600 same-day pairs of different stories: daily reports keep their words and change their
 figures, and one day's earnings tables and dividend notices share their template. The figures
 an item states tell those apart, and need no statistics of the corpus. Thresholds are round
-numbers; moving any by a step (0.5 or 0.7 for 0.6, 6 or 10 for 8, 0.4 or 0.6 for 0.5, 0.7 or 0.9
-for 0.8) keeps every target met below but one: a shingle Jaccard of 0.5 lowers duplicate
-precision to 0.977. The rule that keeps routine reports apart is "more than half" of the
-figures: "half or more" merges 9 of the 176 recurring-headline pairs.
+numbers; a step either way keeps every target met but one (a shingle Jaccard of 0.5: duplicate
+precision 0.977), and "half or more" of the figures merges 9 recurring-headline pairs.
 
-**Band keys** (``band_keys``): ``b:`` and the hash of each of the 24 smallest bigrams of the
-body's content words and figures: one-row LSH bands, two items are candidates when they share
-a bigram that is among the 24 smallest of both; ``d:`` with the 4 smallest shingles for an
-item with fewer than 4 bigrams; and ``n:`` with each pair of the 8 smallest *names* of the
-body (a capitalised word after a lower-case word, a figure or a comma: Valencia, Turia,
-Lindqvist). Bigrams find copies and rewrites; names find coverage that tells the same event
-in its own words (the same people, places and companies, few word pairs in common). MinHash
-bands of content words (32 bands of 2 words) made 2.4 M candidate pairs within 3 days of each
-other among the 22,000 items of benchmarks/stories.py (the words of templates), single names
-2.4 M, bigrams 0.37 M, bigrams and name pairs 0.51 M. Of the pairs within 3 days that a test holds for, all
-duplicate pairs and 98% of story pairs share a key (bigrams alone: 95-96%).
+**Band keys** (``band_keys``): ``b:`` and each of the 24 smallest bigrams of the body's
+content words and figures (one-row LSH bands); ``d:`` and the 4 smallest shingles of an item
+with fewer than 4 bigrams; ``n:`` and each pair of the 8 smallest *names* of the body (a
+capitalised word after a lower-case word, a figure or a comma). Bigrams find copies and
+rewrites; names find coverage that tells the same event in its own words. Among the 22,000
+items of benchmarks/stories.py, within 3 days: MinHash bands of content words (32 of 2 words)
+made 2.4 M candidate pairs, single names 2.4 M, bigrams 0.37 M, bigrams and name pairs 0.51 M;
+all duplicate pairs and 98% of story pairs share a key (bigrams alone: 95-96%).
 
-**Figures**: benchmarks/stories.py (22,000 items, Reuters-21578 and BBC with 750 planted
-rewrites), tabled in benchmarks/README.md: duplicates P 0.994 R 1.000, stories B-cubed F1
-0.981 and 0.967 (seeds 0 and 1), none of 176 recurring-headline pairs and 2-7 of 600 same-day
-pairs of other stories merged. The three duplicate pairs counted false read as copies the
-labels missed (an earnings table re-sent with its figures written out); the same-day pairs
-merged are mostly one move across an industry reported with the same figures.
+**Figures** (benchmarks/stories.py, tabled in benchmarks/README.md): duplicates P 0.994 R 1.000,
+stories B-cubed F1 0.981 and 0.967 (seeds 0 and 1), no recurring-headline pair merged.
 
-**Cost** (Python 3.11, a shared 2-core machine; timings vary with its load):
-``fingerprint`` 96-170 us median for a Reuters item (90th percentile 250-470 us; BBC 290-460
-us), computed in the writer processes; ``encode`` 1-4 us, ``decode`` 3-10 us; 0.5-1.1 KB
-encoded, 1.45 KB at most (sketches are bounded), about as much in memory (sketches are bytes,
-not sets of Python ints). Most candidate pairs fail on the AND of two bitmaps. The 22,000
-items: 0.51 M candidate pairs, grouped in 4-7 s of one core (searchkit/linking.py shares a full
-build's out between two processes); the cost to a build is in benchmarks/README.md.
+**Cost** (Python 3.11, a shared 2-core machine): ``fingerprint`` 96-170 us median for a Reuters
+item (BBC 290-460 us), in the writer processes; ``decode`` 3-10 us; 0.5-1.1 KB encoded, 1.45 KB
+at most, about as much in memory (sketches are bytes, not sets of Python ints). Most candidate
+pairs fail on the AND of two bitmaps; the 0.51 M above take 5 s of one core (linking.py shares
+a full build's between two processes). The cost to a build is in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -170,12 +159,20 @@ def _unpack(raw: bytes) -> Sequence[int]:
 _LITTLE = sys.byteorder == "little" and struct.calcsize("I") == 4
 
 
-def _bitmap(raw: bytes) -> int:
+def _bitmap(raw: bytes) -> tuple[int, int]:
+    """A sketch's hashes as a bitmap (bit ``hash % _BITMAP`` set), and how many of them share a
+    bit with another: two sets have at most popcount(AND) plus the smaller of those in common."""
     bits = bytearray(_BITMAP >> 3)
     for h in _unpack(raw):
         h &= _BITMAP - 1
         bits[h >> 3] |= 1 << (h & 7)
-    return int.from_bytes(bits, "little")
+    value = int.from_bytes(bits, "little")
+    return value, (len(raw) >> 2) - value.bit_count()
+
+
+def _bound(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """At most how many hashes two sketches share (``_bitmap``)."""
+    return (a[0] & b[0]).bit_count() + min(a[1], b[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,23 +206,22 @@ class Fingerprint:
     body_words: int = 0
     #: The item says it corrects or repeats another (CORRECTED, corrects, RPT, REPEAT).
     corrected: bool = False
-    #: ``words`` and ``shingles`` as bitmaps (bit ``hash % 2048`` set; not encoded), made on
-    #: first use: the popcount of two bitmaps' AND bounds the hashes two sets share from above,
-    #: so most pairs that cannot pass a test fail it at that cost.
-    _word_bits: int = field(default=-1, init=False, repr=False, compare=False)
-    _shingle_bits: int = field(default=-1, init=False, repr=False, compare=False)
+    #: ``words`` and ``shingles`` as bitmaps (``_bitmap``; not encoded), made on first use:
+    #: they bound what two sets share from above, so most pairs fail a test at that cost.
+    _word_map: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
+    _shingle_map: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
-    def word_bits(self) -> int:
-        if self._word_bits < 0:
-            object.__setattr__(self, "_word_bits", _bitmap(self.words))
-        return self._word_bits
+    def word_map(self) -> tuple[int, int]:
+        if self._word_map is None:
+            object.__setattr__(self, "_word_map", _bitmap(self.words))
+        return self._word_map  # type: ignore[return-value]  # set just above
 
     @property
-    def shingle_bits(self) -> int:
-        if self._shingle_bits < 0:
-            object.__setattr__(self, "_shingle_bits", _bitmap(self.shingles))
-        return self._shingle_bits
+    def shingle_map(self) -> tuple[int, int]:
+        if self._shingle_map is None:
+            object.__setattr__(self, "_shingle_map", _bitmap(self.shingles))
+        return self._shingle_map  # type: ignore[return-value]  # set just above
 
     def encode(self) -> bytes:
         """The fingerprint as bytes, for an index column (``decode`` reads it back)."""
@@ -464,10 +460,10 @@ def is_duplicate(a: Fingerprint, b: Fingerprint, *, window: float) -> bool:
         if min(na, nb) < DUPLICATE_RESEMBLANCE * max(na, nb):
             return False  # too different in size for the Jaccard to reach the bar
         # shared >= 0.6 * (na + nb - shared) needs shared >= 0.375 * (na + nb).
-        bound = (a.shingle_bits & b.shingle_bits).bit_count()
+        bound = _bound(a.shingle_map, b.shingle_map)
         if bound * (1 + DUPLICATE_RESEMBLANCE) < DUPLICATE_RESEMBLANCE * (na + nb):
             return False
-    elif not a.shingle_bits & b.shingle_bits:
+    elif not a.shingle_map[0] & b.shingle_map[0]:  # a hash in common sets a bit in both
         return False
     shared, na, nb = _overlap(a.shingles, a.shingle_cut, b.shingles, b.shingle_cut)
     if not shared or shared < DUPLICATE_RESEMBLANCE * (na + nb - shared):
@@ -483,7 +479,11 @@ def same_story(a: Fingerprint, b: Fingerprint, *, window: float) -> bool:
     """Whether two items report the same news, published within ``window`` seconds of each
     other. A duplicate need not pass (a corrected figure fails it): callers put duplicates in
     their original's story themselves. See the module docstring."""
-    if not _close(a, b, window) or (a.word_bits & b.word_bits).bit_count() < STORY_SHARED:
+    bound = _bound(a.word_map, b.word_map) if _close(a, b, window) else 0
+    if bound < STORY_SHARED or (
+        a.word_cut == b.word_cut == _COMPLETE
+        and bound < STORY_CONTAINMENT * (min(len(a.words), len(b.words)) >> 2)
+    ):
         return False
     shared, na, nb = _overlap(a.words, a.word_cut, b.words, b.word_cut)
     union = na + nb - shared

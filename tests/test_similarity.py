@@ -188,6 +188,21 @@ def test_linked_pairs_share_band_keys(other: NewsItem) -> None:
     assert all(key.isascii() and " " not in key and len(key) <= 20 for key in keys)
 
 
+@given(st.sets(st.integers(0, 60), max_size=40), st.sets(st.integers(0, 60), max_size=40))
+def test_the_bitmap_bounds_reject_no_pair_a_test_holds_for(xs: set[int], ys: set[int]) -> None:
+    # Hashes 2048 apart fall on one bit of the bitmaps that reject most pairs early: the
+    # bounds must count what such collisions hide, so the tests answer as on the sets.
+    def made(values: set[int]) -> Fingerprint:
+        packed = struct.pack(f"<{len(values)}I", *sorted(v // 3 * 2048 + v % 3 for v in values))
+        return Fingerprint(0.0, shingles=packed, words=packed)
+
+    shared, union = len(xs & ys), len(xs | ys)
+    story = shared >= max(8, 0.5 * min(len(xs), len(ys)), 0.1 * union)
+    duplicate = shared > 0 and shared >= 0.6 * (len(xs) + len(ys) - shared)
+    assert same_story(made(xs), made(ys), window=WINDOW) == story
+    assert is_duplicate(made(xs), made(ys), window=WINDOW) == duplicate
+
+
 _NAMES = ["Valencia", "Madrid", "Turia", "Acme", "Widget", "Lindqvist", "Nordbank", "Olsen", "Harland"]
 _WORDS = [
     "rain",
