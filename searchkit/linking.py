@@ -40,13 +40,19 @@ class Links:
     story: list[tuple[str, str]]
 
 
-def link(a: str, b: str, prints: Mapping[str, Fingerprint], window: float, links: Links) -> None:
-    """Record the link between ``a`` and ``b``, if any (a duplicate is a story link too)."""
-    fa, fb = prints[a], prints[b]
+def _kind(fa: Fingerprint, fb: Fingerprint, window: float) -> int:
+    """2: a duplicate link (a story link too); 1: a story link; 0: none."""
     if is_duplicate(fa, fb, window=window):
+        return 2
+    return 1 if same_story(fa, fb, window=window) else 0
+
+
+def link(a: str, b: str, prints: Mapping[str, Fingerprint], window: float, links: Links) -> None:
+    """Record the link between ``a`` and ``b``, if any."""
+    kind = _kind(prints[a], prints[b], window)
+    if kind == 2:
         links.duplicate.append((a, b))
-        links.story.append((a, b))
-    elif same_story(fa, fb, window=window):
+    if kind:
         links.story.append((a, b))
 
 
@@ -63,15 +69,15 @@ def link_within(
     order = sorted(ids, key=lambda i: sort_key(i, prints))  # undated items last
     item_keys = [keys[ident] if keys is not None else band_keys(prints[ident]) for ident in order]
     if len(order) < PARALLEL_LINKS or "fork" not in multiprocessing.get_all_start_methods():
-        _link_share(order, item_keys, prints, window, links, 0, 1)
-        return
-    global _SHARED
-    _SHARED = (order, item_keys, prints, window)
-    try:
-        with multiprocessing.get_context("fork").Pool(LINK_PROCS) as pool:
-            found = pool.map(_share, range(LINK_PROCS))
-    finally:
-        _SHARED = None
+        found = [_link_share(order, item_keys, prints, window, 0, 1)]
+    else:
+        global _SHARED
+        _SHARED = (order, item_keys, prints, window)
+        try:
+            with multiprocessing.get_context("fork").Pool(LINK_PROCS) as pool:
+                found = pool.map(_share, range(LINK_PROCS))
+        finally:
+            _SHARED = None
     for duplicate, story in found:
         links.duplicate.extend((order[a], order[b]) for a, b in duplicate)
         links.story.extend((order[a], order[b]) for a, b in story)
@@ -81,17 +87,14 @@ def link_within(
 _SHARED: tuple[list[str], list[list[str]], Mapping[str, Fingerprint], float] | None = None
 
 
-def _share(share: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """The links of one process's share, as positions in the time order (cheap to send)."""
+_Pairs = tuple[list[tuple[int, int]], list[tuple[int, int]]]
+
+
+def _share(share: int) -> _Pairs:
+    """The links of one process's share (``_link_share``)."""
     assert _SHARED is not None
     order, item_keys, prints, window = _SHARED
-    found = Links([], [])
-    _link_share(order, item_keys, prints, window, found, share, LINK_PROCS)
-    position = {ident: n for n, ident in enumerate(order)}
-    return (
-        [(position[a], position[b]) for a, b in found.duplicate],
-        [(position[a], position[b]) for a, b in found.story],
-    )
+    return _link_share(order, item_keys, prints, window, share, LINK_PROCS)
 
 
 def _link_share(
@@ -99,12 +102,14 @@ def _link_share(
     item_keys: Sequence[list[str]],
     prints: Mapping[str, Fingerprint],
     window: float,
-    links: Links,
     share: int,
     shares: int,
-) -> None:
-    """Link the pairs of ``order`` (in time order) that share one of the band keys whose hash
-    falls to ``share`` of ``shares``."""
+) -> _Pairs:
+    """The duplicate and story links of the pairs of ``order`` (in time order) that share one of
+    the band keys whose hash falls to ``share`` of ``shares``, as positions in ``order`` (cheap
+    to send from a process)."""
+    duplicate: list[tuple[int, int]] = []
+    story: list[tuple[int, int]] = []
     times = [prints[ident].published for ident in order]
     buckets: dict[str, list[int]] = defaultdict(list)
     for n, keys in enumerate(item_keys):  # each bucket in the order of time
@@ -126,7 +131,12 @@ def _link_share(
                 pair = a * size + b
                 if pair not in seen:
                     seen.add(pair)
-                    link(order[a], order[b], prints, window, links)
+                    kind = _kind(prints[order[a]], prints[order[b]], window)
+                    if kind == 2:
+                        duplicate.append((a, b))
+                    if kind:
+                        story.append((a, b))
+    return duplicate, story
 
 
 class Union:

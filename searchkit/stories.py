@@ -142,9 +142,9 @@ class StoryBook:
 class HeldPrints(Protocol):
     """The fingerprints of the items an index holds before a change."""
 
-    def candidates(self, fp: Fingerprint, window: float) -> set[str]:
-        """Ids of the held items that share a band key with ``fp``, published within ``window``
-        seconds of it (undated ones when it is undated)."""
+    def candidates(self, fp: Fingerprint, keys: Collection[str], window: float) -> set[str]:
+        """Ids of the held items that share a band key with ``fp`` (``keys``: its band keys),
+        published within ``window`` seconds of it (undated ones when it is undated)."""
 
     def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
         """The fingerprints of ``ids`` (held items only; others are left out)."""
@@ -169,7 +169,7 @@ def regroup(
 
     # Links of added items to held ones, found by their band keys.
     keys = {ident: band_keys(fp) for ident, fp in added.items()}
-    candidates = {ident: held.candidates(fp, window) - gone for ident, fp in added.items()}
+    candidates = {ident: held.candidates(fp, keys[ident], window) - gone for ident, fp in added.items()}
     linked_held: set[str] = set().union(*candidates.values())
     # The stories a change touches are grouped again, whole: those of removed items, and
     # those of held items an added one may link to.
@@ -320,10 +320,12 @@ class IndexPrints:
         }
         self.decoded: dict[int, Fingerprint] = {}
 
-    def candidates(self, fp: Fingerprint, window: float) -> set[str]:
+    def candidates(self, fp: Fingerprint, keys: Collection[str], window: float) -> set[str]:
+        if not self.segments:  # a new index (a full build): nothing is held
+            return set()
         near: set[str] = set()
         ids, times, around = self.ids, self.times, fp.published
-        buckets = band_terms(band_keys(fp))
+        buckets = band_terms(keys)
         for terms, offset, earliest, latest, undated in self.segments:
             if around is None:
                 if not undated:

@@ -63,19 +63,23 @@ def term_blocks(segment: Any, fieldname: str, text: Any) -> Iterator[tuple[Seque
 
 def _w3_blocks(matcher: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
     while matcher.is_active():
-        if matcher._ids is None:
-            if matcher._byteids:
-                matcher._read_ids()
-            else:  # document numbers are stored as gaps: Whoosh adds them up in a generator
-                if matcher._data is None:
-                    matcher._read_data()
-                matcher._ids = tuple(accumulate(matcher._data[0]))
+        ids = _block_ids(matcher)
         if matcher._weights is None:
             matcher._read_weights()
-        ids = cast(Sequence[int], matcher._ids)
-        weights = cast(Sequence[float], matcher._weights)
-        yield ids, weights
+        yield ids, cast(Sequence[float], matcher._weights)
         matcher._next_block()
+
+
+def _block_ids(matcher: Any) -> Sequence[int]:
+    """The document numbers of a W3 matcher's current block."""
+    if matcher._ids is None:
+        if matcher._byteids:
+            matcher._read_ids()
+        else:  # document numbers are stored as gaps: Whoosh adds them up in a generator
+            if matcher._data is None:
+                matcher._read_data()
+            matcher._ids = tuple(accumulate(matcher._data[0]))
+    return cast(Sequence[int], matcher._ids)
 
 
 def field_lengths(segment: Any, fieldname: str) -> list[int]:
@@ -180,14 +184,7 @@ class MappedTerms:
             )
             found = []
             while matcher.is_active():  # whole blocks of document numbers, no weights
-                if matcher._ids is None:
-                    if matcher._byteids:
-                        matcher._read_ids()
-                    else:
-                        if matcher._data is None:
-                            matcher._read_data()
-                        matcher._ids = tuple(accumulate(matcher._data[0]))
-                found.extend(cast(Sequence[int], matcher._ids))
+                found.extend(_block_ids(matcher))
                 matcher._next_block()
         if self._deleted is None:
             segment = self._segment
