@@ -5,7 +5,7 @@ are published within the story window of each other, and records a duplicate lin
 ``similarity.is_duplicate`` holds and a story link where ``similarity.same_story`` does. A full
 build compares about 25 pairs per item (0.5 M for the 21,000 Reuters and BBC items), which
 takes seconds in one process; with many items, where the platform forks, the band keys are
-shared out between ``LINK_PROCS`` processes (each takes the buckets of the keys whose hash
+shared out between ``LINK_PROCS`` processes (each takes the buckets of the keys whose value
 falls to it). The links found are the same either way, only their order differs, and the
 groups made of them do not depend on it.
 """
@@ -13,7 +13,6 @@ groups made of them do not depend on it.
 from __future__ import annotations
 
 import multiprocessing
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,7 +60,7 @@ def link_within(
     prints: Mapping[str, Fingerprint],
     window: float,
     links: Links,
-    keys: Mapping[str, list[str]] | None = None,
+    keys: Mapping[str, list[int]] | None = None,
 ) -> None:
     """Link the pairs of ``ids`` that share a band key and are published within the window (an
     undated item only with undated ones: similarity's predicates link no other pair).
@@ -84,7 +83,7 @@ def link_within(
 
 
 #: What the forked processes of ``link_within`` read (set only while they run).
-_SHARED: tuple[list[str], list[list[str]], Mapping[str, Fingerprint], float] | None = None
+_SHARED: tuple[list[str], list[list[int]], Mapping[str, Fingerprint], float] | None = None
 
 
 _Pairs = tuple[list[tuple[int, int]], list[tuple[int, int]]]
@@ -99,22 +98,22 @@ def _share(share: int) -> _Pairs:
 
 def _link_share(
     order: Sequence[str],
-    item_keys: Sequence[list[str]],
+    item_keys: Sequence[list[int]],
     prints: Mapping[str, Fingerprint],
     window: float,
     share: int,
     shares: int,
 ) -> _Pairs:
     """The duplicate and story links of the pairs of ``order`` (in time order) that share one of
-    the band keys whose hash falls to ``share`` of ``shares``, as positions in ``order`` (cheap
+    the band keys whose value falls to ``share`` of ``shares``, as positions in ``order`` (cheap
     to send from a process)."""
     duplicate: list[tuple[int, int]] = []
     story: list[tuple[int, int]] = []
     times = [prints[ident].published for ident in order]
-    buckets: dict[str, list[int]] = defaultdict(list)
+    buckets: dict[int, list[int]] = defaultdict(list)
     for n, keys in enumerate(item_keys):  # each bucket in the order of time
         for key in keys:
-            if shares == 1 or zlib.crc32(key.encode()) % shares == share:
+            if shares == 1 or key % shares == share:
                 buckets[key].append(n)
     size = len(order)
     seen: set[int] = set()

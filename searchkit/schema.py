@@ -28,7 +28,7 @@ from whoosh.support.charset import accent_map
 
 from .cache import Cache
 from .models import NewsItem
-from .similarity import Fingerprint, band_keys, band_terms
+from .similarity import Fingerprint
 
 
 class F:
@@ -57,13 +57,13 @@ class F:
     DOC = "doc"
     MANIFEST = "manifest"
     PRINT = "fingerprint"  # similarity.Fingerprint, encoded: what stories compare
-    BANDS = "bands"  # the buckets of the fingerprint's band keys: how stories find candidates
 
 
 #: Bumped whenever the schema or the analysis changes in a way old indexes cannot serve.
 #: 4: the longer stop list, and ``content`` holding each text once. 5: fingerprints (stories).
-#: 6: fingerprints of version 3 (names), band keys indexed by bucket.
-SCHEMA_VERSION = 6
+#: 6: fingerprints of version 3 (names), band keys indexed by bucket. 7: band keys kept beside
+#: each commit (searchkit/bandtable.py), not as terms.
+SCHEMA_VERSION = 7
 
 #: Function words dropped from text: Snowball's English stop list (pronouns, auxiliary verbs,
 #: articles, conjunctions, prepositions; https://snowballstem.org/algorithms/english/stop.txt),
@@ -293,9 +293,8 @@ def make_schema() -> fields.Schema:
             # "size mtime_ns sha256 origin first changed" per item: what incremental updates
             # compare against, and when the item entered the index (searchkit/manifest.py).
             F.MANIFEST: fields.COLUMN(VarBytesColumn()),
-            # Stories (searchkit/stories.py): each item's fingerprint, and its band keys as terms.
+            # Stories (searchkit/stories.py): each item's fingerprint.
             F.PRINT: fields.COLUMN(VarBytesColumn()),
-            F.BANDS: fields.KEYWORD(scorable=False),
         }
     )
 
@@ -420,7 +419,6 @@ def item_document(item: NewsItem, doc_json: str, manifest: str, fingerprint: Fin
         F.DOC: doc_json,
         F.MANIFEST: manifest.encode("utf-8"),
         F.PRINT: fingerprint.encode(),
-        F.BANDS: " ".join(band_terms(band_keys(fingerprint))),
     }
     if item.published_at is not None:
         document[F.PUBLISHED_AT] = item.published_at.replace(tzinfo=None)

@@ -2,11 +2,11 @@
 
 The stories feature links two items when ``is_duplicate`` or ``same_story`` holds for their
 fingerprints, and takes the connected components (single link) as duplicate groups and
-stories. The index keeps each item's ``Fingerprint`` (``encode``) in a column and its
-``band_keys`` as terms, which find the items a new one may link to. Both tests are pure
-functions of two fingerprints and the window, with no document frequency or other statistic
-of the corpus (fixed word lists only), so an incremental update and a rebuild make the same
-links.
+stories. The index keeps each item's ``Fingerprint`` (``encode``) in a column and the hashes of
+its ``band_keys`` beside each commit (searchkit/bandtable.py), which find the items a new one
+may link to. Both tests are pure functions of two fingerprints and the window, with no
+document frequency or other statistic of the corpus (fixed word lists only), so an incremental
+update and a rebuild make the same links.
 
 **A fingerprint.** Headline and body (the excerpt, or the headline, when there is no body) are
 cut into lower-case tokens. Stop words go: English function words, "said", units and wire
@@ -51,10 +51,10 @@ an item states tell those apart, and need no statistics of the corpus. Threshold
 numbers; a step either way keeps every target met but one (a shingle Jaccard of 0.5: duplicate
 precision 0.977), and "half or more" of the figures merges 9 recurring-headline pairs.
 
-**Band keys** (``band_keys``): ``b:`` and each of the 24 smallest bigrams of the body's
-content words and figures (one-row LSH bands); ``d:`` and the 4 smallest shingles of an item
-with fewer than 4 bigrams; ``n:`` and each pair of the 8 smallest *names* of the body (a
-capitalised word after a lower-case word, a figure or a comma). Bigrams find copies and
+**Band keys** (``band_keys``, ints): each of the 24 smallest bigrams of the body's content
+words and figures (one-row LSH bands); the 4 smallest shingles of an item with fewer than 4
+bigrams; each pair of the 8 smallest *names* of the body (a capitalised word after a
+lower-case word, a figure or a comma). Bigrams find copies and
 rewrites; names find coverage that tells the same event in its own words. Among the 22,000
 items of benchmarks/stories.py, within 3 days: MinHash bands of content words (32 of 2 words)
 made 2.4 M candidate pairs, single names 2.4 M, bigrams 0.37 M, bigrams and name pairs 0.51 M;
@@ -96,7 +96,8 @@ TITLE_SKETCH = 16  # content words of the headline
 KEY_SKETCH = 24  # bigrams of the body's content words and figures: the band keys
 SHINGLE_KEYS = 4  # an item with fewer bigrams also gets this many shingles as keys
 NAME_KEYS = 8  # names of the body: each pair of the 8 smallest is a band key
-BAND_BUCKETS = 1 << 16  # band keys are indexed as the terms of this many buckets
+BAND_BUCKETS = 1 << 32  # band keys are kept as hashes of this many values
+SHINGLE_KEY, NAME_KEY = 1 << 32, 2 << 64  # what tells a band key's kind (``band_keys``)
 
 # The duplicate test.
 DUPLICATE_RESEMBLANCE = 0.6  # shingle Jaccard, at least
@@ -375,24 +376,23 @@ def fingerprint(item: NewsItem) -> Fingerprint:
     )
 
 
-def band_keys(fp: Fingerprint) -> list[str]:
-    """The terms that find an item's candidates: ``b:`` and the hash of each bigram of its
-    sketch, plus ``d:`` and its smallest shingle hashes when it has few bigrams (8 hexadecimal
-    digits each). Two items are candidates when they share a key."""
-    keys = [f"b:{h:08x}" for h in _unpack(fp.bigrams)]
+def band_keys(fp: Fingerprint) -> list[int]:
+    """The keys that find an item's candidates (two items are candidates when they share one):
+    the hash of each bigram of its sketch; ``SHINGLE_KEY`` plus each of its smallest shingle
+    hashes when it has few bigrams; ``NAME_KEY`` plus each pair of name hashes (``a << 32 | b``)."""
+    keys = list(_unpack(fp.bigrams))
     if len(keys) < SHINGLE_KEYS:
-        keys += [f"d:{h:08x}" for h in _unpack(fp.shingles)[:SHINGLE_KEYS]]
-    keys += [f"n:{a:08x}{b:08x}" for a, b in combinations(_unpack(fp.names), 2)]
+        keys += [SHINGLE_KEY | h for h in _unpack(fp.shingles)[:SHINGLE_KEYS]]
+    keys += [NAME_KEY | a << 32 | b for a, b in combinations(_unpack(fp.names), 2)]
     return keys
 
 
-def band_terms(keys: Iterable[str]) -> list[str]:
-    """The index terms of band ``keys``: the bucket of each, one of ``BAND_BUCKETS``, as 4
-    hexadecimal digits. Whoosh writes each distinct term of a segment at a cost (20-50 us: about
-    as much as the rest of a short item), and nearly every band key is distinct; buckets keep a
-    segment's terms to 65,536. A bucket holds other keys too: what a lookup finds is checked
-    with ``share_band_key``."""
-    return sorted({f"{zlib.crc32(key.encode()) & (BAND_BUCKETS - 1):04x}" for key in keys})
+def band_hashes(keys: Iterable[int]) -> list[int]:
+    """The hashes of band ``keys`` the index keeps (one of ``BAND_BUCKETS`` values each, distinct
+    ones only): two items that share a key share its hash; what a hash finds is checked with
+    ``share_band_key``."""
+    mask = BAND_BUCKETS - 1
+    return sorted({((k ^ k >> 32 ^ k >> 64) * 0x9E3779B1) & mask for k in keys})
 
 
 def share_band_key(a: Fingerprint, b: Fingerprint) -> bool:

@@ -27,9 +27,9 @@ alias of it (``searchkit story OLD_ID`` shows the merged story). When removing a
 story, the part holding the story's earliest remaining item keeps the id; the other parts get
 new ids. A rebuild keeps the ids of the index it replaces by the same rules.
 
-Finding links costs in proportion to what changed: the buckets of each item's band keys are
-indexed terms (``F.BANDS``, ``similarity.band_terms``), so the items an added one may link to
-are found by looking its buckets up (and checking their keys), and only the stories an update
+Finding links costs in proportion to what changed: the hashes of each item's band keys are
+kept with each commit (searchkit/bandtable.py), so the items an added one may link to are
+found by looking its hashes up (and checking their keys), and only the stories an update
 touches (by a removal or a new link) are grouped again.
 """
 
@@ -38,22 +38,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
+from .bandtable import TABLE_SUFFIX, BandTable, load_table
 from .checksums import companion_name, verify
 from .errors import IndexCorruptError, QueryError
 from .linking import Links, Union, link, link_within, sort_key
 from .options import format_span
-from .ordering import segment_values
 from .schema import F
-from .similarity import Fingerprint, band_keys, band_terms, share_band_key
-from .whoosh_internals.postings import MappedTerms
+from .similarity import Fingerprint, band_hashes, band_keys, share_band_key
 
 #: Items of one story are published within this many seconds of an item they are linked to,
 #: unless the index was created with another window.
@@ -63,9 +62,6 @@ DEFAULT_WINDOW = 3 * 24 * 3600.0
 BOOK_SUFFIX = "stories"
 
 _BOOK_VERSION = 1
-
-#: Raw ``published_at`` column values count microseconds from ``datetime.min``: the epoch's.
-_EPOCH_MICROSECONDS = (datetime(1970, 1, 1) - datetime.min) // timedelta(microseconds=1)
 
 
 def default_story_id(item_id: str) -> str:
@@ -142,7 +138,7 @@ class StoryBook:
 class HeldPrints(Protocol):
     """The fingerprints of the items an index holds before a change."""
 
-    def candidates(self, fp: Fingerprint, keys: Collection[str], window: float) -> set[str]:
+    def candidates(self, fp: Fingerprint, keys: Collection[int], window: float) -> set[str]:
         """Ids of the held items that share a band key with ``fp`` (``keys``: its band keys),
         published within ``window`` seconds of it (undated ones when it is undated)."""
 
@@ -157,18 +153,21 @@ def regroup(
     held: HeldPrints,
     *,
     carry: tuple[StoryBook, Collection[str]] | None = None,
+    keys: Mapping[str, list[int]] | None = None,
 ) -> StoryBook:
     """The book after a change: ``added`` items (new ones and new versions of changed ones)
     and ``removed`` ids (deleted items; the old versions of changed ones may be named too) on
     top of the items ``held`` had, grouped as ``book`` says. ``carry``: the book of the index
-    a rebuild replaces and the ids that index held, whose story ids are kept."""
+    a rebuild replaces and the ids that index held, whose story ids are kept. ``keys``: the
+    band keys of the added items, where already made."""
     window = book.window
     gone = set(removed) | set(added)
     prints: dict[str, Fingerprint] = dict(added)
     links = Links([], [])
 
     # Links of added items to held ones, found by their band keys.
-    keys = {ident: band_keys(fp) for ident, fp in added.items()}
+    if keys is None:
+        keys = {ident: band_keys(fp) for ident, fp in added.items()}
     candidates = {ident: held.candidates(fp, keys[ident], window) - gone for ident, fp in added.items()}
     linked_held: set[str] = set().union(*candidates.values())
     # The stories a change touches are grouped again, whole: those of removed items, and
@@ -286,65 +285,38 @@ def load_book(folder: Path, generation: int) -> StoryBook | None:
 
 
 class IndexPrints:
-    """``HeldPrints`` of a Whoosh reader: band keys looked up as terms, each document's id and
-    publication time read once (a list index per candidate, and candidates outside the window
-    dropped before their fingerprints are read), fingerprints read from their column."""
+    """``HeldPrints`` of a Whoosh reader and the band keys of its commit (``BandTable``):
+    candidates found by their hashes and publication times, fingerprints read from their
+    column (each document's id is read once)."""
 
-    def __init__(self, reader: Any) -> None:
-        self.reader = reader
-        self.ids: list[str] = []
-        self.times: list[float | None] = []
-        self.prints: list[Any] = []  # per segment: (first docnum, column reader)
-        # Of each segment with fingerprints: its terms, first docnum, earliest and latest date
-        # (None: it has no dated items), and whether it has undated ones.
-        self.segments: list[tuple[MappedTerms, int, float | None, float | None, bool]] = []
-        to_seconds = _EPOCH_MICROSECONDS
+    def __init__(self, reader: Any, table: BandTable) -> None:
+        self.table = table
+        self.prints: list[Any] = []  # per segment: (first docnum, size, column reader)
+        self.doc_of: dict[str, int] = {}
         for segment, offset in reader.leaf_readers():
             size = segment.doc_count_all()
             if not size or not segment.has_column(F.PRINT):
-                self.ids += [""] * size
-                self.times += [None] * size
                 continue
             column = segment.column_reader(F.ID)
-            self.ids += [column[n] for n in range(size)]
-            times = [
-                (raw - to_seconds) / 1e6 if raw else None for raw in segment_values(segment, F.PUBLISHED_AT)
-            ]
-            self.times += times
+            self.doc_of.update((column[n], n + offset) for n in segment.all_doc_ids())
             self.prints.append((offset, size, segment.column_reader(F.PRINT)))
-            dated = [t for t in times if t is not None]
-            span = (min(dated), max(dated)) if dated else (None, None)
-            self.segments.append((MappedTerms(segment), offset, *span, len(dated) < size))
-        self.doc_of = {
-            ident: doc for doc, ident in enumerate(self.ids) if ident and not reader.is_deleted(doc)
-        }
         self.decoded: dict[int, Fingerprint] = {}
 
-    def candidates(self, fp: Fingerprint, keys: Collection[str], window: float) -> set[str]:
-        if not self.segments:  # a new index (a full build): nothing is held
+    def candidates(self, fp: Fingerprint, keys: Collection[int], window: float) -> set[str]:
+        table = self.table
+        if not table.entries:  # a new index (a full build): nothing is held
             return set()
+        ids, times, around, count = table.ids, table.times, fp.published, len(table.ids)
         near: set[str] = set()
-        ids, times, around = self.ids, self.times, fp.published
-        buckets = band_terms(keys)
-        for terms, offset, earliest, latest, undated in self.segments:
+        for n in table.lookup(band_hashes(keys)):
+            when = times[n] if n < count else math.nan
             if around is None:
-                if not undated:
-                    continue
-            elif earliest is None or latest is None or not earliest - window <= around <= latest + window:
-                continue  # no item of the segment is within the window
-            for bucket in buckets:
-                for doc in terms.documents(F.BANDS, bucket):
-                    when = times[doc + offset]
-                    if (around is None and when is None) or (
-                        around is not None and when is not None and abs(when - around) <= window
-                    ):
-                        near.add(ids[doc + offset])
-        # A bucket holds other keys too.
+                if when != when:  # NaN: undated
+                    near.add(ids[n] or "")
+            elif abs(when - around) <= window:
+                near.add(ids[n] or "")
+        # A hash stands for other keys too.
         return {i for i, other in self.get(near).items() if share_band_key(fp, other)}
-
-    def close(self) -> None:
-        for terms, *_ in self.segments:
-            terms.close()
 
     def get(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
         found: dict[str, Fingerprint] = {}
@@ -371,14 +343,19 @@ def stage(
     """Group again for the commit ``ix``'s writer is about to make (``added``: encoded
     fingerprints) and hand the book to the storage, which writes it with the commit."""
     folder = Path(ix.storage.folder)
-    book = load_book(folder, ix.latest_generation()) or StoryBook()
+    generation = ix.latest_generation()
+    book = load_book(folder, generation) or StoryBook()
+    table = load_table(folder, generation)
     prints = {}
     for ident, raw in added.items():
         with contextlib.suppress(ValueError):
             prints[ident] = Fingerprint.decode(raw)
-    with ix.reader() as reader, contextlib.closing(IndexPrints(reader)) as held:
-        new = regroup(book, prints, removed, held, carry=carry)
+    keys = {ident: band_keys(fp) for ident, fp in prints.items()}
+    with ix.reader() as reader:
+        new = regroup(book, prints, removed, IndexPrints(reader, table), carry=carry, keys=keys)
+    hashed = {ident: (fp.published, band_hashes(keys[ident])) for ident, fp in prints.items()}
     ix.storage.companions[BOOK_SUFFIX] = new.encode()
+    ix.storage.companions[TABLE_SUFFIX] = table.updated(hashed, [*removed, *added]).encode()
 
 
 def window_of(folder: Path | None) -> float | None:

@@ -80,9 +80,9 @@ def test_every_commit_records_the_size_and_crc_of_each_of_its_files(fresh_index:
     assert generation is not None
     table = json.loads((gen / checksums.sums_name(generation)).read_text())["files"]
     segment_files = {p.name for p in gen.iterdir() if p.name.startswith("MAIN_") and "." in p.name}
-    # With the stories kept beside the TOC (searchkit/stories.py).
-    kept = checksums.companion_name(generation, "stories")
-    assert set(table) == segment_files | {tocs[0].name, kept}
+    # With the stories and the band keys kept beside the TOC (searchkit/stories.py).
+    kept = {checksums.companion_name(generation, suffix) for suffix in ("stories", "bands")}
+    assert set(table) == segment_files | {tocs[0].name} | kept
     for name, (size, crc) in table.items():
         assert (gen / name).stat().st_size == size
         assert checksums.crc32_file(gen / name) == crc
@@ -94,8 +94,8 @@ def test_check_of_a_sound_index_passes(
 ) -> None:
     report = SearchIndex(fresh_index).check()
     assert report.ok and report.damaged == ()
-    # Segment files, the TOC and the stories kept with it.
-    assert report.files == len(list(live_generation(fresh_index).glob("MAIN_*.*"))) + 2
+    # Segment files, the TOC and the stories and band keys kept with it.
+    assert report.files == len(list(live_generation(fresh_index).glob("MAIN_*.*"))) + 3
     assert report.bytes > 0 and report.commit >= 1
     code, out, err = run_main(capsys, monkeypatch, "check", "--index-dir", str(fresh_index))
     assert code == 0, err
@@ -345,8 +345,10 @@ def test_check_names_damage_in_a_large_file_of_the_reuters_index(
     flip_bit(postings, postings.stat().st_size // 3)
     report = SearchIndex(copy).check()
     assert [d.path for d in report.damaged] == [str(postings)]
-    # Every file of the commit: its TOC, segment files and stories (the previous commit's left).
-    kept = {checksums.toc_name(report.commit), checksums.companion_name(report.commit, "stories")}
+    # Every file of the commit: its TOC, segment files, stories and band keys (the previous
+    # commit's left).
+    kept = {checksums.toc_name(report.commit)}
+    kept |= {checksums.companion_name(report.commit, suffix) for suffix in ("stories", "bands")}
     assert report.bytes == sum(
         p.stat().st_size
         for p in live_generation(copy).glob("*MAIN_*.*")

@@ -333,7 +333,7 @@ def test_incremental_updates_keep_story_ids(built: tuple[Path, Path]) -> None:
         assert partition(groups(index)[0]) == partition(after_removal)
 
 
-@pytest.mark.parametrize("buckets", [1, 1 << 16])
+@pytest.mark.parametrize("buckets", [1, 1 << 32])
 def test_items_added_one_at_a_time_group_as_a_fresh_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buckets: int
 ) -> None:
