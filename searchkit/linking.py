@@ -13,6 +13,7 @@ groups made of them do not depend on it.
 from __future__ import annotations
 
 import multiprocessing
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -110,31 +111,30 @@ def _link_share(
     duplicate: list[tuple[int, int]] = []
     story: list[tuple[int, int]] = []
     times = [prints[ident].published for ident in order]
+    dated = [t for t in times if t is not None]  # the first positions: undated items are last
+    # The last position within the window of each item (an undated one reaches every later one).
+    reach = [len(order) - 1 if t is None else bisect_right(dated, t + window) - 1 for t in times]
     buckets: dict[int, list[int]] = defaultdict(list)
     for n, keys in enumerate(item_keys):  # each bucket in the order of time
         for key in keys:
             if shares == 1 or key % shares == share:
                 buckets[key].append(n)
-    size = len(order)
-    seen: set[int] = set()
+    # Each item's later partners, once each however many keys they share.
+    partners: dict[int, set[int]] = defaultdict(set)
     for members in buckets.values():
-        last = len(members)
-        for x in range(last - 1):
-            a = members[x]
-            start = times[a]
-            for y in range(x + 1, last):
-                b = members[y]
-                later = times[b]
-                if start is not None and (later is None or later - start > window):
-                    break
-                pair = a * size + b
-                if pair not in seen:
-                    seen.add(pair)
-                    kind = _kind(prints[order[a]], prints[order[b]], window)
-                    if kind == 2:
-                        duplicate.append((a, b))
-                    if kind:
-                        story.append((a, b))
+        if len(members) > 1:
+            for x, a in enumerate(members):
+                end = bisect_right(members, reach[a], x + 1)
+                if end > x + 1:
+                    partners[a].update(members[x + 1 : end])
+    for a, later in partners.items():
+        fa = prints[order[a]]
+        for b in later:
+            kind = _kind(fa, prints[order[b]], window)
+            if kind == 2:
+                duplicate.append((a, b))
+            if kind:
+                story.append((a, b))
     return duplicate, story
 
 

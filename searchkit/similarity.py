@@ -65,9 +65,8 @@ stories B-cubed F1 0.981 and 0.967 (seeds 0 and 1), no recurring-headline pair m
 
 **Cost** (Python 3.11, a shared 2-core machine): ``fingerprint`` 96-170 us median for a Reuters
 item (BBC 290-460 us), in the writer processes; ``decode`` 3-10 us; 0.5-1.1 KB encoded, 1.45 KB
-at most, about as much in memory (sketches are bytes, not sets of Python ints). Most candidate
-pairs fail on the AND of two bitmaps; the 0.51 M above take 5 s of one core (linking.py shares
-a full build's between two processes). The cost to a build is in benchmarks/README.md.
+at most, as much in memory (sketches are bytes, not sets of ints). Most candidate pairs fail on
+the AND of two bitmaps; the 0.51 M above take 4.5 s of one core. benchmarks/README.md: builds.
 """
 
 from __future__ import annotations
@@ -456,6 +455,7 @@ def is_duplicate(a: Fingerprint, b: Fingerprint, *, window: float) -> bool:
     if not _close(a, b, window):
         return False
     na, nb = len(a.shingles) >> 2, len(b.shingles) >> 2
+    small = na if a.shingle_cut <= b.shingle_cut else nb
     if a.shingle_cut == b.shingle_cut == _COMPLETE:
         if min(na, nb) < DUPLICATE_RESEMBLANCE * max(na, nb):
             return False  # too different in size for the Jaccard to reach the bar
@@ -463,8 +463,8 @@ def is_duplicate(a: Fingerprint, b: Fingerprint, *, window: float) -> bool:
         bound = _bound(a.shingle_map, b.shingle_map)
         if bound * (1 + DUPLICATE_RESEMBLANCE) < DUPLICATE_RESEMBLANCE * (na + nb):
             return False
-    elif not a.shingle_map[0] & b.shingle_map[0]:  # a hash in common sets a bit in both
-        return False
+    elif _bound(a.shingle_map, b.shingle_map) < DUPLICATE_RESEMBLANCE * small:
+        return False  # of the hashes below the smaller cut (all its sketch's), 0.6 are shared
     shared, na, nb = _overlap(a.shingles, a.shingle_cut, b.shingles, b.shingle_cut)
     if not shared or shared < DUPLICATE_RESEMBLANCE * (na + nb - shared):
         return False

@@ -206,6 +206,30 @@ def test_the_bitmap_bounds_reject_no_pair_a_test_holds_for(xs: set[int], ys: set
     assert is_duplicate(made(xs), made(ys), window=WINDOW) == duplicate
 
 
+@given(
+    st.sets(st.integers(0, 60), max_size=40),
+    st.sets(st.integers(0, 60), max_size=40),
+    st.integers(0, 60),
+    st.integers(0, 60),
+)
+def test_the_duplicate_bound_of_truncated_sketches_rejects_no_copy(
+    xs: set[int], ys: set[int], cut_x: int, cut_y: int
+) -> None:
+    # Sketches that keep their smallest hashes up to a cut are compared below the smaller cut.
+    def spread(v: int) -> int:  # colliding bits, as above; keeps the order
+        return v // 3 * 2048 + v % 3
+
+    def made(values: set[int], cut: int) -> Fingerprint:
+        kept = sorted(spread(v) for v in values if v <= cut)
+        return Fingerprint(0.0, shingles=struct.pack(f"<{len(kept)}I", *kept), shingle_cut=spread(cut))
+
+    low = min(cut_x, cut_y)
+    a, b = {v for v in xs if v <= low}, {v for v in ys if v <= low}
+    shared = len(a & b)
+    duplicate = shared > 0 and shared >= 0.6 * (len(a) + len(b) - shared)
+    assert is_duplicate(made(xs, cut_x), made(ys, cut_y), window=WINDOW) == duplicate
+
+
 _NAMES = ["Valencia", "Madrid", "Turia", "Acme", "Widget", "Lindqvist", "Nordbank", "Olsen", "Harland"]
 _WORDS = [
     "rain",
