@@ -8,16 +8,19 @@ scorer give, over several segments and with deleted items.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from whoosh import query
+from whoosh.columns import VarBytesColumn
+from whoosh.filedb.structfile import StructFile
 
 from searchkit import NewsItem, SearchIndex
 from searchkit.ordering import positions
 from searchkit.postings import Norms, Postings, bm25_scores
-from searchkit.whoosh_internals.postings import field_lengths
+from searchkit.whoosh_internals.postings import column_values, field_lengths, live_documents
 
 WORDS = ["harbour", "storm", "vote", "market", "airship"]
 
@@ -105,3 +108,33 @@ def test_postings_kept_in_a_cache_are_read_once_per_generation(
     assert [(o, list(i), list(w)) for _, o, i, w in first] == [
         (o, list(i), list(w)) for _, o, i, w in expected
     ]
+
+
+# -- columns, deletions and term counts read in bulk --------------------------------------------
+
+
+def test_whole_columns_and_live_documents_are_whooshs(searcher: Any) -> None:
+    for segment, _offset in searcher.reader().leaf_readers():
+        size = segment.doc_count_all()
+        assert list(live_documents(segment)) == list(segment.all_doc_ids())
+        for field in ("id", "manifest", "fingerprint", "published_at"):
+            column = segment.column_reader(field, translate=False)
+            assert column_values(column, size) == [column[doc] for doc in range(size)]
+
+
+@pytest.mark.parametrize("cutoff", [2, 2**15])  # offsets written to the file, or made from lengths
+def test_a_column_of_bytes_is_read_whole_as_whoosh_reads_each_value(cutoff: int) -> None:
+    values = {0: b"first", 1: b"", 3: "caf\u00e9".encode(), 4: b"x" * 300, 7: b"last"}
+    handle = BytesIO()
+    column = VarBytesColumn(write_offsets_cutoff=cutoff)
+    writer = column.writer(StructFile(handle))
+    for doc, value in values.items():
+        writer.add(doc, value)
+    writer.finish(9)  # two documents after the last value, which have none
+    data = handle.getvalue()
+    reader = column.reader(StructFile(BytesIO(data)), 0, len(data), 9)
+    assert reader.had_stored_offsets == (cutoff == 2)
+    expected = [values.get(doc, b"") for doc in range(9)]
+    assert [reader[doc] for doc in range(9)] == expected
+    assert column_values(reader, 9) == expected
+    assert column_values(reader, 5) == expected[:5]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import mmap
+import operator
 import struct
 import sys
 from array import array
@@ -18,7 +19,7 @@ from itertools import accumulate
 from typing import Any, cast
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3TermInfo, W3TermsReader, _lenfield
-from whoosh.columns import NumericColumn
+from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
@@ -99,14 +100,44 @@ def field_lengths(segment: Any, fieldname: str) -> list[int]:
 
 def column_values(column: Any, size: int) -> list[Any]:
     """The raw values of the first ``size`` documents in a Whoosh column reader: a numeric
-    column is read as one array, any other a value at a time."""
+    column is read as one array, a column of byte strings as one read, any other a value at a
+    time."""
     if isinstance(column, NumericColumn.Reader):
         stored = min(column._count, size)
         values = array(column._typecode, column._dbfile.get(column._basepos, stored * column._fixedlen))
         if sys.byteorder == "little":  # stored big-endian
             values.byteswap()
         return values.tolist() + [column._default] * (size - stored)
+    if isinstance(column, VarBytesColumn.Reader):
+        # The values lie end to end: one read of them all, then a slice each, which is what
+        # the reader's own lookup reads (a seek and a read each, cut short at the end of the
+        # column's file, the end of the read here too).
+        stored = min(len(column._lengths), size)
+        offsets, lengths = column._offsets[:stored], column._lengths[:stored]
+        end = max(map(operator.add, offsets, lengths), default=0)
+        data = column._dbfile.get(column._basepos, min(end, column._length))
+        sliced = [data[offset : offset + length] for offset, length in zip(offsets, lengths, strict=True)]
+        return sliced + [column[n] for n in range(stored, size)]
     return [column[n] for n in range(size)]
+
+
+def deleted_documents(segment: Any) -> set[int]:
+    """The deleted documents of a segment reader, read at once from its segment rather than
+    asked a document at a time (three calls each)."""
+    if not segment.has_deletions():
+        return set()
+    size = segment.doc_count_all()
+    stored = segment.segment()
+    if stored is None:  # not a reader of one segment: its own way
+        return {doc for doc in range(size) if segment.is_deleted(doc)}
+    return {doc for doc in stored.deleted_docs() if doc < size}
+
+
+def live_documents(segment: Any) -> Sequence[int]:
+    """The live (not deleted) documents of a segment reader, ascending: its ``all_doc_ids()``."""
+    size = segment.doc_count_all()
+    deleted = deleted_documents(segment)
+    return [doc for doc in range(size) if doc not in deleted] if deleted else range(size)
 
 
 def bm25_field_b(weighting: Any, fieldname: str) -> float:
