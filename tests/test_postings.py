@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_item
 from whoosh import query
 from whoosh.columns import VarBytesColumn
 from whoosh.filedb.structfile import StructFile
 
 from searchkit import NewsItem, SearchIndex
+from searchkit.models import Duplicate
 from searchkit.ordering import positions
-from searchkit.postings import Norms, Postings, bm25_scores
-from searchkit.whoosh_internals.postings import column_values, field_lengths, live_documents
+from searchkit.postings import Norms, Postings, bm25_scores, duplicate_urls
+from searchkit.whoosh_internals.postings import MappedTerms, column_values, field_lengths, live_documents
 
 WORDS = ["harbour", "storm", "vote", "market", "airship"]
 
@@ -138,3 +140,70 @@ def test_a_column_of_bytes_is_read_whole_as_whoosh_reads_each_value(cutoff: int)
     assert [reader[doc] for doc in range(9)] == expected
     assert column_values(reader, 9) == expected
     assert column_values(reader, 5) == expected[:5]
+
+
+URL_TABLE = {  # update -> {item id: url}; a later update rewrites the file of the same id
+    0: {"a": "u/one", "b": "u/one", "c": "u/two", "d": "u/three", "e": "u/four", "f": "u/five"},
+    1: {"g": "u/two", "h": "u/six", "i": "u/six", "j": "u/seven"},
+    2: {"c": "u/eight", "k": "u/three", "l": "u/four"},
+}
+REMOVED = ["d", "h"]  # with the last update
+
+
+@pytest.fixture(params=["files", "api"])
+def url_reader(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The Whoosh reader of an index of URL_TABLE, a segment per update, with REMOVED and the
+    replaced versions deleted from earlier segments: made from corpus files (segments of plain
+    files, whose term files are mapped) or with ``add_items`` (compound segments, read through
+    Whoosh)."""
+    index = SearchIndex.create(tmp_path / "index")
+    corpus = tmp_path / "corpus"
+    for update in sorted(URL_TABLE):
+        table = URL_TABLE[update]
+        gone = REMOVED if update == max(URL_TABLE) else []
+        if request.param == "files":
+            for ident, url in table.items():
+                write_item(corpus, {"id": f"{ident}.md", "title": f"item {ident} {update}", "webUrl": url})
+            for ident in gone:
+                (corpus / f"{ident}.md").unlink()
+            assert index.update(corpus).ok
+        else:
+            items = [NewsItem(id=f"{i}.md", title=f"item {i} {update}", url=url) for i, url in table.items()]
+            index.add_items(items)
+            assert index.remove([f"{ident}.md" for ident in gone]) == len(gone)
+    reader = index._read()._refresh().reader()
+    assert len(reader.leaf_readers()) == len(URL_TABLE)
+    assert all(segment.has_deletions() for segment, _ in reader.leaf_readers()[:2])
+    yield reader
+    index.close()
+
+
+def test_url_counts_are_whooshs_term_infos(url_reader: Any) -> None:
+    for segment, _offset in url_reader.leaf_readers():
+        expected = [(text, info.doc_frequency()) for text, info in segment.iter_field("url")]
+        terms = MappedTerms(segment)
+        try:
+            assert (terms._map is not None) == (not segment.segment().is_compound())
+            assert list(terms.doc_frequencies("url")) == expected
+            assert list(terms.doc_frequencies("title_words")) != []
+            assert list(terms.doc_frequencies("related_url")) == []  # a field no item fills
+        finally:
+            terms.close()
+
+
+def test_duplicate_urls_count_only_live_items(url_reader: Any) -> None:
+    live: dict[str, str] = {}
+    for update in sorted(URL_TABLE):
+        live.update(URL_TABLE[update])
+    for ident in REMOVED:
+        del live[ident]
+    by_url: dict[str, list[str]] = {}
+    for ident, url in live.items():
+        by_url.setdefault(url, []).append(f"{ident}.md")
+    expected = tuple(
+        Duplicate(url, tuple(sorted(ids))) for url, ids in sorted(by_url.items()) if len(ids) > 1
+    )
+    assert duplicate_urls(url_reader) == expected
+    # Written down: u/one (a and b, in one segment), u/four (e and l, in two); not u/two (c's
+    # version with it is deleted), u/three (d removed) or u/six (h removed).
+    assert expected == (Duplicate("u/four", ("e.md", "l.md")), Duplicate("u/one", ("a.md", "b.md")))

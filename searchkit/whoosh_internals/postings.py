@@ -1,9 +1,10 @@
-"""Postings, field lengths and columns read in bulk from Whoosh's W3 codec.
+"""Postings, field lengths, columns and term counts read in bulk from Whoosh's W3 codec.
 
 Whoosh's matchers hand out one posting per call, through several layers of Python calls, and
 look up each document's field length the same way. These functions read a whole block of
-document numbers and term frequencies at a time, a segment's field lengths at once, and a
-numeric column as one array (searchkit/postings.py scores them).
+document numbers and term frequencies at a time, a segment's field lengths at once, a column
+as one array or one read (searchkit/postings.py scores them), and a field's terms with their
+document counts from the mapped term file.
 """
 
 from __future__ import annotations
@@ -197,12 +198,35 @@ class MappedTerms:
                 position = start
         return None
 
-    def documents(self, fieldname: str, text: str) -> list[int]:
+    def doc_frequencies(self, fieldname: str) -> Iterator[tuple[bytes, int]]:
+        """Each term of ``fieldname`` in the segment, in order, with the number of documents
+        that hold it, deleted ones too: what Whoosh's ``iter_field`` gives as term infos
+        (``doc_frequency()``), read from the map, the count alone, without making term infos."""
+        if self._map is None:
+            for text, info in self._segment.iter_field(fieldname):
+                yield text, info.doc_frequency()
+            return
+        tindex = self._terms._tindex
+        prefix = self._terms._keycoder(fieldname, b"")  # the field's number: its terms follow
+        position = tindex.closest_key_pos(prefix)
+        if position is None:
+            return
+        data, end, skip = self._map, tindex.endofdata, len(prefix)
+        while position < end:
+            key_length, value_length = _LENGTHS_PAIR.unpack_from(data, position)
+            key = position + _LENGTHS_PAIR.size
+            if data[key : key + skip] != prefix:
+                return  # the next field's terms
+            value = key + key_length
+            yield data[key + skip : value], _DOC_FREQUENCY.unpack_from(data, value)[0]
+            position = value + value_length
+
+    def documents(self, fieldname: str, text: str | bytes) -> list[int]:
         """The live documents of ``segment`` (its own numbers) that hold the term."""
         if self._map is None:
             return [doc for block, _ in term_blocks(self._segment, fieldname, text) for doc in block]
         terms = self._terms
-        tbytes = text.encode("utf-8")
+        tbytes = text.encode("utf-8") if isinstance(text, str) else text
         value = self._value(terms._keycoder(fieldname, tbytes))
         if value is None:
             return []
@@ -218,11 +242,10 @@ class MappedTerms:
                 found.extend(_block_ids(matcher))
                 matcher._next_block()
         if self._deleted is None:
-            segment = self._segment
-            deleted = range(segment.doc_count_all()) if segment.has_deletions() else ()
-            self._deleted = frozenset(doc for doc in deleted if segment.is_deleted(doc))
+            self._deleted = frozenset(deleted_documents(self._segment))
         return [doc for doc in found if doc not in self._deleted] if self._deleted else found
 
 
 _POINTER = struct.Struct("!Iq")  # Whoosh's hash slot: key hash, position of the key
 _LENGTHS_PAIR = struct.Struct("!ii")  # before each key: its length and its value's
+_DOC_FREQUENCY = struct.Struct("!5xI")  # in a W3 term info: flags, total weight, doc frequency
