@@ -9,6 +9,7 @@ update never mistakes a file it cannot see for a file that is gone.
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import stat
 from collections.abc import Iterator
@@ -45,6 +46,16 @@ class CorpusProblem:
     folder: bool = False
 
 
+@dataclass(frozen=True)
+class ScannedFile:
+    """A news-item file of the corpus as the scan found it (id, path, size, mtime)."""
+
+    id: str
+    path: str
+    size: int
+    mtime_ns: int
+
+
 def corpus_files(root: str | Path, problems: list[CorpusProblem] | None = None) -> Iterator[tuple[str, str]]:
     """(item id, path) of each news-item file under ``root``, as strings (the id as ``item_id``
     makes it), sorted within each folder.
@@ -55,22 +66,34 @@ def corpus_files(root: str | Path, problems: list[CorpusProblem] | None = None) 
     valid UTF-8, a special file (FIFO, device, socket), a symlink that leads out of the corpus,
     loops or leads nowhere. Raises ``OSError`` when ``root`` itself cannot be listed.
     """
-    for ident, path, _info in _files(root, problems if problems is not None else []):
-        yield ident, path
+    for files in _folders(root, problems if problems is not None else []):
+        for file in files:
+            yield file.id, file.path
 
 
-def _files(root: str | Path, problems: list[CorpusProblem]) -> Iterator[tuple[str, str, os.stat_result]]:
-    """``corpus_files`` with each file's ``stat`` (of its target, for a symlink), which the
-    walk looks at anyway: the scan needs its size and time."""
-    yield from _walk(str(root), "", os.path.realpath(root), problems)
+def _folders(root: str | Path, problems: list[CorpusProblem]) -> Iterator[list[ScannedFile]]:
+    """The news-item files under ``root`` (``corpus_files``) with their size and mtime (of the
+    target, for a symlink), which the walk looks at anyway, a folder at a time: each folder's
+    files, then its folders', depth first, as os.walk goes."""
+    base = os.path.realpath(root)
+    pending = [(str(root), "")]
+    while pending:
+        folder, rel = pending.pop()
+        files, folders = _folder(folder, rel, base, problems)
+        yield files
+        pending.extend(reversed(folders))
 
 
-def _walk(
+def _folder(
     folder: str, rel: str, base: str, problems: list[CorpusProblem]
-) -> Iterator[tuple[str, str, os.stat_result]]:
+) -> tuple[list[ScannedFile], list[tuple[str, str]]]:
+    """One folder's files and its folders to walk (path, id prefix), both in name order; what
+    is not read is added to ``problems``."""
+    files: list[ScannedFile] = []
+    folders: list[tuple[str, str]] = []
     try:
         with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
+            entries = sorted(listing, key=_NAME)
     except OSError as exc:
         if not rel:
             raise
@@ -81,44 +104,52 @@ def _walk(
                 folder=True,
             )
         )
-        return
-    folders = []  # walked after the folder's files, as os.walk does
+        return files, folders
+    # Once per file of the corpus: a regular file (its type known from the listing) takes one
+    # question to its entry and a stat.
     for entry in entries:
         name = entry.name
-        if name.startswith("."):
+        if name[0] == ".":
             continue
-        ident = f"{rel}{name}"
+        ident = rel + name
         try:
-            is_link = entry.is_symlink()
-            is_dir = not is_link and entry.is_dir(follow_symlinks=False)
+            if entry.is_file(follow_symlinks=False):
+                is_link = False
+            else:
+                is_link = entry.is_symlink()
+                if not is_link and entry.is_dir(follow_symlinks=False):
+                    if name.isascii() or _valid_name(name):
+                        folders.append((entry.path, ident + "/"))
+                    else:
+                        problems.append(
+                            CorpusProblem(
+                                _shown(ident) + "/",
+                                "folder name is not valid UTF-8; rename it to index its files",
+                                folder=True,
+                            )
+                        )
+                    continue
         except OSError as exc:
             problems.append(CorpusProblem(_shown(ident), f"cannot read: {exc.strerror or exc}"))
             continue
-        if is_dir:
-            if not _valid_name(name):
-                problems.append(
-                    CorpusProblem(
-                        _shown(ident) + "/",
-                        "folder name is not valid UTF-8; rename it to index its files",
-                        folder=True,
-                    )
-                )
-                continue
-            folders.append((entry.path, f"{ident}/"))
+        # The suffix os.path.splitext finds (the name of a hidden file has none), lowered; most
+        # names have it in lower case already.
+        if not name.endswith(_LOWER_SUFFIXES) and name[name.rfind(".") :].lower() not in SUFFIXES:
             continue
-        if os.path.splitext(name)[1].lower() not in SUFFIXES:
-            continue
-        if not _valid_name(name):
+        if not (name.isascii() or _valid_name(name)):
             problems.append(CorpusProblem(_shown(ident), "file name is not valid UTF-8; rename the file"))
             continue
-        reason, info = _link_problem(entry.path, base) if is_link else _kind_problem(entry)
+        path = entry.path
+        reason, info = _link_problem(path, base) if is_link else _kind_problem(path)
         if reason is not None:
             problems.append(CorpusProblem(ident, reason))
-            continue
-        if info is not None:  # None: gone while listing, as if never listed
-            yield ident, entry.path, info
-    for path, sub in folders:
-        yield from _walk(path, sub, base, problems)
+        elif info is not None:  # None: gone while listing, as if never listed
+            files.append(ScannedFile(ident, path, info.st_size, info.st_mtime_ns))
+    return files, folders
+
+
+_NAME = operator.attrgetter("name")
+_LOWER_SUFFIXES = tuple(SUFFIXES)
 
 
 def _valid_name(name: str) -> bool:
@@ -134,10 +165,12 @@ def _shown(rel: str) -> str:
     return os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
-def _kind_problem(entry: os.DirEntry[str]) -> tuple[str | None, os.stat_result | None]:
-    """Why an entry that is not a symlink is not read (None: a regular file), and its stat."""
+def _kind_problem(path: str) -> tuple[str | None, os.stat_result | None]:
+    """Why a listed file that is not a symlink is not read (None: a regular file), and its
+    stat: what its entry's ``stat(follow_symlinks=False)`` gives, without the entry keeping it
+    (a folder's entries are kept until its files are done: tens of thousands of them)."""
     try:
-        info = entry.stat(follow_symlinks=False)
+        info = os.lstat(path)
     except FileNotFoundError:
         return None, None  # gone while listing
     except OSError as exc:
@@ -180,16 +213,6 @@ def file_kind(mode: int) -> str:
     return "special file"
 
 
-@dataclass(frozen=True)
-class ScannedFile:
-    """A news-item file of the corpus as the scan found it (id, path, size, mtime)."""
-
-    id: str
-    path: str
-    size: int
-    mtime_ns: int
-
-
 def corpus_root(corpus: str | Path) -> Path:
     root = Path(corpus).resolve()
     if not root.exists():
@@ -202,11 +225,11 @@ def corpus_root(corpus: str | Path) -> Path:
 def scan(root: Path) -> tuple[list[ScannedFile], list[CorpusProblem]]:
     """The corpus's news-item files, and what cannot be indexed as it is (``corpus_files``; a
     file that cannot be looked at is one of those, one that vanished while walking is gone)."""
-    scanned = []
+    scanned: list[ScannedFile] = []
     problems: list[CorpusProblem] = []
     try:
-        for ident, path, info in _files(root, problems):
-            scanned.append(ScannedFile(ident, path, info.st_size, info.st_mtime_ns))
+        for files in _folders(root, problems):
+            scanned += files
     except OSError as exc:
         raise CorpusError(
             f"cannot read corpus folder {root}: {exc.strerror or exc}; nothing was changed"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -24,7 +23,7 @@ from .cache import Cache
 from .models import Duplicate
 from .ordering import bitmap, segment_id
 from .schema import F, NewsBM25
-from .whoosh_internals.postings import bm25_field_b, field_lengths, term_blocks
+from .whoosh_internals.postings import MappedTerms, bm25_field_b, field_lengths, term_blocks
 
 #: Length normalisations kept per (segment, field, average length): a few fields of the
 #: segments of the current and the previous state of the index.
@@ -189,16 +188,21 @@ def duplicate_urls(reader: Any) -> tuple[Duplicate, ...]:
     """Urls that more than one (live) item declares, with those items' ids."""
     if not reader.doc_count_all() or F.URL not in reader.indexed_field_names():
         return ()
-    # Each segment's url terms with their document counts, read in one pass over its term
-    # table (a lookup per url and segment took a third of an incremental run).
-    counts: Counter[bytes] = Counter()
-    for segment, _base in reader.leaf_readers():
-        for raw, info in segment.iter_field(F.URL):
-            counts[raw] += info.doc_frequency()
-    found = []
-    for raw in sorted(raw for raw, count in counts.items() if count > 1):
-        docs = list(reader.postings(F.URL, raw).all_ids())
-        if len(docs) > 1:
-            ids = sorted(reader.stored_fields(doc)[F.ID] for doc in docs)
-            found.append(Duplicate(raw.decode("utf-8"), tuple(ids)))
+    segments = [(MappedTerms(segment), base) for segment, base in reader.leaf_readers()]
+    try:
+        # Each segment's url terms with their document counts (deleted documents too), read
+        # from its term file in one pass: only a url counted more than once can be a duplicate.
+        counts: dict[bytes, int] = {}
+        for terms, _base in segments:
+            for raw, count in terms.doc_frequencies(F.URL):
+                counts[raw] = counts.get(raw, 0) + count
+        found = []
+        for raw in sorted(raw for raw, count in counts.items() if count > 1):
+            docs = [base + doc for terms, base in segments for doc in terms.documents(F.URL, raw)]
+            if len(docs) > 1:
+                ids = sorted(reader.stored_fields(doc)[F.ID] for doc in docs)
+                found.append(Duplicate(raw.decode("utf-8"), tuple(ids)))
+    finally:
+        for terms, _base in segments:
+            terms.close()
     return tuple(found)

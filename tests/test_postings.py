@@ -8,16 +8,21 @@ scorer give, over several segments and with deleted items.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_item
 from whoosh import query
+from whoosh.columns import VarBytesColumn
+from whoosh.filedb.structfile import StructFile
 
 from searchkit import NewsItem, SearchIndex
+from searchkit.models import Duplicate
 from searchkit.ordering import positions
-from searchkit.postings import Norms, Postings, bm25_scores
-from searchkit.whoosh_internals.postings import field_lengths
+from searchkit.postings import Norms, Postings, bm25_scores, duplicate_urls
+from searchkit.whoosh_internals.postings import MappedTerms, column_values, field_lengths, live_documents
 
 WORDS = ["harbour", "storm", "vote", "market", "airship"]
 
@@ -105,3 +110,100 @@ def test_postings_kept_in_a_cache_are_read_once_per_generation(
     assert [(o, list(i), list(w)) for _, o, i, w in first] == [
         (o, list(i), list(w)) for _, o, i, w in expected
     ]
+
+
+# -- columns, deletions and term counts read in bulk --------------------------------------------
+
+
+def test_whole_columns_and_live_documents_are_whooshs(searcher: Any) -> None:
+    for segment, _offset in searcher.reader().leaf_readers():
+        size = segment.doc_count_all()
+        assert list(live_documents(segment)) == list(segment.all_doc_ids())
+        for field in ("id", "manifest", "fingerprint", "published_at"):
+            column = segment.column_reader(field, translate=False)
+            assert column_values(column, size) == [column[doc] for doc in range(size)]
+
+
+@pytest.mark.parametrize("cutoff", [2, 2**15])  # offsets written to the file, or made from lengths
+def test_a_column_of_bytes_is_read_whole_as_whoosh_reads_each_value(cutoff: int) -> None:
+    values = {0: b"first", 1: b"", 3: "caf\u00e9".encode(), 4: b"x" * 300, 7: b"last"}
+    handle = BytesIO()
+    column = VarBytesColumn(write_offsets_cutoff=cutoff)
+    writer = column.writer(StructFile(handle))
+    for doc, value in values.items():
+        writer.add(doc, value)
+    writer.finish(9)  # two documents after the last value, which have none
+    data = handle.getvalue()
+    reader = column.reader(StructFile(BytesIO(data)), 0, len(data), 9)
+    assert reader.had_stored_offsets == (cutoff == 2)
+    expected = [values.get(doc, b"") for doc in range(9)]
+    assert [reader[doc] for doc in range(9)] == expected
+    assert column_values(reader, 9) == expected
+    assert column_values(reader, 5) == expected[:5]
+
+
+URL_TABLE = {  # update -> {item id: url}; a later update rewrites the file of the same id
+    0: {"a": "u/one", "b": "u/one", "c": "u/two", "d": "u/three", "e": "u/four", "f": "u/five"},
+    1: {"g": "u/two", "h": "u/six", "i": "u/six", "j": "u/seven"},
+    2: {"c": "u/eight", "k": "u/three", "l": "u/four"},
+}
+REMOVED = ["d", "h"]  # with the last update
+
+
+@pytest.fixture(params=["files", "api"])
+def url_reader(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The Whoosh reader of an index of URL_TABLE, a segment per update, with REMOVED and the
+    replaced versions deleted from earlier segments: made from corpus files (segments of plain
+    files, whose term files are mapped) or with ``add_items`` (compound segments, read through
+    Whoosh)."""
+    index = SearchIndex.create(tmp_path / "index")
+    corpus = tmp_path / "corpus"
+    for update in sorted(URL_TABLE):
+        table = URL_TABLE[update]
+        gone = REMOVED if update == max(URL_TABLE) else []
+        if request.param == "files":
+            for ident, url in table.items():
+                write_item(corpus, {"id": f"{ident}.md", "title": f"item {ident} {update}", "webUrl": url})
+            for ident in gone:
+                (corpus / f"{ident}.md").unlink()
+            assert index.update(corpus).ok
+        else:
+            items = [NewsItem(id=f"{i}.md", title=f"item {i} {update}", url=url) for i, url in table.items()]
+            index.add_items(items)
+            assert index.remove([f"{ident}.md" for ident in gone]) == len(gone)
+    reader = index._read()._refresh().reader()
+    assert len(reader.leaf_readers()) == len(URL_TABLE)
+    assert all(segment.has_deletions() for segment, _ in reader.leaf_readers()[:2])
+    yield reader
+    index.close()
+
+
+def test_url_counts_are_whooshs_term_infos(url_reader: Any) -> None:
+    for segment, _offset in url_reader.leaf_readers():
+        expected = [(text, info.doc_frequency()) for text, info in segment.iter_field("url")]
+        terms = MappedTerms(segment)
+        try:
+            assert (terms._map is not None) == (not segment.segment().is_compound())
+            assert list(terms.doc_frequencies("url")) == expected
+            assert list(terms.doc_frequencies("title_words")) != []
+            assert list(terms.doc_frequencies("related_url")) == []  # a field no item fills
+        finally:
+            terms.close()
+
+
+def test_duplicate_urls_count_only_live_items(url_reader: Any) -> None:
+    live: dict[str, str] = {}
+    for update in sorted(URL_TABLE):
+        live.update(URL_TABLE[update])
+    for ident in REMOVED:
+        del live[ident]
+    by_url: dict[str, list[str]] = {}
+    for ident, url in live.items():
+        by_url.setdefault(url, []).append(f"{ident}.md")
+    expected = tuple(
+        Duplicate(url, tuple(sorted(ids))) for url, ids in sorted(by_url.items()) if len(ids) > 1
+    )
+    assert duplicate_urls(url_reader) == expected
+    # Written down: u/one (a and b, in one segment), u/four (e and l, in two); not u/two (c's
+    # version with it is deleted), u/three (d removed) or u/six (h removed).
+    assert expected == (Duplicate("u/four", ("e.md", "l.md")), Duplicate("u/one", ("a.md", "b.md")))

@@ -65,6 +65,13 @@ PRIVATE_NAMES: dict[str, tuple[str, ...]] = {
         "_fixedlen",
         "_default",
     ),
+    "whoosh.columns.VarBytesColumn.Reader": (
+        "_dbfile",
+        "_basepos",
+        "_length",
+        "_offsets",
+        "_lengths",
+    ),
     "whoosh.scoring.BM25F": ("_field_B",),
     "whoosh.writing.SegmentWriter": (
         "_check_state",

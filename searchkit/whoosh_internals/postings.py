@@ -1,15 +1,17 @@
-"""Postings, field lengths and columns read in bulk from Whoosh's W3 codec.
+"""Postings, field lengths, columns and term counts read in bulk from Whoosh's W3 codec.
 
 Whoosh's matchers hand out one posting per call, through several layers of Python calls, and
 look up each document's field length the same way. These functions read a whole block of
-document numbers and term frequencies at a time, a segment's field lengths at once, and a
-numeric column as one array (searchkit/postings.py scores them).
+document numbers and term frequencies at a time, a segment's field lengths at once, a column
+as one array or one read (searchkit/postings.py scores them), and a field's terms with their
+document counts from the mapped term file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import mmap
+import operator
 import struct
 import sys
 from array import array
@@ -18,7 +20,7 @@ from itertools import accumulate
 from typing import Any, cast
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3TermInfo, W3TermsReader, _lenfield
-from whoosh.columns import NumericColumn
+from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
@@ -99,14 +101,44 @@ def field_lengths(segment: Any, fieldname: str) -> list[int]:
 
 def column_values(column: Any, size: int) -> list[Any]:
     """The raw values of the first ``size`` documents in a Whoosh column reader: a numeric
-    column is read as one array, any other a value at a time."""
+    column is read as one array, a column of byte strings as one read, any other a value at a
+    time."""
     if isinstance(column, NumericColumn.Reader):
         stored = min(column._count, size)
         values = array(column._typecode, column._dbfile.get(column._basepos, stored * column._fixedlen))
         if sys.byteorder == "little":  # stored big-endian
             values.byteswap()
         return values.tolist() + [column._default] * (size - stored)
+    if isinstance(column, VarBytesColumn.Reader):
+        # The values lie end to end: one read of them all, then a slice each, which is what
+        # the reader's own lookup reads (a seek and a read each, cut short at the end of the
+        # column's file, the end of the read here too).
+        stored = min(len(column._lengths), size)
+        offsets, lengths = column._offsets[:stored], column._lengths[:stored]
+        end = max(map(operator.add, offsets, lengths), default=0)
+        data = column._dbfile.get(column._basepos, min(end, column._length))
+        sliced = [data[offset : offset + length] for offset, length in zip(offsets, lengths, strict=True)]
+        return sliced + [column[n] for n in range(stored, size)]
     return [column[n] for n in range(size)]
+
+
+def deleted_documents(segment: Any) -> set[int]:
+    """The deleted documents of a segment reader, read at once from its segment rather than
+    asked a document at a time (three calls each)."""
+    if not segment.has_deletions():
+        return set()
+    size = segment.doc_count_all()
+    stored = segment.segment()
+    if stored is None:  # not a reader of one segment: its own way
+        return {doc for doc in range(size) if segment.is_deleted(doc)}
+    return {doc for doc in stored.deleted_docs() if doc < size}
+
+
+def live_documents(segment: Any) -> Sequence[int]:
+    """The live (not deleted) documents of a segment reader, ascending: its ``all_doc_ids()``."""
+    size = segment.doc_count_all()
+    deleted = deleted_documents(segment)
+    return [doc for doc in range(size) if doc not in deleted] if deleted else range(size)
 
 
 def bm25_field_b(weighting: Any, fieldname: str) -> float:
@@ -166,12 +198,35 @@ class MappedTerms:
                 position = start
         return None
 
-    def documents(self, fieldname: str, text: str) -> list[int]:
+    def doc_frequencies(self, fieldname: str) -> Iterator[tuple[bytes, int]]:
+        """Each term of ``fieldname`` in the segment, in order, with the number of documents
+        that hold it, deleted ones too: what Whoosh's ``iter_field`` gives as term infos
+        (``doc_frequency()``), read from the map, the count alone, without making term infos."""
+        if self._map is None:
+            for text, info in self._segment.iter_field(fieldname):
+                yield text, info.doc_frequency()
+            return
+        tindex = self._terms._tindex
+        prefix = self._terms._keycoder(fieldname, b"")  # the field's number: its terms follow
+        position = tindex.closest_key_pos(prefix)
+        if position is None:
+            return
+        data, end, skip = self._map, tindex.endofdata, len(prefix)
+        while position < end:
+            key_length, value_length = _LENGTHS_PAIR.unpack_from(data, position)
+            key = position + _LENGTHS_PAIR.size
+            if data[key : key + skip] != prefix:
+                return  # the next field's terms
+            value = key + key_length
+            yield data[key + skip : value], _DOC_FREQUENCY.unpack_from(data, value)[0]
+            position = value + value_length
+
+    def documents(self, fieldname: str, text: str | bytes) -> list[int]:
         """The live documents of ``segment`` (its own numbers) that hold the term."""
         if self._map is None:
             return [doc for block, _ in term_blocks(self._segment, fieldname, text) for doc in block]
         terms = self._terms
-        tbytes = text.encode("utf-8")
+        tbytes = text.encode("utf-8") if isinstance(text, str) else text
         value = self._value(terms._keycoder(fieldname, tbytes))
         if value is None:
             return []
@@ -187,11 +242,10 @@ class MappedTerms:
                 found.extend(_block_ids(matcher))
                 matcher._next_block()
         if self._deleted is None:
-            segment = self._segment
-            deleted = range(segment.doc_count_all()) if segment.has_deletions() else ()
-            self._deleted = frozenset(doc for doc in deleted if segment.is_deleted(doc))
+            self._deleted = frozenset(deleted_documents(self._segment))
         return [doc for doc in found if doc not in self._deleted] if self._deleted else found
 
 
 _POINTER = struct.Struct("!Iq")  # Whoosh's hash slot: key hash, position of the key
 _LENGTHS_PAIR = struct.Struct("!ii")  # before each key: its length and its value's
+_DOC_FREQUENCY = struct.Struct("!5xI")  # in a W3 term info: flags, total weight, doc frequency
