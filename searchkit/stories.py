@@ -53,6 +53,7 @@ from .linking import Links, Union, link, link_within, sort_key
 from .options import format_span
 from .schema import F
 from .similarity import Fingerprint, band_hashes, band_keys, share_band_key
+from .whoosh_internals.postings import column_values, live_documents
 
 #: Items of one story are published within this many seconds of an item they are linked to,
 #: unless the index was created with another window.
@@ -297,8 +298,8 @@ class IndexPrints:
             size = segment.doc_count_all()
             if not size or not segment.has_column(F.PRINT):
                 continue
-            column = segment.column_reader(F.ID)
-            self.doc_of.update((column[n], n + offset) for n in segment.all_doc_ids())
+            ids = column_values(segment.column_reader(F.ID, translate=False), size)
+            self.doc_of.update((ids[n].decode("utf-8"), n + offset) for n in live_documents(segment))
             self.prints.append((offset, size, segment.column_reader(F.PRINT)))
         self.decoded: dict[int, Fingerprint] = {}
 
