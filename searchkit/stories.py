@@ -38,11 +38,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,6 +64,7 @@ BOOK_SUFFIX = "stories"
 _BOOK_VERSION = 1
 
 
+@lru_cache(maxsize=1 << 16)  # asked for again and again while regrouping
 def default_story_id(item_id: str) -> str:
     """The id of a story made by ``item_id`` (the story of an item alone in it)."""
     return "s" + hashlib.blake2b(item_id.encode("utf-8"), digest_size=6).hexdigest()
@@ -304,18 +304,10 @@ class IndexPrints:
         self.decoded: dict[int, Fingerprint] = {}
 
     def candidates(self, fp: Fingerprint, keys: Collection[int], window: float) -> set[str]:
-        table = self.table
-        if not table.entries:  # a new index (a full build): nothing is held
+        if not self.table.runs:  # a new index (a full build): nothing is held
             return set()
-        ids, times, around, count = table.ids, table.times, fp.published, len(table.ids)
-        near: set[str] = set()
-        for n in table.lookup(band_hashes(keys)):
-            when = times[n] if n < count else math.nan
-            if around is None:
-                if when != when:  # NaN: undated
-                    near.add(ids[n] or "")
-            elif abs(when - around) <= window:
-                near.add(ids[n] or "")
+        ids = self.table.ids
+        near = {i for n in self.table.lookup(band_hashes(keys), fp.published, window) if (i := ids[n])}
         # A hash stands for other keys too.
         return {i for i, other in self.get(near).items() if share_band_key(fp, other)}
 
