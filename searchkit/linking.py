@@ -12,10 +12,11 @@ groups made of them do not depend on it.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .similarity import Fingerprint, band_keys, is_duplicate, same_story
@@ -81,6 +82,37 @@ def link_within(
     for duplicate, story in found:
         links.duplicate.extend((order[a], order[b]) for a, b in duplicate)
         links.story.extend((order[a], order[b]) for a, b in story)
+
+
+@contextlib.contextmanager
+def beside(work: Callable[[], bytes], *, large: bool) -> Iterator[Callable[[], bytes]]:
+    """Start ``work`` in a forked process when ``large`` (where the platform forks), to run
+    while the block does other work (``link_within``'s processes share the cores with it); the
+    callable the block gets waits for its result. Otherwise the callable runs ``work``."""
+    if not large or "fork" not in multiprocessing.get_all_start_methods():
+        yield work
+        return
+    global _BESIDE
+    _BESIDE = work
+    try:
+        pool = multiprocessing.get_context("fork").Pool(1)
+    finally:
+        _BESIDE = None
+    try:
+        pending = pool.apply_async(_run_beside)
+        yield pending.get
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+#: What the forked process of ``beside`` runs (set only while it is forked).
+_BESIDE: Callable[[], bytes] | None = None
+
+
+def _run_beside() -> bytes:
+    assert _BESIDE is not None
+    return _BESIDE()
 
 
 #: What the forked processes of ``link_within`` read (set only while they run).

@@ -48,7 +48,7 @@ from typing import Any, Protocol
 from .bandtable import TABLE_SUFFIX, BandTable, load_table
 from .checksums import companion_name, verify
 from .errors import IndexCorruptError, QueryError
-from .linking import Links, Union, link, link_within, sort_key
+from .linking import PARALLEL_LINKS, Links, Union, beside, link, link_within, sort_key
 from .options import format_span
 from .schema import F
 from .similarity import Fingerprint, band_hashes, band_keys, share_band_key
@@ -344,11 +344,16 @@ def stage(
         with contextlib.suppress(ValueError):
             prints[ident] = Fingerprint.decode(raw)
     keys = {ident: band_keys(fp) for ident, fp in prints.items()}
-    with ix.reader() as reader:
+
+    def new_table() -> bytes:
+        hashed = {ident: (fp.published, band_hashes(keys[ident])) for ident, fp in prints.items()}
+        return table.updated(hashed, [*removed, *added]).encode()
+
+    # A full build's table (a sort of every entry) is made while the links are found.
+    with beside(new_table, large=len(prints) >= PARALLEL_LINKS) as table_bytes, ix.reader() as reader:
         new = regroup(book, prints, removed, IndexPrints(reader, table), carry=carry, keys=keys)
-    hashed = {ident: (fp.published, band_hashes(keys[ident])) for ident, fp in prints.items()}
+        ix.storage.companions[TABLE_SUFFIX] = table_bytes()
     ix.storage.companions[BOOK_SUFFIX] = new.encode()
-    ix.storage.companions[TABLE_SUFFIX] = table.updated(hashed, [*removed, *added]).encode()
 
 
 def window_of(folder: Path | None) -> float | None:

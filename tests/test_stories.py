@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import run_cli, write_corpus, write_item
 
-from searchkit import SearchIndex, similarity
+from searchkit import SearchIndex, linking, similarity, stories
 from searchkit.errors import IndexCorruptError
 from searchkit.models import NewsItem
 from searchkit.stories import default_story_id
@@ -527,3 +527,24 @@ def test_the_stories_file_goes_with_its_commit(built: tuple[Path, Path]) -> None
     with pytest.raises(IndexCorruptError, match=r"_MAIN_\d+\.stories is damaged"):
         index.search("acme")
     shutil.rmtree(index_dir)
+
+
+def test_a_build_shared_out_between_processes_groups_as_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full build of many items finds its links in forked processes and makes its band-key
+    # table in another (searchkit/linking.py): the same groups and the same table as one
+    # process makes.
+    corpus = write_corpus(tmp_path / "corpus", ITEMS)
+    SearchIndex(tmp_path / "one").update(corpus)
+    monkeypatch.setattr(linking, "PARALLEL_LINKS", 2)
+    monkeypatch.setattr(stories, "PARALLEL_LINKS", 2)
+    SearchIndex(tmp_path / "shared").update(corpus)
+    tables = []
+    for name in ("one", "shared"):
+        with SearchIndex.open(tmp_path / name) as index:
+            tables.append((groups(index), sorted((tmp_path / name).glob("gen-*/_MAIN_*.bands"))))
+    (groups_one, [table_one]), (groups_shared, [table_shared]) = tables
+    assert groups_one == groups_shared
+    assert partition(groups_one[0]) == partition(groups_expected())
+    assert table_one.read_bytes() == table_shared.read_bytes()
