@@ -187,12 +187,19 @@ def regroup(
     by_story: dict[str, list[str]] = defaultdict(list)
     for ident in regrouped:
         by_story[book.story_of(ident)].append(ident)
-    for members in by_story.values():
-        if len(members) > 1:
-            link_within(members, prints, window, links)
-
     nodes = [*added, *regrouped]
     duplicates, stories = Union(nodes), Union(nodes)
+    # A story that lost an item is linked again; one that lost none is still connected, and
+    # so are its duplicate groups: they are joined as they are.
+    broken = {book.story_of(i) for i in gone}
+    for story, members in by_story.items():
+        if story in broken:
+            link_within(members, prints, window, links)
+            continue
+        for ident in members:
+            stories.union(members[0], ident)
+            if book.duplicate_of.get(ident) in duplicates.parent:
+                duplicates.union(ident, book.duplicate_of[ident])
     for a, b in links.duplicate:
         duplicates.union(a, b)
     for a, b in links.story:
