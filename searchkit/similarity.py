@@ -332,7 +332,7 @@ def _scan(tokens: list[str], flag: int, words: set[int], figures: set[int]) -> t
 
 #: A name: a capitalised word after a lower-case word, a figure or a comma (so not the first
 #: word of a sentence, nor a word of an all-capitals headline).
-_NAME = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][a-z][a-z'-]+")
+_NAME = re.compile(r"[A-Z](?<=[a-z0-9,;:)] [A-Z])[a-z][a-z'-]+")  # capitals first: the lookbehind is rare
 
 
 def _names(text: str) -> set[int]:

@@ -30,7 +30,8 @@ new ids. A rebuild keeps the ids of the index it replaces by the same rules.
 Finding links costs in proportion to what changed: the hashes of each item's band keys are
 kept with each commit (searchkit/bandtable.py), so the items an added one may link to are
 found by looking its hashes up (and checking their keys), and only the stories an update
-touches (by a removal or a new link) are grouped again.
+touches (by a removal or a new link) are grouped again: one that lost an item is linked again,
+one that lost none is joined as it is (it is still connected, and so are its duplicates).
 """
 
 from __future__ import annotations
