@@ -545,13 +545,17 @@ def test_killing_the_indexer_anywhere_leaves_the_last_commit(
     def index_run(index_dir: Path) -> subprocess.Popen[str]:
         return start("index", corpus, "--index-dir", index_dir, "--lock-timeout", 1, "--json", *extra)
 
-    # How long a whole run takes here, from the "before" state.
-    calibration = tmp_path / "calibration"
-    shutil.copytree(before_index, calibration)
-    began = time.monotonic()
-    out, err = index_run(calibration).communicate(timeout=120)
-    whole_run = time.monotonic() - began
-    assert json.loads(out)["documents"] == len(AFTER), err
+    # How long a whole run takes here, from the "before" state: the shorter of two (the first
+    # may pay for a cold disk cache, and a run that ends before SEARCH_AT never sees a search).
+    runs = []
+    for n in range(2):
+        calibration = tmp_path / f"calibration-{n}"
+        shutil.copytree(before_index, calibration)
+        began = time.monotonic()
+        out, err = index_run(calibration).communicate(timeout=120)
+        runs.append(time.monotonic() - began)
+        assert json.loads(out)["documents"] == len(AFTER), err
+    whole_run = min(runs)
     points: list[float | str] = [f * whole_run for f in TIME_POINTS]
     points += REBUILD_PATTERNS if mode == "rebuild" else UPDATE_PATTERNS
 
