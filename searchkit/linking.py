@@ -18,6 +18,8 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from .similarity import Fingerprint, band_keys, is_duplicate, same_story
 
@@ -69,16 +71,15 @@ def link_within(
     ``keys``: the band keys of the items, where already made."""
     order = sorted(ids, key=lambda i: sort_key(i, prints))  # undated items last
     item_keys = [keys[ident] if keys is not None else band_keys(prints[ident]) for ident in order]
-    if len(order) < PARALLEL_LINKS or "fork" not in multiprocessing.get_all_start_methods():
+    if len(order) < PARALLEL_LINKS or not _can_fork():
         found = [_link_share(order, item_keys, prints, window, 0, 1)]
     else:
-        global _SHARED
-        _SHARED = (order, item_keys, prints, window)
-        try:
-            with multiprocessing.get_context("fork").Pool(LINK_PROCS) as pool:
-                found = pool.map(_share, range(LINK_PROCS))
-        finally:
-            _SHARED = None
+        shares = [
+            partial(_link_share, order, item_keys, prints, window, share, LINK_PROCS)
+            for share in range(LINK_PROCS)
+        ]
+        with _forked(shares, LINK_PROCS) as pool:
+            found = pool.map(_run, range(LINK_PROCS))
     for duplicate, story in found:
         links.duplicate.extend((order[a], order[b]) for a, b in duplicate)
         links.story.extend((order[a], order[b]) for a, b in story)
@@ -89,44 +90,43 @@ def beside(work: Callable[[], bytes], *, large: bool) -> Iterator[Callable[[], b
     """Start ``work`` in a forked process when ``large`` (where the platform forks), to run
     while the block does other work (``link_within``'s processes share the cores with it); the
     callable the block gets waits for its result. Otherwise the callable runs ``work``."""
-    if not large or "fork" not in multiprocessing.get_all_start_methods():
+    if not large or not _can_fork():
         yield work
         return
-    global _BESIDE
-    _BESIDE = work
+    with _forked([work], 1) as pool:
+        yield pool.apply_async(_run, (0,)).get
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+@contextlib.contextmanager
+def _forked(tasks: Sequence[Callable[[], Any]], procs: int) -> Iterator[Any]:
+    """A pool of ``procs`` forked processes that run ``tasks`` by their index (``_run``): the
+    processes inherit the tasks, whose data is never pickled (only their results are)."""
+    global _TASKS
+    _TASKS = tasks
     try:
-        pool = multiprocessing.get_context("fork").Pool(1)
+        pool = multiprocessing.get_context("fork").Pool(procs)
     finally:
-        _BESIDE = None
+        _TASKS = ()
     try:
-        pending = pool.apply_async(_run_beside)
-        yield pending.get
+        yield pool
     finally:
         pool.terminate()
         pool.join()
 
 
-#: What the forked process of ``beside`` runs (set only while it is forked).
-_BESIDE: Callable[[], bytes] | None = None
+#: What the processes of ``_forked`` run (set only while they are forked).
+_TASKS: Sequence[Callable[[], Any]] = ()
 
 
-def _run_beside() -> bytes:
-    assert _BESIDE is not None
-    return _BESIDE()
-
-
-#: What the forked processes of ``link_within`` read (set only while they run).
-_SHARED: tuple[list[str], list[list[int]], Mapping[str, Fingerprint], float] | None = None
+def _run(task: int) -> Any:
+    return _TASKS[task]()
 
 
 _Pairs = tuple[list[tuple[int, int]], list[tuple[int, int]]]
-
-
-def _share(share: int) -> _Pairs:
-    """The links of one process's share (``_link_share``)."""
-    assert _SHARED is not None
-    order, item_keys, prints, window = _SHARED
-    return _link_share(order, item_keys, prints, window, share, LINK_PROCS)
 
 
 def _link_share(
