@@ -4,10 +4,12 @@
 are published within the story window of each other, and records a duplicate link where
 ``similarity.is_duplicate`` holds and a story link where ``similarity.same_story`` does. A full
 build compares about 25 pairs per item (0.5 M for the 21,000 Reuters and BBC items), which
-takes seconds in one process; with many items, where the platform forks, the band keys are
-shared out between ``LINK_PROCS`` processes (each takes the buckets of the keys whose value
-falls to it). The links found are the same either way, only their order differs, and the
-groups made of them do not depend on it.
+takes seconds in one process; with many items, where the platform forks, the items (in the
+order of time) are cut into ``LINK_TASKS`` spans of about as many band keys each, which
+``LINK_PROCS`` processes take in turn: a span's task compares the pairs whose earlier item is
+in it, reading the keys of the items within the window after it too. Each pair is compared
+once. The links found are the same either way, only their order differs, and the groups made
+of them do not depend on it.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import accumulate, pairwise
 from typing import Any
 
 from .similarity import Fingerprint, band_keys, is_duplicate, same_story
 
-#: Processes that share out the comparisons of a large grouping (a full build's).
-LINK_PROCS = 2
+#: Processes that share out the comparisons of a large grouping (a full build's), and the
+#: spans of items they take in turn (more spans than processes even out their work).
+LINK_PROCS, LINK_TASKS = 2, 6
 #: From how many items on a grouping is shared out (below, starting processes costs more).
 PARALLEL_LINKS = 4000
 
@@ -71,15 +75,23 @@ def link_within(
     ``keys``: the band keys of the items, where already made."""
     order = sorted(ids, key=lambda i: sort_key(i, prints))  # undated items last
     item_keys = [keys[ident] if keys is not None else band_keys(prints[ident]) for ident in order]
+    times = [prints[ident].published for ident in order]
+    dated = [t for t in times if t is not None]  # the first positions: undated items are last
+    # The last position within the window of each item (an undated one reaches every later one).
+    reach = [len(order) - 1 if t is None else bisect_right(dated, t + window) - 1 for t in times]
+    work = partial(_link_span, order, item_keys, prints, reach, window)
+    if not order:
+        return
     if len(order) < PARALLEL_LINKS or not _can_fork():
-        found = [_link_share(order, item_keys, prints, window, 0, 1)]
+        found = [work(0, len(order))]
     else:
-        shares = [
-            partial(_link_share, order, item_keys, prints, window, share, LINK_PROCS)
-            for share in range(LINK_PROCS)
-        ]
-        with _forked(shares, LINK_PROCS) as pool:
-            found = pool.map(_run, range(LINK_PROCS))
+        # Spans of about as many keys each: the pairs to compare grow with them.
+        ends = list(accumulate(map(len, item_keys)))
+        cuts = [0, *(bisect_right(ends, ends[-1] * n // LINK_TASKS) for n in range(1, LINK_TASKS))]
+        cuts.append(len(order))
+        spans = [partial(work, lo, hi) for lo, hi in pairwise(cuts) if lo < hi]
+        with _forked(spans, LINK_PROCS) as pool:
+            found = pool.map(_run, range(len(spans)), chunksize=1)
     for duplicate, story in found:
         links.duplicate.extend((order[a], order[b]) for a, b in duplicate)
         links.story.extend((order[a], order[b]) for a, b in story)
@@ -129,33 +141,32 @@ def _run(task: int) -> Any:
 _Pairs = tuple[list[tuple[int, int]], list[tuple[int, int]]]
 
 
-def _link_share(
+def _link_span(
     order: Sequence[str],
     item_keys: Sequence[list[int]],
     prints: Mapping[str, Fingerprint],
+    reach: Sequence[int],
     window: float,
-    share: int,
-    shares: int,
+    lo: int,
+    hi: int,
 ) -> _Pairs:
-    """The duplicate and story links of the pairs of ``order`` (in time order) that share one of
-    the band keys whose value falls to ``share`` of ``shares``, as positions in ``order`` (cheap
-    to send from a process)."""
+    """The duplicate and story links of the pairs of ``order`` (in time order; ``reach``: the
+    last position within the window of each) that share a band key and whose earlier item is
+    at a position from ``lo`` to ``hi`` (excluded), as positions in ``order`` (cheap to send
+    from a process)."""
     duplicate: list[tuple[int, int]] = []
     story: list[tuple[int, int]] = []
-    times = [prints[ident].published for ident in order]
-    dated = [t for t in times if t is not None]  # the first positions: undated items are last
-    # The last position within the window of each item (an undated one reaches every later one).
-    reach = [len(order) - 1 if t is None else bisect_right(dated, t + window) - 1 for t in times]
     buckets: dict[int, list[int]] = defaultdict(list)
-    for n, keys in enumerate(item_keys):  # each bucket in the order of time
-        for key in keys:
-            if shares == 1 or key % shares == share:
-                buckets[key].append(n)
+    for n in range(lo, reach[hi - 1] + 1):  # reach never falls: dated in order, undated last
+        for key in item_keys[n]:
+            buckets[key].append(n)  # each bucket in the order of time
     # Each item's later partners, once each however many keys they share.
     partners: dict[int, set[int]] = defaultdict(set)
     for members in buckets.values():
-        if len(members) > 1:
+        if len(members) > 1 and members[0] < hi:
             for x, a in enumerate(members):
+                if a >= hi:
+                    break
                 end = bisect_right(members, reach[a], x + 1)
                 if end > x + 1:
                     partners[a].update(members[x + 1 : end])

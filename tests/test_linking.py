@@ -1,0 +1,98 @@
+"""Links between items (searchkit/linking.py): each pair that shares a band key within the
+window is compared once, whether one process compares them or spans of items are shared out
+between forked processes."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from itertools import combinations
+
+import pytest
+
+from searchkit import linking, similarity
+from searchkit.models import NewsItem
+
+WINDOW = 3 * 24 * 3600.0
+
+#: Words of a few events: items drawn from one share band keys and often link.
+EVENTS = [
+    "acme widget takeover shareholders premium stockholm packaging regulators brussels nordbank",
+    "valencia flood turia river rescue schools madrid trains storm catalonia homes power",
+    "opec oil output quota saudi crude barrels vienna ministers prices cut agreement",
+]
+Pairs = set[frozenset[str]]
+
+
+def fingerprints(count: int, seed: int) -> dict[str, similarity.Fingerprint]:
+    """Items of a few events spread over three weeks (a few undated), with figures that
+    sometimes change, and copies of each other."""
+    rng = random.Random(seed)
+    start = datetime(1987, 3, 1, tzinfo=UTC)
+    prints = {}
+    items: list[NewsItem] = []
+    for n in range(count):
+        words = rng.choice(EVENTS).split()
+        title = " ".join(rng.sample(words, 4))
+        body = " ".join(rng.choice(words) for _ in range(rng.randint(20, 60)))
+        body += f" Output rose to {rng.choice([12, 15, 18])} mln tonnes in the Acme Stockholm deal."
+        published = None if n % 17 == 0 else start + timedelta(hours=rng.randint(0, 21 * 24))
+        if n % 4 == 3:  # a copy of an earlier item, re-wrapped, a few hours later
+            original = rng.choice(items)
+            title, body = original.title, original.body.replace(" ", "\n", 3)
+            if original.published_at is not None:
+                published = original.published_at + timedelta(hours=rng.randint(0, 30))
+        items.append(NewsItem(id=f"i{n:03d}", title=title, body=body, published_at=published))
+    for item in items:
+        prints[item.id] = similarity.fingerprint(item)
+    return prints
+
+
+def expected_links(
+    prints: dict[str, similarity.Fingerprint],
+) -> tuple[set[frozenset[str]], set[frozenset[str]]]:
+    """Every pair sharing a band key, tested on its own: the links by definition."""
+    duplicate: Pairs = set()
+    story: Pairs = set()
+    for a, b in combinations(sorted(prints), 2):
+        fa, fb = prints[a], prints[b]
+        if not set(similarity.band_keys(fa)) & set(similarity.band_keys(fb)):
+            continue
+        if similarity.is_duplicate(fa, fb, window=WINDOW):
+            duplicate.add(frozenset((a, b)))
+            story.add(frozenset((a, b)))
+        elif similarity.same_story(fa, fb, window=WINDOW):
+            story.add(frozenset((a, b)))
+    return duplicate, story
+
+
+def found_links(
+    prints: dict[str, similarity.Fingerprint],
+) -> tuple[list[frozenset[str]], list[frozenset[str]]]:
+    links = linking.Links([], [])
+    linking.link_within(list(prints), prints, WINDOW, links)
+    return [frozenset(p) for p in links.duplicate], [frozenset(p) for p in links.story]
+
+
+@pytest.mark.parametrize("tasks", [1, 2, 5, 40])
+def test_spans_in_forked_processes_compare_each_pair_once(
+    monkeypatch: pytest.MonkeyPatch, tasks: int
+) -> None:
+    prints = fingerprints(120, seed=tasks)
+    duplicate, story = expected_links(prints)
+    assert len(story) > 100 and duplicate  # the corpus links, across spans
+    one_duplicate, one_story = found_links(prints)
+    assert set(one_duplicate) == duplicate and set(one_story) == story
+    monkeypatch.setattr(linking, "PARALLEL_LINKS", 2)
+    monkeypatch.setattr(linking, "LINK_TASKS", tasks)
+    shared_duplicate, shared_story = found_links(prints)
+    # The same links, each once.
+    assert sorted(map(sorted, shared_duplicate)) == sorted(map(sorted, one_duplicate))
+    assert sorted(map(sorted, shared_story)) == sorted(map(sorted, one_story))
+    assert len(set(shared_story)) == len(shared_story)
+
+
+def test_nothing_to_link() -> None:
+    links = linking.Links([], [])
+    linking.link_within([], {}, WINDOW, links)
+    assert links == linking.Links([], [])
