@@ -445,3 +445,11 @@ def test_names_are_found_as_the_lookbehind_first_pattern_finds_them(text: str) -
     # similarity._NAME matches the capital before it looks behind (faster); same matches.
     reference = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][a-z][a-z'-]+")
     assert similarity._NAME.findall(text) == reference.findall(text)
+
+
+@given(st.text(alphabet="aZ9_.,/:- \n\u00e9\u0130\u00b2\u0663", max_size=60))
+def test_tokens_are_what_the_pattern_without_underscores_finds(text: str) -> None:
+    # similarity._tokens finds words with \w in text whose underscores are spaces (faster);
+    # the same tokens as letters and digits found in the text itself.
+    reference = re.compile(r"[^\W_]+(?:[.,/:-][^\W_]+)*")
+    assert similarity._tokens(text) == reference.findall(text.lower())
