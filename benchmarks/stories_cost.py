@@ -9,12 +9,18 @@ index of a fresh copy of the corpus, then times an update after the benchmark's 
 edit (100 new, 100 changed and 100 deleted files: benchmarks/corpora.py). The two settings
 alternate, and medians are reported with the ratios the issue sets targets for: the full build
 with stories at most 1.25x the build without, and the incremental run under 5% of a full build.
+
+Wall time is what a user waits for, and what the targets are judged on. On a shared machine it
+swings from run to run, so the CPU time of each build (this process and the processes it
+forked: writers, link spans) is reported beside it: the work done, which other tenants' load
+touches less. Each repetition's ratio is printed as well as the ratio of the medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import resource
 import shutil
 import sys
 import tempfile
@@ -49,23 +55,30 @@ def without_stories() -> Iterator[None]:
         indexer.fingerprint, stories.stage = saved
 
 
-def run_once(source: Path, work: Path) -> tuple[float, float, int]:
-    """(full build s, incremental s, stories of two items or more) on a fresh copy."""
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (writers, link spans)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_once(source: Path, work: Path) -> tuple[float, float, int, float, float]:
+    """(full build s, incremental s, stories of two items or more, full build CPU s,
+    incremental CPU s) on a fresh copy."""
     corpus, index_dir = work / "corpus", work / "index"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     link_tree(source, corpus)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     SearchIndex(index_dir).update(corpus)
-    full = time.perf_counter() - start
+    full, full_cpu = time.perf_counter() - start, cpu_seconds() - cpu
     apply_incremental_edits(corpus, 1)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     report = SearchIndex(index_dir).update(corpus)
-    incremental = time.perf_counter() - start
+    incremental, incremental_cpu = time.perf_counter() - start, cpu_seconds() - cpu
     assert report.added == 100 and report.updated == 100 and report.deleted == 100, report
     with SearchIndex.open(index_dir) as index:
         grouped = index.stories(min_size=2, limit=1).total
-    return full, incremental, grouped
+    return full, incremental, grouped, full_cpu, incremental_cpu
 
 
 def main() -> None:
@@ -74,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     info = ensure_corpus(1)
     source = Path(info.path)
-    results: dict[str, list[tuple[float, float, int]]] = {"with": [], "without": []}
+    results: dict[str, list[tuple[float, float, int, float, float]]] = {"with": [], "without": []}
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         for n in range(args.repeat):
@@ -85,25 +98,36 @@ def main() -> None:
                     with without_stories():
                         figures = run_once(source, Path(tmp) / "run")
                 results[setting].append(figures)
-                print(f"repetition {n + 1}, {setting} stories: full {figures[0]:.2f} s, "
-                      f"incremental {figures[1]:.2f} s", flush=True)  # fmt: skip
-    full = {k: median([r[0] for r in v]) for k, v in results.items()}
-    incremental = {k: median([r[1] for r in v]) for k, v in results.items()}
+                full, step, _, full_cpu, step_cpu = figures
+                print(f"repetition {n + 1}, {setting} stories: full {full:.2f} s ({full_cpu:.2f} s CPU), "
+                      f"incremental {step:.2f} s ({step_cpu:.2f} s CPU)", flush=True)  # fmt: skip
+            (wall, _, _, cpu, _), (wall_without, _, _, cpu_without, _) = (
+                results["with"][-1],
+                results["without"][-1],
+            )
+            print(f"repetition {n + 1}: full build {wall / wall_without:.2f}x, CPU {cpu / cpu_without:.2f}x")
+
+    def med(setting: str, field: int) -> float:
+        return median([r[field] for r in results[setting]])
+
     print()
     print("| | without stories | with stories | ratio |")
     print("|---|---:|---:|---:|")
+    for label, field in (("full build, s", 0), ("full build, CPU s", 3)):
+        print(f"| {label} | {med('without', field):.2f} | {med('with', field):.2f} | "
+              f"{med('with', field) / med('without', field):.2f}x |")  # fmt: skip
+    for label, field in (
+        ("incremental (100 new, 100 changed, 100 deleted), s", 1),
+        ("incremental, CPU s", 4),
+    ):
+        print(f"| {label} | {med('without', field):.2f} | {med('with', field):.2f} | "
+              f"{med('with', field) / med('without', field):.2f}x |")  # fmt: skip
     print(
-        f"| full build, s | {full['without']:.2f} | {full['with']:.2f} | "
-        f"{full['with'] / full['without']:.2f}x |"
+        f"| incremental, % of a full build | {100 * med('without', 1) / med('without', 0):.1f}% | "
+        f"{100 * med('with', 1) / med('with', 0):.1f}% | |"
     )
-    print(
-        f"| incremental (100 new, 100 changed, 100 deleted), s | {incremental['without']:.2f} | "
-        f"{incremental['with']:.2f} | {incremental['with'] / incremental['without']:.2f}x |"
-    )
-    print(
-        f"| incremental, % of a full build | {100 * incremental['without'] / full['without']:.1f}% | "
-        f"{100 * incremental['with'] / full['with']:.1f}% | |"
-    )
+    ratios = sorted(w[0] / wo[0] for w, wo in zip(results["with"], results["without"], strict=True))
+    print(f"\nfull build, repetition by repetition: {ratios[0]:.2f}-{ratios[-1]:.2f}x")
     print(f"\nstories of two items or more: {results['with'][-1][2]}")
 
 
