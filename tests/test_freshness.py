@@ -189,9 +189,9 @@ def test_mixed_run_counts_each_kind_of_change_exactly(
     indexed: list[str] = []  # ids handed to Whoosh, i.e. (re-)indexed
     original_add = Indexer._add
 
-    def spy(writer: Any, item: NewsItem, recorded: Any) -> None:
+    def spy(writer: Any, item: NewsItem, recorded: Any, *args: Any, **kwargs: Any) -> bytes:
         indexed.append(item.id)
-        original_add(writer, item, recorded)
+        return original_add(writer, item, recorded, *args, **kwargs)
 
     monkeypatch.setattr(Indexer, "_add", staticmethod(spy))
 

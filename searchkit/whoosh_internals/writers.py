@@ -37,7 +37,7 @@ def open_writer(
     *,
     parallel_threshold: int,
     max_procs: int,
-    handle: Callable[[Any, Any], Any],
+    handle: Callable[[Any, Any], list[Any]],
     segment_memory: int,
 ) -> Any:
     """A writer for a run that reads ``files`` files: for large runs (``parallel_threshold``
@@ -116,8 +116,9 @@ def remove_unused_files(ix: Any) -> None:
 
 class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no type hints
     """A writer process: handles the batches of jobs the parent hands out (``handle(writer,
-    job)`` reads, parses and adds one file), writes them as one segment (more when they would
-    not fit in ``segment_memory``), and sends back the segments and each job's outcome.
+    jobs)`` reads, parses and adds a batch of files; their outcomes), writes them as one segment
+    (more when they would not fit in ``segment_memory``), and sends back the segments and each
+    job's outcome.
 
     Files, not parsed items, travel between the processes: nothing is pickled twice and the
     parent never holds the corpus in memory.
@@ -125,7 +126,7 @@ class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no t
 
     parent = 0
     done: Any = None  # a shared counter of jobs handled, for progress
-    handle: Callable[[Any, Any], Any]
+    handle: Callable[[Any, Any], list[Any]]
     segment_memory = 0
 
     def run(self) -> None:
@@ -136,8 +137,7 @@ class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no t
             segments = []
             writer = BlockSegmentWriter(ix, _lk=False, **self.kwargs)
             while (jobs := self.jobqueue.get()) is not None:
-                for job in jobs:
-                    outcomes.append(self.handle(writer, job))
+                outcomes.extend(self.handle(writer, jobs))
                 with self.done.get_lock():
                     self.done.value += len(jobs)
                 if writer.memory() > self.segment_memory:
@@ -160,7 +160,13 @@ class ParallelWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships no ty
     and outcomes, and commits them, with its own deletions and documents, in one TOC."""
 
     def __init__(
-        self, ix: Any, procs: int, *, handle: Callable[[Any, Any], Any], segment_memory: int, **kwargs: Any
+        self,
+        ix: Any,
+        procs: int,
+        *,
+        handle: Callable[[Any, Any], list[Any]],
+        segment_memory: int,
+        **kwargs: Any,
     ) -> None:
         import multiprocessing
 
