@@ -418,8 +418,9 @@ def _index_files(writer: IndexWriter, jobs: Sequence[_Job]) -> list[_Outcome]:
     """Read, hash and parse the files of ``jobs``, fingerprint their items, and add them to
     ``writer`` (not a file whose content is the one already indexed, nor one that cannot be
     parsed): each step for the whole batch before the next, which keeps each step's code and
-    data in the processor's caches (a full build's writers take about a fifth less CPU than
-    with the three steps taken file by file). The outcomes are in the order of ``jobs``."""
+    data in the processor's caches (the fingerprints of a full build take a fifth less CPU than
+    between parsing and adding each file, the build a tenth less time; benchmarks/README.md).
+    The outcomes are in the order of ``jobs``."""
     outcomes: list[_Outcome | None] = []
     adding: list[tuple[int, str, str, NewsItem, Recorded]] = []
     for ident, path, mtime_ns, before, compare, stamp in jobs:
