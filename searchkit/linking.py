@@ -74,14 +74,14 @@ def link_within(
     undated item only with undated ones: similarity's predicates link no other pair).
     ``keys``: the band keys of the items, where already made."""
     order = sorted(ids, key=lambda i: sort_key(i, prints))  # undated items last
+    if not order:
+        return
     item_keys = [keys[ident] if keys is not None else band_keys(prints[ident]) for ident in order]
     times = [prints[ident].published for ident in order]
     dated = [t for t in times if t is not None]  # the first positions: undated items are last
     # The last position within the window of each item (an undated one reaches every later one).
     reach = [len(order) - 1 if t is None else bisect_right(dated, t + window) - 1 for t in times]
     work = partial(_link_span, order, item_keys, prints, reach, window)
-    if not order:
-        return
     if len(order) < PARALLEL_LINKS or not _can_fork():
         found = [work(0, len(order))]
     else:
