@@ -109,10 +109,10 @@ STORY_CONTAINMENT = 0.5  # of the smaller item's content words, at least
 STORY_RESEMBLANCE = 0.1  # content-word Jaccard, at least: a brief is no part of any long roundup
 NEW_EDITION = 0.8  # content-word Jaccard from which any other figure makes another edition
 
-_COMPLETE = 0xFFFFFFFF  # the cut of a sketch that holds its whole set
+COMPLETE = 0xFFFFFFFF  # the cut of a sketch that holds its whole set
 _TITLE = 0x10000  # the bit of a (context, figure) pair that says it is the headline's
 _MIX = (0x9E3779B1, 0x85EBCA77)  # odd multipliers that combine word hashes into a shingle's
-_BITMAP = 2048  # bits of a sketch's bitmap (``Fingerprint.word_bits``)
+_BITMAP = 2048  # bits of a sketch's bitmap (``Fingerprint.word_map``)
 
 #: u.s, 1,087,000, 6-1/8 and 11:00 whole. Run on text whose underscores are spaces (``_tokens``),
 #: it finds what ``[^\W_]+(?:[.,/:-][^\W_]+)*`` finds in the text, a quarter faster.
@@ -175,11 +175,6 @@ def _bitmap(raw: bytes) -> tuple[int, int]:
     return value, (len(raw) >> 2) - value.bit_count()
 
 
-def _bound(a: tuple[int, int], b: tuple[int, int]) -> int:
-    """At most how many hashes two sketches share (``_bitmap``)."""
-    return (a[0] & b[0]).bit_count() + min(a[1], b[1])
-
-
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What the stories feature keeps of an item to compare it with others: its date, and sets
@@ -193,14 +188,14 @@ class Fingerprint:
     #: 3-shingles of the body's content words and figures (the excerpt, or the headline, when
     #: there is no body).
     shingles: bytes = b""
-    shingle_cut: int = _COMPLETE
+    shingle_cut: int = COMPLETE
     #: Content words of headline and body: no stop words or figures; plurals made singular.
     words: bytes = b""
-    word_cut: int = _COMPLETE
+    word_cut: int = COMPLETE
     #: The figures the item states, each with its context: the high 15 bits hash the nearest
     #: content word before it, bit 16 says it is the headline's, the low 16 bits hash the figure.
     figures: bytes = b""
-    figure_cut: int = _COMPLETE
+    figure_cut: int = COMPLETE
     #: Content words of the headline.
     title: bytes = b""
     #: Bigrams of the body's content words and figures: band keys.
@@ -212,7 +207,8 @@ class Fingerprint:
     #: The item says it corrects or repeats another (CORRECTED, corrects, RPT, REPEAT).
     corrected: bool = False
     #: ``words`` and ``shingles`` as bitmaps (``_bitmap``; not encoded), made on first use:
-    #: they bound what two sets share from above, so most pairs fail a test at that cost.
+    #: they bound what two sets share from above, which rules most candidate pairs out
+    #: before a test (``linking.screen``).
     _word_map: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
     _shingle_map: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -272,7 +268,7 @@ def _sketch(hashes: set[int], size: int) -> tuple[bytes, int]:
     """The ``size`` smallest of ``hashes``, and the cut (see ``Fingerprint``)."""
     kept = sorted(hashes)
     if len(kept) <= size:
-        return _pack(kept), _COMPLETE
+        return _pack(kept), COMPLETE
     return _pack(kept[:size]), kept[size - 1]
 
 
@@ -349,10 +345,10 @@ def fingerprint(item: NewsItem) -> Fingerprint:
     title, _ = _scan(title_tokens, _TITLE, words, figures)
     _, sequence = _scan(tokens, 0, words, figures)
     triples = zip(sequence, sequence[1:], sequence[2:], strict=False)
-    shingles = {(a * m1 + b * m2 + c) & _COMPLETE for a, b, c in triples}
+    shingles = {(a * m1 + b * m2 + c) & COMPLETE for a, b, c in triples}
     if not shingles and sequence:  # a body of one or two words is its own shingle
-        shingles = {sum(sequence) & _COMPLETE}
-    bigrams = {(a * m1 + b) & _COMPLETE for a, b in pairwise(sequence)}
+        shingles = {sum(sequence) & COMPLETE}
+    bigrams = {(a * m1 + b) & COMPLETE for a, b in pairwise(sequence)}
     shingle_sketch, shingle_cut = _sketch(shingles, SHINGLE_SKETCH)
     word_sketch, word_cut = _sketch(words, WORD_SKETCH)
     figure_sketch, figure_cut = _sketch(figures, FIGURE_SKETCH)
@@ -452,21 +448,13 @@ def is_duplicate(a: Fingerprint, b: Fingerprint, *, window: float) -> bool:
     if not _close(a, b, window):
         return False
     na, nb = len(a.shingles) >> 2, len(b.shingles) >> 2
-    small = na if a.shingle_cut <= b.shingle_cut else nb
-    if a.shingle_cut == b.shingle_cut == _COMPLETE:
-        if min(na, nb) < DUPLICATE_RESEMBLANCE * max(na, nb):
-            return False  # too different in size for the Jaccard to reach the bar
-        # shared >= 0.6 * (na + nb - shared) needs shared >= 0.375 * (na + nb).
-        bound = _bound(a.shingle_map, b.shingle_map)
-        if bound * (1 + DUPLICATE_RESEMBLANCE) < DUPLICATE_RESEMBLANCE * (na + nb):
-            return False
-    elif _bound(a.shingle_map, b.shingle_map) < DUPLICATE_RESEMBLANCE * small:
-        return False  # of the hashes below the smaller cut (all its sketch's), 0.6 are shared
+    if a.shingle_cut == b.shingle_cut == COMPLETE and min(na, nb) < DUPLICATE_RESEMBLANCE * max(na, nb):
+        return False  # too different in size for the Jaccard to reach the bar
     shared, na, nb = _overlap(a.shingles, a.shingle_cut, b.shingles, b.shingle_cut)
     if not shared or shared < DUPLICATE_RESEMBLANCE * (na + nb - shared):
         return False
     if (a.body_words < SHORT_BODY or b.body_words < SHORT_BODY) and (a.title or b.title):
-        common, ta, tb = _overlap(a.title, _COMPLETE, b.title, _COMPLETE)
+        common, ta, tb = _overlap(a.title, COMPLETE, b.title, COMPLETE)
         if 2 * common <= min(ta, tb):
             return False
     return a.corrected or b.corrected or not _changed(*_figure_sets(a, b, True))
@@ -476,11 +464,7 @@ def same_story(a: Fingerprint, b: Fingerprint, *, window: float) -> bool:
     """Whether two items report the same news, published within ``window`` seconds of each
     other. A duplicate need not pass (a corrected figure fails it): callers put duplicates in
     their original's story themselves. See the module docstring."""
-    bound = _bound(a.word_map, b.word_map) if _close(a, b, window) else 0
-    if bound < STORY_SHARED or (
-        a.word_cut == b.word_cut == _COMPLETE
-        and bound < STORY_CONTAINMENT * (min(len(a.words), len(b.words)) >> 2)
-    ):
+    if not _close(a, b, window):
         return False
     shared, na, nb = _overlap(a.words, a.word_cut, b.words, b.word_cut)
     union = na + nb - shared

@@ -5,10 +5,13 @@ between forked processes."""
 from __future__ import annotations
 
 import random
+import struct
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from searchkit import linking, similarity
 from searchkit.models import NewsItem
@@ -96,3 +99,63 @@ def test_nothing_to_link() -> None:
     links = linking.Links([], [])
     linking.link_within([], {}, WINDOW, links)
     assert links == linking.Links([], [])
+
+
+# -- the screen --------------------------------------------------------------------------------
+
+
+def spread(v: int) -> int:
+    """Hashes 2048 apart fall on one bit of a bitmap: the screen's bounds must count what such
+    collisions hide. Keeps the order."""
+    return v // 3 * 2048 + v % 3
+
+
+def sketch(values: set[int], cut: int) -> tuple[bytes, int]:
+    kept = sorted(spread(v) for v in values if v <= cut)
+    return struct.pack(f"<{len(kept)}I", *kept), similarity.COMPLETE if cut >= 60 else spread(cut)
+
+
+sets, cuts = st.sets(st.integers(0, 60), max_size=40), st.integers(0, 70)
+
+
+@given(sets, sets, cuts, cuts, sets, sets, cuts, cuts)
+def test_the_screen_keeps_every_pair_a_test_holds_for(
+    word_x: set[int],
+    word_y: set[int],
+    word_cut_x: int,
+    word_cut_y: int,
+    shingle_x: set[int],
+    shingle_y: set[int],
+    shingle_cut_x: int,
+    shingle_cut_y: int,
+) -> None:
+    def made(words: set[int], word_cut: int, shingles: set[int], shingle_cut: int) -> similarity.Fingerprint:
+        (w, wc), (s, sc) = sketch(words, word_cut), sketch(shingles, shingle_cut)
+        return similarity.Fingerprint(0.0, words=w, word_cut=wc, shingles=s, shingle_cut=sc, body_words=100)
+
+    a = made(word_x, word_cut_x, shingle_x, shingle_cut_x)
+    b = made(word_y, word_cut_y, shingle_y, shingle_cut_y)
+    for one, other in ((a, b), (b, a)):
+        kept = {n: (duplicate, story) for n, duplicate, story in linking.screen(one, [other])}
+        duplicate, story = kept.get(0, (False, False))
+        if similarity.is_duplicate(one, other, window=WINDOW):
+            assert duplicate
+        if similarity.same_story(one, other, window=WINDOW):
+            assert story
+
+
+def test_the_screen_rules_out_unrelated_items_and_keeps_copies() -> None:
+    rng = random.Random(3)
+    vocabulary = [f"word{n}" for n in range(400)]
+
+    def item(ident: str, words: list[str]) -> similarity.Fingerprint:
+        body = " ".join(rng.choice(words) for _ in range(80))
+        return similarity.fingerprint(NewsItem(id=ident, title=words[0], body=body))
+
+    one = item("a", vocabulary[:40])
+    others = [item(f"b{n}", vocabulary[40 + 9 * n : 49 + 9 * n]) for n in range(30)]
+    # A screen that kept every pair would pass the test above: this one rules out items that
+    # share no word, and keeps a copy as a possible duplicate.
+    assert linking.screen(one, others) == []
+    same = similarity.Fingerprint.decode(one.encode())
+    assert linking.screen(one, [*others, same]) == [(30, True, True)]

@@ -194,9 +194,9 @@ def test_linked_pairs_share_band_keys(other: NewsItem) -> None:
 
 
 @given(st.sets(st.integers(0, 60), max_size=40), st.sets(st.integers(0, 60), max_size=40))
-def test_the_bitmap_bounds_reject_no_pair_a_test_holds_for(xs: set[int], ys: set[int]) -> None:
-    # Hashes 2048 apart fall on one bit of the bitmaps that reject most pairs early: the
-    # bounds must count what such collisions hide, so the tests answer as on the sets.
+def test_the_tests_count_what_the_sets_share(xs: set[int], ys: set[int]) -> None:
+    # Hashes 2048 apart fall on one bit of the bitmaps that screen pairs (searchkit/linking.py):
+    # the tests themselves count the sets.
     def made(values: set[int]) -> Fingerprint:
         packed = struct.pack(f"<{len(values)}I", *sorted(v // 3 * 2048 + v % 3 for v in values))
         return Fingerprint(0.0, shingles=packed, words=packed)
@@ -214,16 +214,13 @@ def test_the_bitmap_bounds_reject_no_pair_a_test_holds_for(xs: set[int], ys: set
     st.integers(0, 60),
     st.integers(0, 60),
 )
-def test_the_duplicate_bound_of_truncated_sketches_rejects_no_copy(
+def test_truncated_sketches_are_compared_below_the_smaller_cut(
     xs: set[int], ys: set[int], cut_x: int, cut_y: int
 ) -> None:
     # Sketches that keep their smallest hashes up to a cut are compared below the smaller cut.
-    def spread(v: int) -> int:  # colliding bits, as above; keeps the order
-        return v // 3 * 2048 + v % 3
-
     def made(values: set[int], cut: int) -> Fingerprint:
-        kept = sorted(spread(v) for v in values if v <= cut)
-        return Fingerprint(0.0, shingles=struct.pack(f"<{len(kept)}I", *kept), shingle_cut=spread(cut))
+        kept = sorted(v for v in values if v <= cut)
+        return Fingerprint(0.0, shingles=struct.pack(f"<{len(kept)}I", *kept), shingle_cut=cut)
 
     low = min(cut_x, cut_y)
     a, b = {v for v in xs if v <= low}, {v for v in ys if v <= low}
