@@ -149,6 +149,8 @@ class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no t
                 segments.append(writer._finalize_segment())
             else:
                 writer._close_segment()
+        except OSError as exc:  # a full disk, say: the parent raises it as its own write's
+            self.resultqueue.put(("oserror", (exc.errno, exc.strerror, exc.filename), []))
         except BaseException as exc:  # reported to the parent, which raises it
             self.resultqueue.put(("failed", f"{type(exc).__name__}: {exc}", []))
         else:
@@ -200,6 +202,8 @@ class ParallelWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships no ty
         outcomes: list[Any] = []
         for _ in self.tasks:
             status, payload, done = self._get(progress, total)
+            if status == "oserror":
+                raise OSError(*payload)
             if status != "ok":
                 raise IndexWriteError(
                     f"a writer process failed: {payload}; nothing of this run was committed"
