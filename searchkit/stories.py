@@ -49,7 +49,16 @@ from typing import Any, Protocol
 from .bandtable import TABLE_SUFFIX, BandTable, load_table
 from .checksums import companion_name, verify
 from .errors import IndexCorruptError, QueryError
-from .linking import PARALLEL_LINKS, Links, Union, beside, link, link_within, sort_key
+from .linking import (
+    PARALLEL_LINKS,
+    Links,
+    Union,
+    beside,
+    link,
+    link_within,
+    no_cycle_collection,
+    sort_key,
+)
 from .options import format_span
 from .schema import F
 from .similarity import Fingerprint, band_hashes, band_keys, share_band_key
@@ -334,6 +343,7 @@ class IndexPrints:
         return found
 
 
+@no_cycle_collection()  # a full build's grouping makes a million objects and no cycles
 def stage(
     ix: Any,
     added: Mapping[str, bytes],

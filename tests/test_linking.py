@@ -4,6 +4,7 @@ between forked processes."""
 
 from __future__ import annotations
 
+import gc
 import random
 import struct
 from datetime import UTC, datetime, timedelta
@@ -159,3 +160,21 @@ def test_the_screen_rules_out_unrelated_items_and_keeps_copies() -> None:
     assert linking.screen(one, others) == []
     same = similarity.Fingerprint.decode(one.encode())
     assert linking.screen(one, [*others, same]) == [(30, True, True)]
+
+
+def test_the_cycle_collector_is_paused_for_a_grouping_and_restored() -> None:
+    seen = []
+
+    @linking.no_cycle_collection()
+    def grouping() -> None:
+        seen.append(gc.isenabled())
+
+    assert gc.isenabled()
+    grouping()
+    assert seen == [False] and gc.isenabled()
+    gc.disable()  # a program that paused it itself keeps it paused
+    try:
+        grouping()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
