@@ -21,6 +21,11 @@ of them, see corpora.py) it measures, for both engines:
   (corpora.title_queries: 1-3 rare words, two-word phrases; the baseline joins words with AND,
   its parser's default); related-item lookups; autocompletion
   (searchkit only). All in one fresh child process per engine, after one warm-up pass;
+- what stories cost the write side: each repetition also builds the corpus, and runs the same
+  incremental edit, with searchkit's stories' work taken out (no fingerprint, no grouping:
+  ``stories_cost.without_stories``), right before or after searchkit's own build (in turn);
+  the ratio of the builds and each incremental run's share of its full build are issue 14's
+  targets (benchmarks/stories_cost.py measures the same in one process, with CPU time);
 - the whole-process time of ``searchkit search "<query>" --index-dir ...`` (and of
   ``python benchmarks/baseline.py search``), median over repetitions.
 
@@ -43,6 +48,7 @@ Only searchkit's public API is used, so the suite keeps working while the indexe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -68,6 +74,8 @@ README = HERE / "README.md"
 START_MARK = "<!-- results:start -->"
 END_MARK = "<!-- results:end -->"
 ENGINES = ("baseline", "searchkit")
+#: searchkit with the stories' work taken out: builds and incremental runs only (``stories_cost``).
+WITHOUT_STORIES = "searchkit without stories"
 FACETS = ("topics", "provider", "year")
 WORKLOAD_FILE = CACHE / "workload.json"
 _RESULT = "RESULT "
@@ -296,20 +304,32 @@ def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def stories_setting(spec: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
+    """searchkit as it is, or, for ``"stories": false``, with the stories' work taken out (no
+    fingerprint, no grouping: benchmarks/stories_cost.py), to measure what stories cost."""
+    if spec.get("stories", True):
+        return contextlib.nullcontext()
+    from stories_cost import without_stories
+
+    return without_stories()
+
+
 def child_build(spec: dict[str, Any]) -> dict[str, Any]:
     eng = engine(spec["engine"])
     eng.preload()
-    start = time.perf_counter()
-    items = eng.build(Path(spec["corpus"]), Path(spec["index"]))
-    return {"items": items, "seconds": time.perf_counter() - start}
+    with stories_setting(spec):
+        start = time.perf_counter()
+        items = eng.build(Path(spec["corpus"]), Path(spec["index"]))
+        return {"items": items, "seconds": time.perf_counter() - start}
 
 
 def child_incremental(spec: dict[str, Any]) -> dict[str, Any]:
     eng = engine(spec["engine"])
     eng.preload()
-    start = time.perf_counter()
-    counts = eng.incremental(Path(spec["corpus"]), Path(spec["index"]))
-    return {"seconds": time.perf_counter() - start, **counts}
+    with stories_setting(spec):
+        start = time.perf_counter()
+        counts = eng.incremental(Path(spec["corpus"]), Path(spec["index"]))
+        return {"seconds": time.perf_counter() - start, **counts}
 
 
 def _timed(calls: list[Any], repeat: int) -> tuple[list[float], list[Any], list[float]]:
@@ -421,19 +441,27 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
             f"scale {scale}: reusing the builds and incremental runs of "
             f"{reused.get('builds_run_at', reused['run_at'])}"
         )
+    # searchkit without stories, for what they cost (builds and incremental runs only).
+    plain_index = base / "index-searchkit-without-stories"
+    plain_builds: list[dict[str, Any]] = []
+    plain_incremental: list[dict[str, Any]] = []
+    if reused:
+        plain_builds, plain_incremental = (reused.get("stories_cost") or {}).get("runs", ([], []))
     for rep in range(0 if reused else settings.build_repeat):
-        for name in ENGINES:  # interleaved, so that drift of the machine hits both alike
-            shutil.rmtree(indexes[name], ignore_errors=True)
-            build_argv = [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "_child",
-                "build",
-                json.dumps({"engine": name, "corpus": str(corpus), "index": str(indexes[name])}),
-            ]
+        # Interleaved, so that drift of the machine hits all alike; searchkit with and without
+        # stories one after the other, in turn first, each once the last build's files are on disk.
+        pair = ("searchkit", WITHOUT_STORIES) if rep % 2 == 0 else (WITHOUT_STORIES, "searchkit")
+        for name in ("baseline", *pair):
+            os.sync()
+            index_dir = plain_index if name == WITHOUT_STORIES else indexes[name]
+            shutil.rmtree(index_dir, ignore_errors=True)
+            spec = {"engine": name, "corpus": str(corpus), "index": str(index_dir)}
+            if name == WITHOUT_STORIES:
+                spec.update(engine="searchkit", stories=False)
+            build_argv = [sys.executable, str(Path(__file__).resolve()), "_child", "build", json.dumps(spec)]
             result = run_child("measure", {"argv": build_argv})
-            result["index_bytes"] = disk_bytes(indexes[name])
-            builds[name].append(result)
+            result["index_bytes"] = disk_bytes(index_dir)
+            (plain_builds if name == WITHOUT_STORIES else builds[name]).append(result)
             log(
                 f"build {rep + 1}/{settings.build_repeat} {name}: {result['items']:,} items in "
                 f"{result['seconds']:.1f} s ({result['items'] / result['seconds']:,.0f} items/s), "
@@ -466,14 +494,15 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
         corpora.link_tree(corpus, work / "corpus")
         edits = corpora.apply_incremental_edits(work / "corpus", scale)
     for rep in range(0 if reused else settings.build_repeat):
-        for name in ENGINES:
+        for name in (*ENGINES, WITHOUT_STORIES):
             copy = work / f"index-{name}"
             shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(indexes[name], copy)
-            result = run_child(
-                "incremental", {"engine": name, "corpus": str(work / "corpus"), "index": str(copy)}
-            )
-            incremental[name].append(result)
+            shutil.copytree(plain_index if name == WITHOUT_STORIES else indexes[name], copy)
+            spec = {"engine": name, "corpus": str(work / "corpus"), "index": str(copy)}
+            if name == WITHOUT_STORIES:
+                spec.update(engine="searchkit", stories=False)
+            result = run_child("incremental", spec)
+            (plain_incremental if name == WITHOUT_STORIES else incremental[name]).append(result)
             log(
                 f"incremental {rep + 1}/{settings.build_repeat} {name}: "
                 f"{result['seconds']:.2f} s (+{result['added']} ~{result['updated']} "
@@ -510,6 +539,39 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
             name: summarize(builds[name], incremental[name], queries[name], cli[name], workload)
             for name in ENGINES
         },
+        "stories_cost": stories_cost(
+            builds["searchkit"], incremental["searchkit"], plain_builds, plain_incremental
+        ),
+    }
+
+
+def stories_cost(
+    builds: list[dict[str, Any]],
+    incremental: list[dict[str, Any]],
+    plain_builds: list[dict[str, Any]],
+    plain_incremental: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """What stories cost the write side (issue 14's targets): searchkit's builds and incremental
+    runs against the same code with the stories' work taken out, run for run (the two builds of
+    a repetition run one after the other)."""
+    if not plain_builds or not plain_incremental:
+        return None
+    with_build, without_build = (
+        median([b["seconds"] for b in builds]),
+        median([b["seconds"] for b in plain_builds]),
+    )
+    with_inc = median([r["seconds"] for r in incremental])
+    without_inc = median([r["seconds"] for r in plain_incremental])
+    return {
+        "build_seconds": {"with": with_build, "without": without_build},
+        "build_ratio": with_build / without_build,
+        "build_ratios": [a["seconds"] / b["seconds"] for a, b in zip(builds, plain_builds, strict=False)],
+        "incremental_seconds": {"with": with_inc, "without": without_inc},
+        "incremental_percent": {
+            "with": 100 * with_inc / with_build,
+            "without": 100 * without_inc / without_build,
+        },
+        "runs": [plain_builds, plain_incremental],
     }
 
 
@@ -775,6 +837,7 @@ def render(data: dict[str, Any]) -> str:
         for label, unit, base, mine in _rows(result):
             out.append(f"| {label} | {_num(base, unit)} | {_num(mine, unit)} | {_ratio(mine, base)} |")
         b, s = result["engines"]["baseline"], result["engines"]["searchkit"]
+        out += _stories_rows(result.get("stories_cost"))
         out += [
             "",
             "Query p50 by kind of query, ms:",
@@ -822,6 +885,29 @@ def render(data: dict[str, Any]) -> str:
                 out.append(f"| {label} | {engine_name} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
+
+
+def _stories_rows(cost: dict[str, Any] | None) -> list[str]:
+    """What stories cost, searchkit against itself with the stories' work taken out."""
+    if not cost:
+        return []
+    ratios = cost["build_ratios"]
+    builds, inc, pct = cost["build_seconds"], cost["incremental_seconds"], cost["incremental_percent"]
+    return [
+        "",
+        "What stories cost the write side: searchkit against the same code with no fingerprint "
+        "and no grouping (each repetition builds the two one after the other; the targets: a "
+        "full build at most 1.25x, the incremental run under 5% of a full build):",
+        "",
+        "| | without stories | with stories | with / without |",
+        "|---|---:|---:|---:|",
+        f"| full build, s | {_num(builds['without'], 's')} | {_num(builds['with'], 's')} | "
+        f"{_ratio(builds['with'], builds['without'])} (repetitions: "
+        f"{', '.join(f'{r:.2f}x' for r in ratios)}) |",
+        f"| incremental: 100 new + 100 changed + 100 deleted, s | {_num(inc['without'], 's')} | "
+        f"{_num(inc['with'], 's')} | {_ratio(inc['with'], inc['without'])} |",
+        f"| incremental, % of a full build | {_num(pct['without'], 'pct')} | {_num(pct['with'], 'pct')} | |",
+    ]
 
 
 def _reuse_note(result: dict[str, Any]) -> str:
