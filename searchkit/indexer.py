@@ -45,10 +45,8 @@ from .whoosh_internals.writers import (
     verify_before_merge,
 )
 
-#: Read, parse and index in writer processes when at least this many files must be read: from
-#: two batches on (``JOB_BATCH``), one for each process. Starting them costs less than the
-#: second core saves from there: an update of 40 changed Reuters files took as long either
-#: way, one of 70 a tenth less, the benchmark's 300 (200 files read) 13% less.
+#: Read, parse and index in writer processes from this many files to read (two batches, one
+#: each): an update of 40 files took as long either way, of 300 (200 read) a tenth less.
 PARALLEL_THRESHOLD = 64
 
 #: Writer processes for large runs (each builds one segment).
