@@ -237,11 +237,20 @@ def test_good_file_turned_broken_keeps_its_last_good_version(built: tuple[Path, 
     assert on_disk(index_dir)[victim["id"]].title == "Climate summit ends with a deal"
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(28, "No space left on device", "seg.pst"),
+        PermissionError(13, "Permission denied", "seg.pst", None, "seg.tmp"),  # a rename's
+    ],
+    ids=["full disk", "permission"],
+)
 def test_failing_writer_process_commits_nothing(
-    built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, error: OSError
 ) -> None:
-    """A writer process that fails (a full disk, say) fails the whole run with a clear error;
-    the index keeps its last commit, and the next run does the work."""
+    """A writer process that fails (a full disk, say) fails the whole run with a clear error
+    naming the file and the reason; the index keeps its last commit, and the next run does the
+    work. The system's error, kind and file name, is the cause, from a writer process too."""
     corpus, index_dir = built
     before = on_disk(index_dir)
     new = ITEMS[len(TABLE)]
@@ -252,12 +261,16 @@ def test_failing_writer_process_commits_nothing(
 
     def failing(item: NewsItem, *args: Any) -> dict[str, Any]:
         if item.id == new["id"]:
-            raise OSError(28, "No space left on device")
+            raise error
         return real(item, *args)
 
     monkeypatch.setattr(indexer_module, "item_document", failing)  # forked processes inherit it
-    with pytest.raises(IndexWriteError, match="No space left on device"):
+    with pytest.raises(IndexWriteError) as raised:
         update(index_dir, corpus)
+    assert str(raised.value) == f"cannot write seg.pst: {error.strerror}; the index keeps its last commit"
+    cause = raised.value.__cause__
+    assert type(cause) is type(error) and isinstance(cause, OSError)
+    assert (cause.errno, cause.filename, cause.filename2) == (error.errno, "seg.pst", error.filename2)
     assert on_disk(index_dir) == before
     monkeypatch.setattr(indexer_module, "item_document", real)
     assert counts(update(index_dir, corpus)) == expect(

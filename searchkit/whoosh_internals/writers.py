@@ -149,8 +149,8 @@ class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no t
                 segments.append(writer._finalize_segment())
             else:
                 writer._close_segment()
-        except OSError as exc:  # a full disk, say: the parent raises it as its own write's
-            self.resultqueue.put(("oserror", (exc.errno, exc.strerror, exc.filename), []))
+        except OSError as exc:  # a full disk, say: the parent raises it (pickled whole, with
+            self.resultqueue.put(("oserror", exc, []))  # its subclass and both file names)
         except BaseException as exc:  # reported to the parent, which raises it
             self.resultqueue.put(("failed", f"{type(exc).__name__}: {exc}", []))
         else:
@@ -203,7 +203,7 @@ class ParallelWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships no ty
         for _ in self.tasks:
             status, payload, done = self._get(progress, total)
             if status == "oserror":
-                raise OSError(*payload)
+                raise payload
             if status != "ok":
                 raise IndexWriteError(
                     f"a writer process failed: {payload}; nothing of this run was committed"
