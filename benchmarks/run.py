@@ -314,6 +314,14 @@ def stories_setting(spec: dict[str, Any]) -> contextlib.AbstractContextManager[N
     return without_stories()
 
 
+def child_spec(name: str, corpus: Path, index_dir: Path) -> dict[str, Any]:
+    """What a build or incremental child process runs: an engine of ``ENGINES``, or
+    ``WITHOUT_STORIES`` (searchkit, with ``"stories": false``)."""
+    if name == WITHOUT_STORIES:
+        return {"engine": "searchkit", "stories": False, "corpus": str(corpus), "index": str(index_dir)}
+    return {"engine": name, "corpus": str(corpus), "index": str(index_dir)}
+
+
 def child_build(spec: dict[str, Any]) -> dict[str, Any]:
     eng = engine(spec["engine"])
     eng.preload()
@@ -428,40 +436,34 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
     corpus = Path(info.path)
     log(f"scale {scale}: {info.items:,} items in {corpus}")
     indexes = {name: base / f"index-{name}" for name in ENGINES}
+    indexes[WITHOUT_STORIES] = base / "index-searchkit-without-stories"
 
-    builds: dict[str, list[dict[str, Any]]] = {name: [] for name in ENGINES}
-    incremental: dict[str, list[dict[str, Any]]] = {name: [] for name in ENGINES}
+    builds: dict[str, list[dict[str, Any]]] = {name: [] for name in indexes}
+    incremental: dict[str, list[dict[str, Any]]] = {name: [] for name in indexes}
     reused = None
     if settings.reuse_builds:
-        reused = _earlier_builds(scale, info, indexes)
+        reused = _earlier_builds(scale, info, {name: indexes[name] for name in ENGINES})
         for name in ENGINES:
             builds[name] = reused["engines"][name]["build"]["runs"]
             incremental[name] = reused["engines"][name]["incremental"]["runs"]
+        runs = (reused.get("stories_cost") or {}).get("runs", ([], []))
+        builds[WITHOUT_STORIES], incremental[WITHOUT_STORIES] = runs
         log(
             f"scale {scale}: reusing the builds and incremental runs of "
             f"{reused.get('builds_run_at', reused['run_at'])}"
         )
-    # searchkit without stories, for what they cost (builds and incremental runs only).
-    plain_index = base / "index-searchkit-without-stories"
-    plain_builds: list[dict[str, Any]] = []
-    plain_incremental: list[dict[str, Any]] = []
-    if reused:
-        plain_builds, plain_incremental = (reused.get("stories_cost") or {}).get("runs", ([], []))
     for rep in range(0 if reused else settings.build_repeat):
         # Interleaved, so that drift of the machine hits all alike; searchkit with and without
         # stories one after the other, in turn first, each once the last build's files are on disk.
         pair = ("searchkit", WITHOUT_STORIES) if rep % 2 == 0 else (WITHOUT_STORIES, "searchkit")
         for name in ("baseline", *pair):
             os.sync()
-            index_dir = plain_index if name == WITHOUT_STORIES else indexes[name]
-            shutil.rmtree(index_dir, ignore_errors=True)
-            spec = {"engine": name, "corpus": str(corpus), "index": str(index_dir)}
-            if name == WITHOUT_STORIES:
-                spec.update(engine="searchkit", stories=False)
+            shutil.rmtree(indexes[name], ignore_errors=True)
+            spec = child_spec(name, corpus, indexes[name])
             build_argv = [sys.executable, str(Path(__file__).resolve()), "_child", "build", json.dumps(spec)]
             result = run_child("measure", {"argv": build_argv})
-            result["index_bytes"] = disk_bytes(index_dir)
-            (plain_builds if name == WITHOUT_STORIES else builds[name]).append(result)
+            result["index_bytes"] = disk_bytes(indexes[name])
+            builds[name].append(result)
             log(
                 f"build {rep + 1}/{settings.build_repeat} {name}: {result['items']:,} items in "
                 f"{result['seconds']:.1f} s ({result['items'] / result['seconds']:,.0f} items/s), "
@@ -494,15 +496,12 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
         corpora.link_tree(corpus, work / "corpus")
         edits = corpora.apply_incremental_edits(work / "corpus", scale)
     for rep in range(0 if reused else settings.build_repeat):
-        for name in (*ENGINES, WITHOUT_STORIES):
+        for name in indexes:
             copy = work / f"index-{name}"
             shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(plain_index if name == WITHOUT_STORIES else indexes[name], copy)
-            spec = {"engine": name, "corpus": str(work / "corpus"), "index": str(copy)}
-            if name == WITHOUT_STORIES:
-                spec.update(engine="searchkit", stories=False)
-            result = run_child("incremental", spec)
-            (plain_incremental if name == WITHOUT_STORIES else incremental[name]).append(result)
+            shutil.copytree(indexes[name], copy)
+            result = run_child("incremental", child_spec(name, work / "corpus", copy))
+            incremental[name].append(result)
             log(
                 f"incremental {rep + 1}/{settings.build_repeat} {name}: "
                 f"{result['seconds']:.2f} s (+{result['added']} ~{result['updated']} "
@@ -540,7 +539,10 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
             for name in ENGINES
         },
         "stories_cost": stories_cost(
-            builds["searchkit"], incremental["searchkit"], plain_builds, plain_incremental
+            builds["searchkit"],
+            incremental["searchkit"],
+            builds[WITHOUT_STORIES],
+            incremental[WITHOUT_STORIES],
         ),
     }
 
