@@ -10,7 +10,10 @@ of them, see corpora.py) it measures, for both engines:
 - full build: items/s (parse included), index size on disk, peak memory. Each build runs in a
   fresh child process started by a fresh "measure" process, which reads the build's ``ru_maxrss``
   with ``getrusage(RUSAGE_CHILDREN)`` (the largest single process, searchkit's parse workers
-  included) and samples the PSS of the build's whole process tree (all processes together);
+  included). The PSS of the build's whole process tree (all processes together) is sampled in
+  one more build of each engine after the timed ones: reading a process's PSS walks its pages
+  (about 8 ms for 400 MB), and sampling a build's processes ten times a second took 5-20% of
+  the machine from the build it timed, more from the one with more processes;
 - an incremental run: 100 new, 100 changed and 100 deleted files in a hard-linked copy of the
   corpus, applied to a copy of the built index (searchkit: ``SearchIndex.update``; baseline: the
   Whoosh docs' recipe), in a fresh child process, timing the update call;
@@ -276,7 +279,8 @@ def _pss_kb(pid: int) -> int:
 
 
 def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one build in a child of this fresh process, so RUSAGE_CHILDREN is that build's."""
+    """Run one build in a child of this fresh process, so RUSAGE_CHILDREN is that build's; with
+    ``"sample": true``, sample the PSS of its process tree too (which slows the build)."""
     start = time.perf_counter()
     proc = subprocess.Popen(spec["argv"], stdout=subprocess.PIPE, text=True)
     finished = threading.Event()
@@ -287,10 +291,12 @@ def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
             peak[0] = max(peak[0], sum(_pss_kb(pid) for pid in _process_tree(proc.pid)))
 
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    if spec.get("sample"):
+        sampler.start()
     out, _ = proc.communicate()
     finished.set()
-    sampler.join()
+    if spec.get("sample"):
+        sampler.join()
     wall = time.perf_counter() - start
     lines = [line for line in out.splitlines() if line.startswith(_RESULT)]
     if proc.returncode != 0 or not lines:
@@ -299,7 +305,7 @@ def child_measure(spec: dict[str, Any]) -> dict[str, Any]:
     result.update(
         process_seconds=wall,
         maxrss_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-        tree_peak_kb=peak[0],
+        **({"tree_peak_kb": peak[0]} if spec.get("sample") else {}),
     )
     return result
 
@@ -312,6 +318,19 @@ def stories_setting(spec: dict[str, Any]) -> contextlib.AbstractContextManager[N
     from stories_cost import without_stories
 
     return without_stories()
+
+
+def measured_build(name: str, corpus: Path, index_dir: Path, *, sample: bool) -> dict[str, Any]:
+    """Build ``index_dir`` afresh (``name``: an engine or ``WITHOUT_STORIES``) in a fresh
+    process, once the files written before are on disk; ``sample``: sample its process tree's
+    memory (``child_measure``)."""
+    os.sync()
+    shutil.rmtree(index_dir, ignore_errors=True)
+    spec = child_spec(name, corpus, index_dir)
+    build_argv = [sys.executable, str(Path(__file__).resolve()), "_child", "build", json.dumps(spec)]
+    result = run_child("measure", {"argv": build_argv, "sample": sample})
+    result["index_bytes"] = disk_bytes(index_dir)
+    return result
 
 
 def child_spec(name: str, corpus: Path, index_dir: Path) -> dict[str, Any]:
@@ -457,21 +476,23 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
         # stories one after the other, in turn first, each once the last build's files are on disk.
         pair = ("searchkit", WITHOUT_STORIES) if rep % 2 == 0 else (WITHOUT_STORIES, "searchkit")
         for name in ("baseline", *pair):
-            os.sync()
-            shutil.rmtree(indexes[name], ignore_errors=True)
-            spec = child_spec(name, corpus, indexes[name])
-            build_argv = [sys.executable, str(Path(__file__).resolve()), "_child", "build", json.dumps(spec)]
-            result = run_child("measure", {"argv": build_argv})
-            result["index_bytes"] = disk_bytes(indexes[name])
+            result = measured_build(name, corpus, indexes[name], sample=False)
             builds[name].append(result)
             log(
                 f"build {rep + 1}/{settings.build_repeat} {name}: {result['items']:,} items in "
                 f"{result['seconds']:.1f} s ({result['items'] / result['seconds']:,.0f} items/s), "
-                f"{result['index_bytes'] / 1e6:.1f} MB, peak {result['maxrss_kb'] / 1024:.0f} MB "
-                f"(tree {result['tree_peak_kb'] / 1024:.0f} MB)"
+                f"{result['index_bytes'] / 1e6:.1f} MB, peak {result['maxrss_kb'] / 1024:.0f} MB"
             )
             if result["items"] != info.items:
                 log(f"warning: {name} indexed {result['items']} of {info.items} items")
+    tree_peak: dict[str, float] = {}
+    for name in ENGINES:
+        if reused:
+            tree_peak[name] = reused["engines"][name]["build"]["tree_peak_mb"]
+            continue
+        result = measured_build(name, corpus, indexes[name], sample=True)
+        tree_peak[name] = result["tree_peak_kb"] / 1024
+        log(f"build {name}, its process tree's memory sampled: peak {tree_peak[name]:.0f} MB")
 
     queries: dict[str, dict[str, Any]] = {}
     for name in ENGINES:
@@ -535,7 +556,9 @@ def run_scale(scale: int, settings: Settings, workload: corpora.Workload) -> dic
         # after the scale's measurements says how quiet it was.
         "load_average": [load_before[0], os.getloadavg()[0]],
         "engines": {
-            name: summarize(builds[name], incremental[name], queries[name], cli[name], workload)
+            name: summarize(
+                builds[name], incremental[name], queries[name], cli[name], workload, tree_peak[name]
+            )
             for name in ENGINES
         },
         "stories_cost": stories_cost(
@@ -597,6 +620,7 @@ def summarize(
     queries: dict[str, Any],
     cli: list[float],
     workload: corpora.Workload,
+    tree_peak_mb: float,
 ) -> dict[str, Any]:
     build_seconds = median([b["seconds"] for b in builds])
     incremental_seconds = median([r["seconds"] for r in incremental])
@@ -623,7 +647,7 @@ def summarize(
             "seconds": build_seconds,
             "index_bytes": median([b["index_bytes"] for b in builds]),
             "maxrss_mb": median([b["maxrss_kb"] / 1024 for b in builds]),
-            "tree_peak_mb": median([b["tree_peak_kb"] / 1024 for b in builds]),
+            "tree_peak_mb": tree_peak_mb,
             "runs": builds,
         },
         "incremental": {
@@ -719,7 +743,7 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, float | None, float | 
             *both(lambda e: e["build"]["maxrss_mb"]),
         ),
         (
-            "build peak memory, MB: whole process tree (sampled PSS)",
+            "build peak memory, MB: whole process tree (PSS sampled in one more build)",
             "mb",
             *both(lambda e: e["build"]["tree_peak_mb"]),
         ),
