@@ -115,6 +115,17 @@ class BandTable:
             runs = [runs[0], _append_run(ids, times, moved)]
         return BandTable(ids, times, runs)
 
+    @classmethod
+    def first_run(cls, ids: list[str], times: Iterable[float | None], entries: bytes) -> BandTable:
+        """A table of one run: ``ids`` in the order of time (then id), their publication times,
+        and the run's entries, sorted, as little-endian 64-bit integers (searchkit/bulk.py's
+        ``band_entries``). ``BandTable().updated`` makes the same table of the same items."""
+        run = array("Q")
+        run.frombytes(entries)
+        if _SWAP:
+            run.byteswap()
+        return cls(list(ids), array("d", map(_time, times)), [(0, len(ids), run)])
+
     def encode(self) -> bytes:
         names = json.dumps(self.ids, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         times = array("d", self.times)

@@ -4,12 +4,14 @@
 are published within the story window of each other, and records a duplicate link where
 ``similarity.is_duplicate`` holds and a story link where ``similarity.same_story`` does. A full
 build compares about 25 pairs per item (0.5 M for the 21,000 Reuters and BBC items), each
-through ``screen`` first, which rules most out on bounds; that takes seconds in one process.
-With many items, where the platform forks, the items (in the order of time) are cut into
-``LINK_TASKS`` spans of about as many band keys each, which ``LINK_PROCS`` processes take in
-turn: a span's task compares the pairs whose earlier item is in it, reading the keys of the
-items within the window after it too. Each pair is compared once. The links found are the same
-either way, only their order differs, and the groups made of them do not depend on it.
+through ``screen`` first, which rules most out on bounds (seven pairs in eight).
+
+Few items (an update's) are linked here, pair by pair. From ``PARALLEL_LINKS`` items on (a full
+build), the candidate pairs and their screen are found in arrays (searchkit/bulk.py: about 0.3 s
+for the Reuters and BBC items, where this module took 2-3 s of CPU), and the pairs that pass are
+tested in ``LINK_TASKS`` parts, which ``LINK_PROCS`` forked processes take in turn where the
+platform forks. Each pair is compared once. The links found are the same either way, only their
+order differs, and the groups made of them do not depend on it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from itertools import accumulate, pairwise
+from itertools import pairwise
 from typing import Any
 
 from .similarity import (
@@ -34,12 +36,15 @@ from .similarity import (
     band_keys,
     is_duplicate,
     same_story,
+    share_band_key,
 )
+from .whoosh_internals.writers import quiet_signals
 
-#: Processes that share out the comparisons of a large grouping (a full build's), and the
-#: spans of items they take in turn (more spans than processes even out their work).
+#: Processes that share out the tests of a large grouping (a full build's), and the parts of
+#: its pairs they take in turn (more parts than processes even out their work).
 LINK_PROCS, LINK_TASKS = 2, 6
-#: From how many items on a grouping is shared out (below, starting processes costs more).
+#: From how many items on pairs are found in arrays and tested in forked processes (below,
+#: importing numpy and starting processes costs more than they save).
 PARALLEL_LINKS = 4000
 
 _LATEST = float("inf")
@@ -125,22 +130,15 @@ def link_within(
     order = sorted(ids, key=lambda i: sort_key(i, prints))  # undated items last
     if not order:
         return
-    item_keys = [keys[ident] if keys is not None else band_keys(prints[ident]) for ident in order]
     times = [prints[ident].published for ident in order]
     dated = [t for t in times if t is not None]  # the first positions: undated items are last
     # The last position within the window of each item (an undated one reaches every later one).
     reach = [len(order) - 1 if t is None else bisect_right(dated, t + window) - 1 for t in times]
-    work = partial(_link_span, order, item_keys, prints, reach, window)
-    if len(order) < PARALLEL_LINKS or not _can_fork():
-        found = [work(0, len(order))]
+    if len(order) < PARALLEL_LINKS:
+        item_keys = [keys[ident] if keys is not None else band_keys(prints[ident]) for ident in order]
+        found = [_link_span(order, item_keys, prints, reach, window)]
     else:
-        # Spans of about as many keys each: the pairs to compare grow with them.
-        ends = list(accumulate(map(len, item_keys)))
-        cuts = [0, *(bisect_right(ends, ends[-1] * n // LINK_TASKS) for n in range(1, LINK_TASKS))]
-        cuts.append(len(order))
-        spans = [partial(work, lo, hi) for lo, hi in pairwise(cuts) if lo < hi]
-        with _forked(spans, LINK_PROCS) as pool:
-            found = pool.map(_run, range(len(spans)), chunksize=1)
+        found = _link_many([prints[ident] for ident in order], reach, window)
     for duplicate, story in found:
         links.duplicate.extend((order[a], order[b]) for a, b in duplicate)
         links.story.extend((order[a], order[b]) for a, b in story)
@@ -186,7 +184,7 @@ def _forked(tasks: Sequence[Callable[[], Any]], procs: int) -> Iterator[Any]:
     global _TASKS
     _TASKS = tasks
     try:
-        pool = multiprocessing.get_context("fork").Pool(procs)
+        pool = multiprocessing.get_context("fork").Pool(procs, initializer=quiet_signals)
     finally:
         _TASKS = ()
     try:
@@ -213,26 +211,21 @@ def _link_span(
     prints: Mapping[str, Fingerprint],
     reach: Sequence[int],
     window: float,
-    lo: int,
-    hi: int,
 ) -> _Pairs:
     """The duplicate and story links of the pairs of ``order`` (in time order; ``reach``: the
-    last position within the window of each) that share a band key and whose earlier item is
-    at a position from ``lo`` to ``hi`` (excluded), as positions in ``order`` (cheap to send
-    from a process)."""
+    last position within the window of each) that share a band key, as positions in
+    ``order``."""
     duplicate: list[tuple[int, int]] = []
     story: list[tuple[int, int]] = []
     buckets: dict[int, list[int]] = defaultdict(list)
-    for n in range(lo, reach[hi - 1] + 1):  # reach never falls: dated in order, undated last
-        for key in item_keys[n]:
+    for n, keys in enumerate(item_keys):
+        for key in keys:
             buckets[key].append(n)  # each bucket in the order of time
     # Each item's later partners, once each however many keys they share.
     partners: dict[int, set[int]] = defaultdict(set)
     for members in buckets.values():
-        if len(members) > 1 and members[0] < hi:
+        if len(members) > 1:
             for x, a in enumerate(members):
-                if a >= hi:
-                    break
                 end = bisect_right(members, reach[a], x + 1)
                 if end > x + 1:
                     partners[a].update(members[x + 1 : end])
@@ -246,6 +239,56 @@ def _link_span(
                 duplicate.append((a, b))
             if kind:
                 story.append((a, b))
+    return duplicate, story
+
+
+def _link_many(prints: Sequence[Fingerprint], reach: Sequence[int], window: float) -> list[_Pairs]:
+    """``_link_span`` for many items (``prints`` in the order of time): the pairs and their
+    screen in arrays (searchkit/bulk.py), the tests in forked processes where the platform
+    forks."""
+    import numpy as np  # imported by the writes that link many items only
+
+    from . import bulk
+
+    first, later = bulk.candidate_pairs(bulk.band_entries(prints), np.asarray(reach, dtype=np.int64))
+    passed, may_duplicate, may_story = bulk.screen(prints, first, later)
+    pairs = list(
+        zip(
+            first[passed].tolist(),
+            later[passed].tolist(),
+            may_duplicate.tolist(),
+            may_story.tolist(),
+            strict=True,
+        )
+    )
+    work = partial(_test_pairs, prints, pairs, window)
+    if not _can_fork():
+        return [work(0, len(pairs))]
+    cuts = [len(pairs) * n // LINK_TASKS for n in range(LINK_TASKS + 1)]
+    parts = [partial(work, lo, hi) for lo, hi in pairwise(cuts) if lo < hi]
+    with _forked(parts, LINK_PROCS) as pool:
+        return list(pool.map(_run, range(len(parts)), chunksize=1))
+
+
+def _test_pairs(
+    prints: Sequence[Fingerprint],
+    pairs: Sequence[tuple[int, int, bool, bool]],
+    window: float,
+    lo: int,
+    hi: int,
+) -> _Pairs:
+    """The links among ``pairs[lo:hi]`` (positions in ``prints``, and what the screen left of
+    the two tests). Pairs found by a shared band hash alone (two keys of one hash) share no
+    key: they are no candidates, and make no link."""
+    duplicate: list[tuple[int, int]] = []
+    story: list[tuple[int, int]] = []
+    for a, b, may_duplicate, may_story in pairs[lo:hi]:
+        fa, fb = prints[a], prints[b]
+        kind = _kind(fa, fb, window, may_duplicate, may_story)
+        if kind and share_band_key(fa, fb):
+            if kind == 2:
+                duplicate.append((a, b))
+            story.append((a, b))
     return duplicate, story
 
 

@@ -113,7 +113,8 @@ NEW_EDITION = 0.8  # content-word Jaccard from which any other figure makes anot
 COMPLETE = 0xFFFFFFFF  # the cut of a sketch that holds its whole set
 _TITLE = 0x10000  # the bit of a (context, figure) pair that says it is the headline's
 _MIX = (0x9E3779B1, 0x85EBCA77)  # odd multipliers that combine word hashes into a shingle's
-_BITMAP = 2048  # bits of a sketch's bitmap (``Fingerprint.word_map``)
+BITMAP_BITS = 2048  # bits of a sketch's bitmap (``Fingerprint.word_map``)
+BAND_MULTIPLIER = 0x9E3779B1  # what a band key, folded to 32 bits, is multiplied by (``band_hashes``)
 
 #: u.s, 1,087,000, 6-1/8 and 11:00 whole. Run on text whose underscores are spaces (``_tokens``),
 #: it finds what ``[^\W_]+(?:[.,/:-][^\W_]+)*`` finds in the text, a quarter faster.
@@ -166,11 +167,11 @@ _LITTLE = sys.byteorder == "little" and struct.calcsize("I") == 4
 
 
 def _bitmap(raw: bytes) -> tuple[int, int]:
-    """A sketch's hashes as a bitmap (bit ``hash % _BITMAP`` set), and how many of them share a
+    """A sketch's hashes as a bitmap (bit ``hash % BITMAP_BITS`` set), and how many of them share a
     bit with another: two sets have at most popcount(AND) plus the smaller of those in common."""
-    bits = bytearray(_BITMAP >> 3)
+    bits = bytearray(BITMAP_BITS >> 3)
     for h in _unpack(raw):
-        h &= _BITMAP - 1
+        h &= BITMAP_BITS - 1
         bits[h >> 3] |= 1 << (h & 7)
     value = int.from_bytes(bits, "little")
     return value, (len(raw) >> 2) - value.bit_count()
@@ -385,7 +386,7 @@ def band_hashes(keys: Iterable[int]) -> list[int]:
     ones only): two items that share a key share its hash; what a hash finds is checked with
     ``share_band_key``."""
     mask = BAND_BUCKETS - 1
-    return sorted({((k ^ k >> 32 ^ k >> 64) * 0x9E3779B1) & mask for k in keys})
+    return sorted({((k ^ k >> 32 ^ k >> 64) * BAND_MULTIPLIER) & mask for k in keys})
 
 
 def share_band_key(a: Fingerprint, b: Fingerprint) -> bool:

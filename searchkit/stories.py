@@ -149,6 +149,9 @@ class StoryBook:
 class HeldPrints(Protocol):
     """The fingerprints of the items an index holds before a change."""
 
+    #: No item is held (a new index): there is nothing to look up.
+    empty: bool
+
     def candidates(self, fp: Fingerprint, keys: Collection[int], window: float) -> set[str]:
         """Ids of the held items that share a band key with ``fp`` (``keys``: its band keys),
         published within ``window`` seconds of it (undated ones when it is undated)."""
@@ -177,9 +180,11 @@ def regroup(
     links = Links([], [])
 
     # Links of added items to held ones, found by their band keys.
-    if keys is None:
-        keys = {ident: band_keys(fp) for ident, fp in added.items()}
-    candidates = {ident: held.candidates(fp, keys[ident], window) - gone for ident, fp in added.items()}
+    candidates: dict[str, set[str]] = {}
+    if not held.empty:
+        if keys is None:
+            keys = {ident: band_keys(fp) for ident, fp in added.items()}
+        candidates = {ident: held.candidates(fp, keys[ident], window) - gone for ident, fp in added.items()}
     linked_held: set[str] = set().union(*candidates.values())
     # The stories a change touches are grouped again, whole: those of removed items, and
     # those of held items an added one may link to.
@@ -309,6 +314,7 @@ class IndexPrints:
 
     def __init__(self, reader: Any, table: BandTable) -> None:
         self.table = table
+        self.empty = not any(ident is not None for ident in table.ids)
         self.prints: list[Any] = []  # per segment: (first docnum, size, column reader)
         self.doc_of: dict[str, int] = {}
         for segment, offset in reader.leaf_readers():
@@ -321,8 +327,6 @@ class IndexPrints:
         self.decoded: dict[int, Fingerprint] = {}
 
     def candidates(self, fp: Fingerprint, keys: Collection[int], window: float) -> set[str]:
-        if not self.table.runs:  # a new index (a full build): nothing is held
-            return set()
         ids = self.table.ids
         near = {i for n in self.table.lookup(band_hashes(keys), fp.published, window) if (i := ids[n])}
         # A hash stands for other keys too.
@@ -361,13 +365,24 @@ def stage(
     for ident, raw in added.items():
         with contextlib.suppress(ValueError):
             prints[ident] = Fingerprint.decode(raw)
+    if not table.ids and len(prints) >= PARALLEL_LINKS:  # a full build: arrays do the work
+        from .bulk import band_entries
+
+        order = sorted(prints, key=lambda i: sort_key(i, prints))
+        entries = band_entries([prints[ident] for ident in order]).astype("<u8").tobytes()
+        first = BandTable.first_run(order, [prints[ident].published for ident in order], entries)
+        with ix.reader() as reader:
+            new = regroup(book, prints, removed, IndexPrints(reader, table), carry=carry)
+        ix.storage.companions[TABLE_SUFFIX] = first.encode()
+        ix.storage.companions[BOOK_SUFFIX] = new.encode()
+        return
     keys = {ident: band_keys(fp) for ident, fp in prints.items()}
 
     def new_table() -> bytes:
         hashed = {ident: (fp.published, band_hashes(keys[ident])) for ident, fp in prints.items()}
         return table.updated(hashed, [*removed, *added]).encode()
 
-    # A full build's table (a sort of every entry) is made while the links are found.
+    # A large update's table (a sort of its entries) is made while the links are found.
     with beside(new_table, large=len(prints) >= PARALLEL_LINKS) as table_bytes, ix.reader() as reader:
         new = regroup(book, prints, removed, IndexPrints(reader, table), carry=carry, keys=keys)
         ix.storage.companions[TABLE_SUFFIX] = table_bytes()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,35 @@ def test_failing_writer_process_commits_nothing(
         added=1, updated=1, deleted=1, unchanged=len(TABLE) - 2, documents=len(TABLE)
     )
     assert on_disk(index_dir)[TABLE[0]["id"]].title.startswith("Chipmakers")
+
+
+def test_writer_processes_leave_signals_to_the_indexer(
+    make_corpus: MakeCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer process ignores Ctrl-C (the terminal sends it to the whole process group) and
+    dies quietly of the SIGTERM the indexer sends when it cancels, whatever handlers the
+    indexer set (`searchkit watch` raises KeyboardInterrupt on both): no traceback of its own."""
+    skip_without_writer_processes()
+    corpus = make_corpus(TABLE)
+    monkeypatch.setattr(indexer_module, "PARALLEL_THRESHOLD", 1)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    def report(item: NewsItem, *args: Any) -> dict[str, Any]:
+        raise RuntimeError(
+            f"SIGINT {signal.getsignal(signal.SIGINT)!r} SIGTERM {signal.getsignal(signal.SIGTERM)!r}"
+        )
+
+    monkeypatch.setattr(indexer_module, "item_document", report)
+    saved = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with SearchIndex.create(tmp_path / "index") as index, pytest.raises(IndexWriteError) as raised:
+            index.update(corpus)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    assert f"SIGINT {signal.SIG_IGN!r} SIGTERM {signal.SIG_DFL!r}" in str(raised.value)
 
 
 def die_indexing(monkeypatch: pytest.MonkeyPatch, ident: str) -> Any:

@@ -1,11 +1,12 @@
 """Links between items (searchkit/linking.py): each pair that shares a band key within the
-window is compared once, whether one process compares them or spans of items are shared out
-between forked processes."""
+window is compared once, whether few items are linked pair by pair or many in arrays
+(searchkit/bulk.py) with their tests shared out between forked processes."""
 
 from __future__ import annotations
 
 import gc
 import random
+import signal
 import struct
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
@@ -79,7 +80,7 @@ def found_links(
 
 
 @pytest.mark.parametrize("tasks", [1, 2, 5, 40])
-def test_spans_in_forked_processes_compare_each_pair_once(
+def test_many_items_in_arrays_and_forked_processes_give_each_link_once(
     monkeypatch: pytest.MonkeyPatch, tasks: int
 ) -> None:
     prints = fingerprints(120, seed=tasks)
@@ -94,6 +95,19 @@ def test_spans_in_forked_processes_compare_each_pair_once(
     assert sorted(map(sorted, shared_duplicate)) == sorted(map(sorted, one_duplicate))
     assert sorted(map(sorted, shared_story)) == sorted(map(sorted, one_story))
     assert len(set(shared_story)) == len(shared_story)
+
+
+def test_forked_link_processes_leave_signals_to_the_indexer() -> None:
+    # As the writer processes do (tests/test_indexer.py): no inherited handler runs in them.
+    def handlers() -> tuple[object, object]:
+        return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+    saved = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with linking._forked([handlers], 1) as pool:
+            assert pool.map(linking._run, [0]) == [(signal.SIG_IGN, signal.SIG_DFL)]
+    finally:
+        signal.signal(signal.SIGTERM, saved)
 
 
 def test_nothing_to_link() -> None:

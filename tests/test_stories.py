@@ -532,9 +532,9 @@ def test_the_stories_file_goes_with_its_commit(built: tuple[Path, Path]) -> None
 def test_a_build_shared_out_between_processes_groups_as_one_process_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A full build of many items finds its links in forked processes and makes its band-key
-    # table in another (searchkit/linking.py): the same groups and the same table as one
-    # process makes.
+    # A full build of many items finds its pairs and band-key table in arrays and tests the
+    # pairs in forked processes (searchkit/bulk.py, linking.py): the same groups and the same
+    # table as linking pair by pair makes.
     corpus = write_corpus(tmp_path / "corpus", ITEMS)
     SearchIndex(tmp_path / "one").update(corpus)
     monkeypatch.setattr(linking, "PARALLEL_LINKS", 2)

@@ -12,6 +12,7 @@ import contextlib
 import os
 import queue
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -130,6 +131,7 @@ class _FileWriterTask(SubWriterTask):  # type: ignore[misc]  # Whoosh ships no t
     segment_memory = 0
 
     def run(self) -> None:
+        quiet_signals()
         _exit_with_parent(self.parent)
         outcomes: list[Any] = []
         try:
@@ -267,6 +269,15 @@ class ParallelWriter(SegmentWriter):  # type: ignore[misc]  # Whoosh ships no ty
         for task in self.tasks:
             task.join()
         super().cancel()
+
+
+def quiet_signals() -> None:
+    """In a forked worker: leave Ctrl-C to the parent (a terminal sends it to every process of
+    the group), and let the parent's SIGTERM (``terminate``, when it cancels) end the worker at
+    once. A worker would otherwise run the handlers it inherited (``searchkit watch`` raises
+    KeyboardInterrupt on both) and print a traceback as it stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _exit_with_parent(parent: int) -> None:
