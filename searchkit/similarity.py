@@ -63,11 +63,12 @@ single names 2.4 M, bigrams 0.37 M, bigrams and name pairs 0.51 M; all duplicate
 **Figures** (benchmarks/stories.py, tabled in benchmarks/README.md): duplicates P 0.994 R 1.000,
 stories B-cubed F1 0.981 and 0.967 (seeds 0 and 1), no recurring-headline pair merged.
 
-**Cost** (Python 3.11, a shared 2-core machine): ``fingerprint`` 170-180 us on average over
+**Cost** (Python 3.11, a shared 2-core machine): ``fingerprint`` 140-180 us on average over
 the Reuters and BBC items, in the writer processes; ``decode`` 3-10 us; 0.5-1.1 KB encoded,
 1.45 KB at most, as much in memory (sketches are bytes, not sets of ints). Seven candidate pairs
-in eight fail on the AND of two bitmaps (``linking.screen``), and the tests count the sets of
-the rest: linking the 21,268 items takes 2.5-3.5 s of CPU.
+in eight fail on the AND of two bitmaps (``linking.screen``; for a full build, all at once in
+arrays: searchkit/bulk.py), and the tests count the sets of the rest: linking the 21,268 items
+takes 0.6-0.7 s, 1 s of CPU.
 """
 
 from __future__ import annotations
