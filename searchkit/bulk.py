@@ -125,9 +125,11 @@ def bitmaps(sketches: Sequence[bytes]) -> tuple[npt.NDArray[np.uint64], Ints, In
     """Each sketch's bitmap as ``BITMAP_BITS // 64`` words (``similarity._bitmap``'s bits), how
     many of its hashes share a bit with another, and how many hashes it has."""
     hashes, sizes = _flat(sketches)
-    marks = np.zeros((len(sketches), BITMAP_BITS), dtype=np.bool_)
-    marks[_owners(sizes), (hashes & np.uint64(BITMAP_BITS - 1)).astype(np.int64)] = True
-    words = np.packbits(marks, axis=1, bitorder="little").view("<u8")
+    bits = (hashes & np.uint64(BITMAP_BITS - 1)).astype(np.int64)
+    words = np.zeros((len(sketches), BITMAP_BITS // 64), dtype=np.uint64)
+    np.bitwise_or.at(
+        words, (_owners(sizes), bits >> 6), np.left_shift(np.uint64(1), (bits & 63).astype(np.uint64))
+    )
     return words, sizes - np.bitwise_count(words).sum(axis=1, dtype=np.int64), sizes
 
 
