@@ -40,9 +40,9 @@ import contextlib
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -365,28 +365,33 @@ def stage(
     for ident, raw in added.items():
         with contextlib.suppress(ValueError):
             prints[ident] = Fingerprint.decode(raw)
-    if not table.ids and len(prints) >= PARALLEL_LINKS:  # a full build: arrays do the work
-        from .bulk import band_entries
+    keys: dict[str, list[int]] | None = None
+    work: Callable[[], bytes]
+    if not table.ids and len(prints) >= PARALLEL_LINKS:  # a full build: its table from arrays
+        work, large = partial(_first_table, prints), False
+    else:
+        keys = made = {ident: band_keys(fp) for ident, fp in prints.items()}
 
-        order = sorted(prints, key=lambda i: sort_key(i, prints))
-        entries = band_entries([prints[ident] for ident in order]).astype("<u8").tobytes()
-        first = BandTable.first_run(order, [prints[ident].published for ident in order], entries)
-        with ix.reader() as reader:
-            new = regroup(book, prints, removed, IndexPrints(reader, table), carry=carry)
-        ix.storage.companions[TABLE_SUFFIX] = first.encode()
-        ix.storage.companions[BOOK_SUFFIX] = new.encode()
-        return
-    keys = {ident: band_keys(fp) for ident, fp in prints.items()}
+        def new_table() -> bytes:
+            hashed = {ident: (fp.published, band_hashes(made[ident])) for ident, fp in prints.items()}
+            return table.updated(hashed, [*removed, *added]).encode()
 
-    def new_table() -> bytes:
-        hashed = {ident: (fp.published, band_hashes(keys[ident])) for ident, fp in prints.items()}
-        return table.updated(hashed, [*removed, *added]).encode()
-
-    # A large update's table (a sort of its entries) is made while the links are found.
-    with beside(new_table, large=len(prints) >= PARALLEL_LINKS) as table_bytes, ix.reader() as reader:
+        # A large update's table (a sort of its entries) is made while the links are found.
+        work, large = new_table, len(prints) >= PARALLEL_LINKS
+    with beside(work, large=large) as table_bytes, ix.reader() as reader:
         new = regroup(book, prints, removed, IndexPrints(reader, table), carry=carry, keys=keys)
         ix.storage.companions[TABLE_SUFFIX] = table_bytes()
     ix.storage.companions[BOOK_SUFFIX] = new.encode()
+
+
+def _first_table(prints: Mapping[str, Fingerprint]) -> bytes:
+    """The band-key table of a new index's first commit, holding ``prints``, made in arrays
+    (searchkit/bulk.py): the table ``BandTable().updated`` makes, without its sort in Python."""
+    from .bulk import band_entries  # numpy: imported by the writes that need it only
+
+    order = sorted(prints, key=lambda i: sort_key(i, prints))
+    entries = band_entries([prints[ident] for ident in order]).astype("<u8").tobytes()
+    return BandTable.first_run(order, [prints[ident].published for ident in order], entries).encode()
 
 
 def window_of(folder: Path | None) -> float | None:
