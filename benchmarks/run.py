@@ -12,8 +12,8 @@ of them, see corpora.py) it measures, for both engines:
   with ``getrusage(RUSAGE_CHILDREN)`` (the largest single process, searchkit's parse workers
   included). The PSS of the build's whole process tree (all processes together) is sampled in
   one more build of each engine after the timed ones: reading a process's PSS walks its pages
-  (about 8 ms for 400 MB), and sampling a build's processes ten times a second took 5-20% of
-  the machine from the build it timed, more from the one with more processes;
+  (about 8 ms for 400 MB), so sampling the 3-5 processes of a build ten times a second takes
+  5-20% of a 2-core machine from the build it times, more from the one with more processes;
 - an incremental run: 100 new, 100 changed and 100 deleted files in a hard-linked copy of the
   corpus, applied to a copy of the built index (searchkit: ``SearchIndex.update``; baseline: the
   Whoosh docs' recipe), in a fresh child process, timing the update call;
