@@ -44,6 +44,7 @@ from .similarity import (
     STORY_CONTAINMENT,
     STORY_SHARED,
     Fingerprint,
+    band_fold,
 )
 
 Ints = npt.NDArray[np.int64]
@@ -53,11 +54,6 @@ _LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
 #: Pairs screened at a time: two bitmaps of 256 bytes per pair and side (16 MB a chunk).
 _CHUNK = 1 << 15
-
-
-def _fold(prefix: int) -> int:
-    """The low 32 bits of ``k ^ k >> 32 ^ k >> 64`` for the part of a key above its hashes."""
-    return (prefix ^ prefix >> 32 ^ prefix >> 64) & 0xFFFFFFFF
 
 
 def _flat(sketches: Sequence[bytes]) -> tuple[npt.NDArray[np.uint64], Ints]:
@@ -90,7 +86,7 @@ def band_entries(prints: Sequence[Fingerprint]) -> Entries:
     # Shingle keys, for items with fewer than SHINGLE_KEYS bigrams: their smallest shingles.
     few = np.flatnonzero(counts < SHINGLE_KEYS)
     shingles, sizes = _flat([prints[n].shingles[: 4 * SHINGLE_KEYS] for n in few.tolist()])
-    folded.append(shingles ^ np.uint64(_fold(SHINGLE_KEY)))
+    folded.append(shingles ^ np.uint64(band_fold(SHINGLE_KEY)))
     owners.append(np.repeat(few, sizes))
     # Name keys: each pair of an item's names (at most NAME_KEYS, smallest first).
     names, sizes = _flat([fp.names for fp in prints])
@@ -99,7 +95,7 @@ def band_entries(prints: Sequence[Fingerprint]) -> Entries:
     table[rows, np.arange(len(names)) - np.repeat(np.cumsum(sizes) - sizes, sizes)] = names
     for i, j in combinations(range(NAME_KEYS), 2):
         have = np.flatnonzero(sizes > j)
-        folded.append(table[have, i] ^ table[have, j] ^ np.uint64(_fold(NAME_KEY)))
+        folded.append(table[have, i] ^ table[have, j] ^ np.uint64(band_fold(NAME_KEY)))
         owners.append(have)
     hashes = (np.concatenate(folded) * np.uint64(BAND_MULTIPLIER)) & np.uint64(BAND_BUCKETS - 1)
     positions = np.concatenate(owners).astype(np.uint64)

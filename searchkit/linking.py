@@ -62,6 +62,22 @@ class Links:
     story: list[tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class Bands:
+    """Many items in the order of time (``sort_key``) and their band-key entries
+    (``bulk.band_entries``, a numpy array): made once for a full build's links and its table."""
+
+    order: list[str]
+    entries: Any
+
+
+def bands_of(prints: Mapping[str, Fingerprint]) -> Bands:
+    from .bulk import band_entries  # numpy: imported by the writes that link many items only
+
+    order = sorted(prints, key=lambda i: sort_key(i, prints))
+    return Bands(order, band_entries([prints[ident] for ident in order]))
+
+
 def _kind(fa: Fingerprint, fb: Fingerprint, window: float, duplicate: bool = True, story: bool = True) -> int:
     """2: a duplicate link (a story link too); 1: a story link; 0: none. ``duplicate``,
     ``story``: False where that test is known to fail (``screen``)."""
@@ -123,11 +139,13 @@ def link_within(
     window: float,
     links: Links,
     keys: Mapping[str, list[int]] | None = None,
+    bands: Bands | None = None,
 ) -> None:
     """Link the pairs of ``ids`` that share a band key and are published within the window (an
     undated item only with undated ones: similarity's predicates link no other pair).
-    ``keys``: the band keys of the items, where already made."""
-    order = sorted(ids, key=lambda i: sort_key(i, prints))  # undated items last
+    ``keys``: the band keys of the items, where already made; ``bands``: their ``Bands``,
+    where already made (its items are ``ids``)."""
+    order = bands.order if bands else sorted(ids, key=lambda i: sort_key(i, prints))  # undated last
     if not order:
         return
     times = [prints[ident].published for ident in order]
@@ -138,7 +156,7 @@ def link_within(
         item_keys = [keys[ident] if keys is not None else band_keys(prints[ident]) for ident in order]
         found = [_link_span(order, item_keys, prints, reach, window)]
     else:
-        found = _link_many([prints[ident] for ident in order], reach, window)
+        found = _link_many([prints[ident] for ident in order], reach, window, bands and bands.entries)
     for duplicate, story in found:
         links.duplicate.extend((order[a], order[b]) for a, b in duplicate)
         links.story.extend((order[a], order[b]) for a, b in story)
@@ -242,15 +260,19 @@ def _link_span(
     return duplicate, story
 
 
-def _link_many(prints: Sequence[Fingerprint], reach: Sequence[int], window: float) -> list[_Pairs]:
-    """``_link_span`` for many items (``prints`` in the order of time): the pairs and their
-    screen in arrays (searchkit/bulk.py), the tests in forked processes where the platform
-    forks."""
+def _link_many(
+    prints: Sequence[Fingerprint], reach: Sequence[int], window: float, entries: Any = None
+) -> list[_Pairs]:
+    """``_link_span`` for many items (``prints`` in the order of time; ``entries``: their band
+    entries, where already made): the pairs and their screen in arrays (searchkit/bulk.py), the
+    tests in forked processes where the platform forks."""
     import numpy as np  # imported by the writes that link many items only
 
     from . import bulk
 
-    first, later = bulk.candidate_pairs(bulk.band_entries(prints), np.asarray(reach, dtype=np.int64))
+    if entries is None:
+        entries = bulk.band_entries(prints)
+    first, later = bulk.candidate_pairs(entries, np.asarray(reach, dtype=np.int64))
     passed, may_duplicate, may_story = bulk.screen(prints, first, later)
     pairs = list(
         zip(

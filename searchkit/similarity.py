@@ -382,12 +382,18 @@ def band_keys(fp: Fingerprint) -> list[int]:
     return keys
 
 
+def band_fold(key: int) -> int:
+    """A band key folded to 32 bits, before ``band_hashes`` multiplies it: the XOR of its
+    32-bit parts (searchkit/bulk.py folds the parts above a key's hashes with it)."""
+    return (key ^ key >> 32 ^ key >> 64) & 0xFFFFFFFF
+
+
 def band_hashes(keys: Iterable[int]) -> list[int]:
     """The hashes of band ``keys`` the index keeps (one of ``BAND_BUCKETS`` values each, distinct
     ones only): two items that share a key share its hash; what a hash finds is checked with
     ``share_band_key``."""
     mask = BAND_BUCKETS - 1
-    return sorted({((k ^ k >> 32 ^ k >> 64) * BAND_MULTIPLIER) & mask for k in keys})
+    return sorted({(band_fold(k) * BAND_MULTIPLIER) & mask for k in keys})
 
 
 def share_band_key(a: Fingerprint, b: Fingerprint) -> bool:

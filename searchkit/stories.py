@@ -51,8 +51,10 @@ from .checksums import companion_name, verify
 from .errors import IndexCorruptError, QueryError
 from .linking import (
     PARALLEL_LINKS,
+    Bands,
     Links,
     Union,
+    bands_of,
     beside,
     link,
     link_within,
@@ -168,12 +170,13 @@ def regroup(
     *,
     carry: tuple[StoryBook, Collection[str]] | None = None,
     keys: Mapping[str, list[int]] | None = None,
+    bands: Bands | None = None,
 ) -> StoryBook:
     """The book after a change: ``added`` items (new ones and new versions of changed ones)
     and ``removed`` ids (deleted items; the old versions of changed ones may be named too) on
     top of the items ``held`` had, grouped as ``book`` says. ``carry``: the book of the index
     a rebuild replaces and the ids that index held, whose story ids are kept. ``keys``: the
-    band keys of the added items, where already made."""
+    band keys of the added items, ``bands``: their ``linking.Bands``, where already made."""
     window = book.window
     gone = set(removed) | set(added)
     prints: dict[str, Fingerprint] = dict(added)
@@ -198,7 +201,7 @@ def regroup(
         for other in others:
             if other in prints:
                 link(ident, other, prints, window, links)
-    link_within(added, prints, window, links, keys)
+    link_within(added, prints, window, links, keys, bands)
     by_story: dict[str, list[str]] = defaultdict(list)
     for ident in regrouped:
         by_story[book.story_of(ident)].append(ident)
@@ -366,9 +369,11 @@ def stage(
         with contextlib.suppress(ValueError):
             prints[ident] = Fingerprint.decode(raw)
     keys: dict[str, list[int]] | None = None
+    bands: Bands | None = None
     work: Callable[[], bytes]
-    if not table.ids and len(prints) >= PARALLEL_LINKS:  # a full build: its table from arrays
-        work, large = partial(_first_table, prints), False
+    if not table.ids and len(prints) >= PARALLEL_LINKS:  # a full build: links and table in arrays
+        bands = bands_of(prints)
+        work, large = partial(_first_table, bands, prints), False
     else:
         keys = made = {ident: band_keys(fp) for ident, fp in prints.items()}
 
@@ -379,19 +384,16 @@ def stage(
         # A large update's table (a sort of its entries) is made while the links are found.
         work, large = new_table, len(prints) >= PARALLEL_LINKS
     with beside(work, large=large) as table_bytes, ix.reader() as reader:
-        new = regroup(book, prints, removed, IndexPrints(reader, table), carry=carry, keys=keys)
+        new = regroup(book, prints, removed, IndexPrints(reader, table), carry=carry, keys=keys, bands=bands)
         ix.storage.companions[TABLE_SUFFIX] = table_bytes()
     ix.storage.companions[BOOK_SUFFIX] = new.encode()
 
 
-def _first_table(prints: Mapping[str, Fingerprint]) -> bytes:
-    """The band-key table of a new index's first commit, holding ``prints``, made in arrays
-    (searchkit/bulk.py): the table ``BandTable().updated`` makes, without its sort in Python."""
-    from .bulk import band_entries  # numpy: imported by the writes that need it only
-
-    order = sorted(prints, key=lambda i: sort_key(i, prints))
-    entries = band_entries([prints[ident] for ident in order]).astype("<u8").tobytes()
-    return BandTable.first_run(order, [prints[ident].published for ident in order], entries).encode()
+def _first_table(bands: Bands, prints: Mapping[str, Fingerprint]) -> bytes:
+    """The band-key table of a new index's first commit, holding ``prints``, from their
+    ``bands``: the table ``BandTable().updated`` makes, without its sort in Python."""
+    times = [prints[ident].published for ident in bands.order]
+    return BandTable.first_run(bands.order, times, bands.entries.astype("<u8").tobytes()).encode()
 
 
 def window_of(folder: Path | None) -> float | None:
